@@ -1,0 +1,65 @@
+import { BackupError } from '../errors.js'
+import { readAll, type Storage, type StoredObject } from '../storage/storage.js'
+import type { BackupKind } from '../inputs.js'
+import { backupTime, kindOf, layout, parseManifest, type Manifest } from './manifest.js'
+
+/** Everything stored for one backup id in a set. */
+export interface BackupEntry {
+  id: string
+  time: Date
+  kind?: BackupKind
+  /** A backup exists only once its manifest does. */
+  complete: boolean
+  pinned: boolean
+  files: StoredObject[]
+}
+
+/** Groups a set's files by backup id; files that belong to no id are left out (and never touched). */
+export function groupBackups(name: string, objects: StoredObject[]): BackupEntry[] {
+  const byId = new Map<string, BackupEntry>()
+  const prefix = layout.setPrefix(name)
+  for (const object of objects) {
+    if (!object.key.startsWith(prefix)) continue
+    const file = object.key.slice(prefix.length)
+    if (file.includes('/')) continue
+    const id = layout.idOf(file)
+    if (!id) continue
+    let entry = byId.get(id)
+    if (!entry) {
+      entry = { id, time: backupTime(id), kind: kindOf(id), complete: false, pinned: false, files: [] }
+      byId.set(id, entry)
+    }
+    entry.files.push(object)
+    if (file === `${id}.manifest.json`) entry.complete = true
+    if (file === `${id}.pinned`) entry.pinned = true
+  }
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1))
+}
+
+export async function listBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
+  return groupBackups(name, await storage.list(layout.setPrefix(name)))
+}
+
+export async function readManifest(storage: Storage, name: string, id: string): Promise<Manifest> {
+  const key = layout.manifest(name, id)
+  let text: string
+  try {
+    text = (await readAll(await storage.get(key))).toString('utf8')
+  } catch (error) {
+    throw new BackupError(`Backup ${id} of "${name}" has no readable manifest at ${storage.locate(key)}: ${(error as Error).message}`)
+  }
+  return parseManifest(text, storage.locate(key))
+}
+
+/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
+export async function resolveBackup(storage: Storage, name: string, ref: string): Promise<Manifest> {
+  const backups = (await listBackups(storage, name)).filter(b => b.complete)
+  if (ref === 'latest') {
+    if (backups.length === 0) throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`)
+    return readManifest(storage, name, backups[0].id)
+  }
+  if (!backups.some(b => b.id === ref)) {
+    throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`)
+  }
+  return readManifest(storage, name, ref)
+}

@@ -1,0 +1,118 @@
+import { KINDS, type BackupKind, type Compression, type Format, type Scope } from '../inputs.js'
+
+export const MANIFEST_VERSION = 1
+
+export interface ManifestObject {
+  /** data: the dump; roles: pg_dumpall --roles-only. */
+  role: 'data' | 'roles'
+  /** File name inside the set's folder. */
+  file: string
+  size: number
+  sha256: string
+}
+
+export interface TableCount {
+  schema: string
+  table: string
+  rows: number
+}
+
+/** What the dump holds besides data, so verify can check the archive against it. */
+export interface SchemaFacts {
+  rlsTables: string[]
+  policies: number
+  indexes: number
+  constraints: number
+}
+
+export interface Manifest {
+  manifestVersion: number
+  id: string
+  name: string
+  kind: BackupKind
+  pinned: boolean
+  startedAt: string
+  finishedAt: string
+  database: { name: string; serverVersion: string; serverVersionNum: number }
+  tools: { pgDump: string; action: string }
+  format: Format
+  scope: Scope
+  filters: { schemas: string[]; excludeSchemas: string[]; tables: string[]; excludeTables: string[] }
+  compression: { algorithm: Compression; level?: number }
+  encryption: { algorithm: 'openpgp-aes256' } | null
+  objects: ManifestObject[]
+  /** Row counts taken inside the dump's own snapshot. */
+  tables: TableCount[]
+  schemaFacts?: SchemaFacts
+  github?: Record<string, string>
+}
+
+const ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z-]+)-[0-9a-f]{4}$/
+
+/**
+ * `<UTC start, basic ISO 8601>-<kind>-<4 hex>`: ids sort in time order, and a listing
+ * alone tells each backup's kind (prune never has to open thousands of manifests).
+ */
+export function newBackupId(start: Date, kind: BackupKind, random = Math.random): string {
+  const stamp = start.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const suffix = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0')
+  return `${stamp}-${kind}-${suffix}`
+}
+
+export function kindOf(id: string): BackupKind | undefined {
+  const kind = ID_PATTERN.exec(id)?.[2]
+  return (KINDS as readonly string[]).includes(kind ?? '') ? (kind as BackupKind) : undefined
+}
+
+export function isBackupId(text: string): boolean {
+  return ID_PATTERN.test(text)
+}
+
+export function backupTime(id: string): Date {
+  const stamp = ID_PATTERN.exec(id)?.[1]
+  if (!stamp) throw new Error(`not a backup id: ${id}`)
+  const iso = `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`
+  return new Date(iso)
+}
+
+/** Where each file of a backup lives, relative to the storage root. */
+export const layout = {
+  setPrefix: (name: string) => `${name}/`,
+  manifest: (name: string, id: string) => `${name}/${id}.manifest.json`,
+  checksums: (name: string, id: string) => `${name}/${id}.sha256`,
+  drill: (name: string, id: string) => `${name}/${id}.drill.json`,
+  object: (name: string, file: string) => `${name}/${file}`,
+  /** The backup id a file in the set belongs to, if any. */
+  idOf: (file: string): string | undefined => /^(\d{8}T\d{6}Z-[a-z-]+-[0-9a-f]{4})\./.exec(file)?.[1]
+}
+
+export function dataFileName(id: string, format: Format, compressionExt: string, encrypted: boolean): string {
+  return `${id}.${format === 'custom' ? 'dump' : 'sql'}${compressionExt}${encrypted ? '.gpg' : ''}`
+}
+
+export function rolesFileName(id: string, compressionExt: string, encrypted: boolean): string {
+  return `${id}.roles.sql${compressionExt}${encrypted ? '.gpg' : ''}`
+}
+
+/** The body of a `sha256sum -c` file: one line per object, two spaces, the file name. */
+export function checksumFile(objects: ManifestObject[]): string {
+  return objects.map(o => `${o.sha256}  ${o.file}\n`).join('')
+}
+
+export function parseManifest(text: string, source: string): Manifest {
+  let value: Manifest
+  try {
+    value = JSON.parse(text) as Manifest
+  } catch {
+    throw new Error(`${source} is not valid JSON`)
+  }
+  if (typeof value !== 'object' || value === null || typeof value.manifestVersion !== 'number' || !isBackupId(value.id)) {
+    throw new Error(`${source} is not a pg-backup-action manifest`)
+  }
+  if (value.manifestVersion > MANIFEST_VERSION) {
+    throw new Error(`${source} has manifest version ${value.manifestVersion}; this version of the action reads up to ${MANIFEST_VERSION}: upgrade the action`)
+  }
+  return value
+}

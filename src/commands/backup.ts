@@ -1,0 +1,146 @@
+import { checksumFile, dataFileName, layout, MANIFEST_VERSION, newBackupId, rolesFileName, type Manifest, type ManifestObject } from '../catalog/manifest.js'
+import { BackupError } from '../errors.js'
+import { startChain, type Stage } from '../pipeline/chain.js'
+import { withGpgHome } from '../pipeline/gpg-home.js'
+import { publish } from '../pipeline/publish.js'
+import { COMPRESSION_EXT, compressStage, encryptStage } from '../pipeline/stages.js'
+import { connect, serverVersion } from '../postgres/client.js'
+import { libpqEnv, type Connection } from '../postgres/connection.js'
+import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
+import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
+import { findClientTools, type ClientTools } from '../postgres/tools.js'
+import { backupSummary } from '../report/summary.js'
+import { S3Storage } from '../storage/s3.js'
+import { githubContext, setName, sourceConnection, type Context } from './context.js'
+import { ACTION_VERSION } from '../version.js'
+
+export interface BackupResult {
+  manifest: Manifest
+  location: string
+  durationSeconds: number
+}
+
+/**
+ * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
+ * checksum file and, last, the manifest that makes the backup exist.
+ */
+export async function backup(ctx: Context, kind = ctx.settings.kind, conn: Connection = sourceConnection(ctx)): Promise<BackupResult> {
+  const { settings, host } = ctx
+  const name = setName(ctx, conn)
+  const startedAt = ctx.now()
+  const id = newBackupId(startedAt, kind)
+  const client = await connect(conn)
+  try {
+    const version = await serverVersion(client)
+    const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
+    host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} as ${id}`)
+    for (const storage of ctx.storages) {
+      if (storage instanceof S3Storage) storage.sizePartsFor(await databaseSize(client))
+    }
+
+    // The dump and the row counts share one snapshot, so a drill can prove every row came back.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
+    const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
+    const tables = await listTables(client, filters)
+
+    const encrypted = Boolean(settings.encryptionPassphrase)
+    const ext = COMPRESSION_EXT[settings.compression]
+    const objects = await withGpgHome(async gpgHome => {
+      const tail = pipelineTail(ctx, gpgHome)
+      const env = libpqEnv(conn)
+      const dump: Stage = { name: 'pg_dump', command: tools.bin('pg_dump'), args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }), env }
+      const dataFile = dataFileName(id, settings.format, ext, encrypted)
+      const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
+      const facts = schemaFacts(client, tables)
+      counting.catch(() => undefined)
+      facts.catch(() => undefined)
+      const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
+      if (data.size === 0) throw new BackupError('pg_dump produced no output; nothing was published')
+      const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
+      if (settings.roles) {
+        const roles: Stage = { name: 'pg_dumpall', command: rolesTool(tools), args: pgDumpallRolesArgs(), env: libpqEnv(conn, conn.database) }
+        const rolesFile = rolesFileName(id, ext, encrypted)
+        result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) })
+      }
+      return { objects: result, counts: await counting, facts: await facts }
+    })
+    await client.query('COMMIT')
+
+    const finishedAt = ctx.now()
+    const manifest: Manifest = {
+      manifestVersion: MANIFEST_VERSION,
+      id,
+      name,
+      kind,
+      pinned: settings.pin,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      database: { name: conn.database ?? '', serverVersion: version.text, serverVersionNum: version.num },
+      tools: { pgDump: tools.version, action: ACTION_VERSION },
+      format: settings.format,
+      scope: settings.scope,
+      filters,
+      compression: { algorithm: settings.compression, level: settings.compressionLevel },
+      encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
+      objects: objects.objects,
+      tables: objects.counts,
+      schemaFacts: objects.facts,
+      github: githubContext(host.env)
+    }
+    await finish(ctx, manifest)
+    const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
+    const location = ctx.storages[0].locate(layout.object(name, manifest.objects[0].file))
+    await host.summary(backupSummary(manifest, ctx.storages.map(s => s.locate(layout.object(name, manifest.objects[0].file))), durationSeconds))
+    return { manifest, location, durationSeconds }
+  } catch (error) {
+    await discardPartial(ctx, name, id)
+    throw error
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+function pipelineTail(ctx: Context, gpgHome: string): Stage[] {
+  const stages: Stage[] = []
+  const compress = compressStage(ctx.settings.compression, ctx.settings.compressionLevel)
+  if (compress) stages.push(compress)
+  if (ctx.settings.encryptionPassphrase) stages.push(encryptStage(gpgHome, ctx.settings.encryptionPassphrase))
+  return stages
+}
+
+async function publishObject(ctx: Context, stages: Stage[], key: string) {
+  return publish(startChain(stages, ctx.secrets), ctx.storages, key)
+}
+
+/** Removes whatever this failed run stored (never a manifest: it is written last). */
+async function discardPartial(ctx: Context, name: string, id: string): Promise<void> {
+  for (const storage of ctx.storages) {
+    await storage.discard?.()
+    if (storage.kind === 'artifact') continue
+    const leftovers = await storage.list(layout.setPrefix(name)).catch(() => [])
+    const keys = leftovers.filter(o => layout.idOf(o.key.slice(name.length + 1)) === id).map(o => o.key)
+    if (keys.length > 0) await storage.delete(keys).catch(() => undefined)
+  }
+}
+
+function rolesTool(tools: ClientTools): string {
+  return tools.bin('pg_dumpall')
+}
+
+async function databaseSize(client: Awaited<ReturnType<typeof connect>>): Promise<number> {
+  const { rows } = await client.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size')
+  return Number(rows[0].size)
+}
+
+/** Checksum file, then the manifest last: until the manifest exists, the backup does not. */
+async function finish(ctx: Context, manifest: Manifest): Promise<void> {
+  const { name, id } = manifest
+  const json = JSON.stringify(manifest, null, 2) + '\n'
+  for (const storage of ctx.storages) {
+    if (manifest.pinned) await storage.put(`${name}/${id}.pinned`, '', 'text/plain')
+    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain')
+    await storage.put(layout.manifest(name, id), json, 'application/json')
+    await storage.commit?.(layout.manifest(name, id))
+  }
+}

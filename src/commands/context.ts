@@ -1,0 +1,49 @@
+import type { Host } from '../host.js'
+import type { Settings } from '../inputs.js'
+import { parseConnection, type Connection } from '../postgres/connection.js'
+import type { Secrets } from '../secrets.js'
+import type { Storage } from '../storage/storage.js'
+
+/** What every command gets: validated settings, where it runs, the secrets to hide, the storages. */
+export interface Context {
+  settings: Settings
+  host: Host
+  secrets: Secrets
+  storages: Storage[]
+  now: () => Date
+}
+
+export function sourceConnection(ctx: Context): Connection {
+  return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets)
+}
+
+/** The backup set's name: the `name` input, else the database's name. */
+export function setName(ctx: Context, conn?: Connection): string {
+  const name = ctx.settings.name ?? conn?.database ?? conn?.user
+  if (!name) throw new Error('Input "name": could not be derived from database-url; set it')
+  return name.replace(/[^A-Za-z0-9._-]/g, '_')
+}
+
+/** The first storage that can be read back (artifact storage is write-only). */
+export function readableStorage(ctx: Context): Storage {
+  const storage = ctx.storages.find(s => s.kind !== 'artifact')
+  if (!storage) throw new Error('Input "storage": this command reads backups back; include s3 or local')
+  return storage
+}
+
+/** GitHub's context for the manifest, when running in Actions. */
+export function githubContext(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+  if (!env.GITHUB_ACTIONS) return undefined
+  const fields: Record<string, string | undefined> = {
+    repository: env.GITHUB_REPOSITORY,
+    workflow: env.GITHUB_WORKFLOW,
+    runId: env.GITHUB_RUN_ID,
+    runAttempt: env.GITHUB_RUN_ATTEMPT,
+    sha: env.GITHUB_SHA,
+    ref: env.GITHUB_REF,
+    event: env.GITHUB_EVENT_NAME,
+    actor: env.GITHUB_ACTOR,
+    serverUrl: env.GITHUB_SERVER_URL
+  }
+  return Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => Boolean(e[1])))
+}

@@ -1,0 +1,27 @@
+import { COMMAND_RUNNERS } from './commands/index.js'
+import type { Context } from './commands/context.js'
+import { errorMessage } from './errors.js'
+import type { Host } from './host.js'
+import { readSettings } from './inputs.js'
+import { Secrets } from './secrets.js'
+import { openStorages } from './storage/index.js'
+
+/**
+ * Runs the command the inputs name. Returns the error message (secrets removed)
+ * instead of throwing, so each host has exactly one place that reports failure.
+ */
+export async function execute(host: Host, now: () => Date = () => new Date()): Promise<string | undefined> {
+  const secrets = new Secrets()
+  secrets.onAdd(value => host.secret(value))
+  // Masked before anything can fail, so that not even a malformed URL is ever echoed.
+  for (const input of ['database-url', 'target-database-url', 'encryption-passphrase']) secrets.add(host.input(input).trim())
+  try {
+    const settings = readSettings(host)
+    const ctx: Context = { settings, host, secrets, storages: openStorages(settings, host.env), now }
+    const outputs = await COMMAND_RUNNERS[settings.command](ctx)
+    for (const [name, value] of Object.entries(outputs)) host.output(name, value)
+    return undefined
+  } catch (error) {
+    return secrets.redact(errorMessage(error))
+  }
+}

@@ -1,0 +1,234 @@
+import { InputError } from './errors.js'
+import type { Host } from './host.js'
+import { parseDuration, type RetentionPolicy } from './catalog/retention.js'
+
+export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'] as const
+export type Command = (typeof COMMANDS)[number]
+export const STORAGE_KINDS = ['local', 's3', 'artifact'] as const
+export type StorageKind = (typeof STORAGE_KINDS)[number]
+export const FORMATS = ['custom', 'plain'] as const
+export type Format = (typeof FORMATS)[number]
+export const SCOPES = ['full', 'schema', 'data'] as const
+export type Scope = (typeof SCOPES)[number]
+export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const
+export type Compression = (typeof COMPRESSIONS)[number]
+export const KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'] as const
+export type BackupKind = (typeof KINDS)[number]
+
+export interface S3Settings {
+  bucket: string
+  prefix: string
+  region?: string
+  endpoint?: string
+  forcePathStyle: boolean
+  storageClass?: string
+  sse?: 'AES256' | 'aws:kms'
+  kmsKeyId?: string
+}
+
+export interface Settings {
+  command: Command
+  databaseUrl: string
+  name?: string
+  storage: StorageKind[]
+  path: string
+  s3?: S3Settings
+  artifactRetentionDays?: number
+  encryptionPassphrase?: string
+  pgBinDir?: string
+  format: Format
+  scope: Scope
+  schemas: string[]
+  excludeSchemas: string[]
+  tables: string[]
+  excludeTables: string[]
+  roles: boolean
+  compression: Compression
+  compressionLevel?: number
+  kind: BackupKind
+  pin: boolean
+  verify: boolean
+  prune: boolean
+  criticalTables: string[]
+  maxSizeChange: number
+  backup: string
+  targetDatabaseUrl: string
+  confirm: string
+  jobs: number
+  checkSql: string
+  retention: RetentionPolicy
+  dryRun: boolean
+  maxAgeMs?: number
+  safetySnapshot: boolean
+  clean: boolean
+}
+
+/** Reads every input once, validates it, and fails naming the input before any work starts. */
+export function readSettings(host: Host): Settings {
+  const get = (name: string): string => host.input(name).trim()
+  const command = oneOf(get, 'command', COMMANDS, 'backup')
+  const compression = oneOf(get, 'compression', COMPRESSIONS, 'zstd')
+  const storage = readStorage(get)
+  const s3 = storage.includes('s3') ? readS3(get) : undefined
+
+  const settings: Settings = {
+    command,
+    databaseUrl: get('database-url'),
+    name: readName(get),
+    storage,
+    path: get('path') || 'backups',
+    s3,
+    artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
+    encryptionPassphrase: host.input('encryption-passphrase') || undefined,
+    pgBinDir: get('pg-bin-dir') || undefined,
+    format: oneOf(get, 'format', FORMATS, 'custom'),
+    scope: oneOf(get, 'scope', SCOPES, 'full'),
+    schemas: list(get('schemas')),
+    excludeSchemas: list(get('exclude-schemas')),
+    tables: list(get('tables')),
+    excludeTables: list(get('exclude-tables')),
+    roles: bool(get, 'roles', false),
+    compression,
+    compressionLevel: readLevel(get, compression),
+    kind: readKind(get, host.env),
+    pin: bool(get, 'pin', false),
+    verify: bool(get, 'verify', true),
+    prune: bool(get, 'prune', false),
+    criticalTables: list(get('critical-tables')),
+    maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
+    backup: get('backup') || 'latest',
+    targetDatabaseUrl: get('target-database-url'),
+    confirm: get('confirm'),
+    jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
+    checkSql: host.input('check-sql').trim(),
+    retention: readRetention(get),
+    dryRun: bool(get, 'dry-run', false),
+    maxAgeMs: optionalDuration(get, 'max-age'),
+    safetySnapshot: bool(get, 'safety-snapshot', true),
+    clean: bool(get, 'clean', false)
+  }
+  if (settings.encryptionPassphrase) host.secret(settings.encryptionPassphrase)
+  return settings
+}
+
+/** Splits a newline- or comma-separated list, dropping blanks. */
+export function list(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map(item => item.trim())
+    .filter(item => item.length > 0)
+}
+
+function oneOf<T extends string>(get: (n: string) => string, name: string, allowed: readonly T[], fallback: T): T {
+  const value = get(name).toLowerCase()
+  if (!value) return fallback
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new InputError(name, `"${value}" is not supported; use one of: ${allowed.join(', ')}`)
+  }
+  return value as T
+}
+
+function bool(get: (n: string) => string, name: string, fallback: boolean): boolean {
+  const value = get(name).toLowerCase()
+  if (!value) return fallback
+  if (['true', 'yes', '1', 'on'].includes(value)) return true
+  if (['false', 'no', '0', 'off'].includes(value)) return false
+  throw new InputError(name, `"${value}" is not a boolean; use true or false`)
+}
+
+function optionalInt(get: (n: string) => string, name: string, min: number, max: number): number | undefined {
+  const value = get(name)
+  if (!value) return undefined
+  if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new InputError(name, `"${value}" is not a whole number from ${min} to ${max}`)
+  }
+  return Number(value)
+}
+
+function optionalDuration(get: (n: string) => string, name: string): number | undefined {
+  const value = get(name)
+  if (!value) return undefined
+  try {
+    return parseDuration(value)
+  } catch (error) {
+    throw new InputError(name, `"${value}": ${(error as Error).message}`)
+  }
+}
+
+function readName(get: (n: string) => string): string | undefined {
+  const name = get('name')
+  if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+    throw new InputError('name', `"${name}" may hold only letters, digits, ".", "_" and "-" (starting with a letter or digit)`)
+  }
+  return name || undefined
+}
+
+function readStorage(get: (n: string) => string): StorageKind[] {
+  const given = list(get('storage').toLowerCase())
+  if (given.length === 0) {
+    if (get('s3-bucket')) return ['s3']
+    return ['local']
+  }
+  for (const kind of given) {
+    if (!(STORAGE_KINDS as readonly string[]).includes(kind)) {
+      throw new InputError('storage', `"${kind}" is not supported; use one or more of: ${STORAGE_KINDS.join(', ')} (comma-separated)`)
+    }
+  }
+  return [...new Set(given)] as StorageKind[]
+}
+
+function readS3(get: (n: string) => string): S3Settings {
+  const bucket = get('s3-bucket')
+  if (!bucket) throw new InputError('s3-bucket', 'is required when storage includes s3')
+  const endpoint = get('s3-endpoint') || undefined
+  if (endpoint && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+    throw new InputError('s3-endpoint', `"${endpoint}" is not a URL; use e.g. https://<account>.r2.cloudflarestorage.com`)
+  }
+  const sse = get('s3-sse')
+  if (sse && sse !== 'AES256' && sse !== 'aws:kms') {
+    throw new InputError('s3-sse', `"${sse}" is not supported; use AES256 or aws:kms`)
+  }
+  const kmsKeyId = get('s3-kms-key-id') || undefined
+  if (kmsKeyId && sse !== 'aws:kms') throw new InputError('s3-kms-key-id', 'needs s3-sse: aws:kms')
+  const pathStyle = get('s3-force-path-style')
+  return {
+    bucket,
+    prefix: get('s3-prefix').replace(/^\/+|\/+$/g, ''),
+    region: get('s3-region') || undefined,
+    endpoint,
+    // Most S3-compatible servers (MinIO, B2, Supabase Storage) want path-style URLs.
+    forcePathStyle: pathStyle ? bool(get, 's3-force-path-style', false) : Boolean(endpoint),
+    storageClass: get('s3-storage-class') || undefined,
+    sse: (sse || undefined) as S3Settings['sse'],
+    kmsKeyId
+  }
+}
+
+function readLevel(get: (n: string) => string, compression: Compression): number | undefined {
+  const value = get('compression-level')
+  if (!value) return undefined
+  const range = { zstd: [1, 19], gzip: [1, 9], none: [0, 0] }[compression]
+  if (compression === 'none') throw new InputError('compression-level', 'has no meaning with compression: none')
+  if (!/^\d+$/.test(value) || Number(value) < range[0] || Number(value) > range[1]) {
+    throw new InputError('compression-level', `"${value}" is not valid for ${compression}; use a whole number from ${range[0]} to ${range[1]}`)
+  }
+  return Number(value)
+}
+
+function readKind(get: (n: string) => string, env: NodeJS.ProcessEnv): BackupKind {
+  const auto = env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual'
+  return oneOf(get, 'kind', KINDS, auto)
+}
+
+function readRetention(get: (n: string) => string): RetentionPolicy {
+  const count = (name: string) => optionalInt(get, name, 0, 100000)
+  return {
+    last: count('keep-last'),
+    hourly: count('keep-hourly'),
+    daily: count('keep-daily'),
+    weekly: count('keep-weekly'),
+    monthly: count('keep-monthly'),
+    yearly: count('keep-yearly'),
+    withinMs: optionalDuration(get, 'keep-within')
+  }
+}

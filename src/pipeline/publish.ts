@@ -1,0 +1,36 @@
+import { PassThrough } from 'node:stream'
+import type { Storage } from '../storage/storage.js'
+import type { Chain } from './chain.js'
+import { Checksum } from './checksum.js'
+
+export interface Published {
+  size: number
+  sha256: string
+}
+
+/**
+ * Streams a chain's output into `key` on every storage at once, hashing on the way.
+ * Either every storage ends up with the complete object, or the first error is thrown
+ * after every upload has been aborted and every program stopped.
+ */
+export async function publish(chain: Chain, storages: Storage[], key: string): Promise<Published> {
+  const checksum = new Checksum(chain.done)
+  const branches = storages.map(() => new PassThrough({ highWaterMark: 1024 * 1024 }))
+  let firstError: unknown
+  const fail = (error: unknown): void => {
+    if (firstError !== undefined) return
+    firstError = error
+    chain.kill()
+    checksum.destroy(error as Error)
+    for (const branch of branches) branch.destroy(error as Error)
+  }
+  checksum.on('error', fail)
+  chain.output.on('error', fail)
+  for (const branch of branches) checksum.pipe(branch)
+  chain.output.pipe(checksum)
+
+  const work = [chain.done, ...storages.map((storage, i) => storage.upload(key, branches[i]))]
+  await Promise.allSettled(work.map(p => p.catch(fail)))
+  if (firstError !== undefined) throw firstError
+  return { size: checksum.bytes, sha256: checksum.digest() }
+}

@@ -1,0 +1,118 @@
+import { InputError } from '../errors.js'
+import type { Secrets } from '../secrets.js'
+
+/** Where and how to connect, without ever putting the password on a command line. */
+export interface Connection {
+  host?: string
+  port?: number
+  user?: string
+  password?: string
+  database?: string
+  /** libpq parameters passed through (sslmode, sslrootcert, options, application_name, …). */
+  params: Record<string, string>
+}
+
+const PARAM_ENV: Record<string, string> = {
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  options: 'PGOPTIONS',
+  application_name: 'PGAPPNAME',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  target_session_attrs: 'PGTARGETSESSIONATTRS'
+}
+
+/**
+ * Reads a postgres:// URL (`input` names it in errors), filling what it leaves out
+ * from the PG* environment variables, as libpq does. Registers every secret form.
+ */
+export function parseConnection(url: string, env: NodeJS.ProcessEnv, secrets: Secrets, input = 'database-url'): Connection {
+  const fromEnv: Connection = {
+    host: env.PGHOST || undefined,
+    port: env.PGPORT ? Number(env.PGPORT) : undefined,
+    user: env.PGUSER || undefined,
+    password: env.PGPASSWORD || undefined,
+    database: env.PGDATABASE || undefined,
+    params: {}
+  }
+  for (const [param, name] of Object.entries(PARAM_ENV)) {
+    if (env[name]) fromEnv.params[param] = env[name] as string
+  }
+  secrets.add(fromEnv.password)
+  if (!url) {
+    if (!fromEnv.host && !fromEnv.database) {
+      throw new InputError(input, 'is required (a postgresql:// URL), or set the PGHOST/PGDATABASE environment variables')
+    }
+    return fromEnv
+  }
+  secrets.add(url)
+  if (!/^postgres(ql)?:\/\//i.test(url)) {
+    throw new InputError(input, 'must be a URL of the form postgresql://user:password@host:5432/database')
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new InputError(input, 'is not a valid URL; percent-encode special characters in the password (e.g. @ as %40)')
+  }
+  const password = parsed.password ? safeDecode(parsed.password) : fromEnv.password
+  secrets.add(password)
+  const conn: Connection = {
+    host: parsed.hostname ? safeDecode(parsed.hostname).replace(/^\[|\]$/g, '') : fromEnv.host,
+    port: parsed.port ? Number(parsed.port) : fromEnv.port,
+    user: parsed.username ? safeDecode(parsed.username) : fromEnv.user,
+    password,
+    database: parsed.pathname.length > 1 ? safeDecode(parsed.pathname.slice(1)) : fromEnv.database,
+    params: { ...fromEnv.params }
+  }
+  for (const [key, value] of parsed.searchParams) {
+    if (key === 'host') conn.host = value
+    else if (key === 'port') conn.port = Number(value)
+    else if (key === 'user') conn.user = value
+    else if (key === 'dbname') conn.database = value
+    else if (key === 'password') {
+      conn.password = value
+      secrets.add(value)
+    } else conn.params[key] = value
+  }
+  if (conn.port !== undefined && !(Number.isInteger(conn.port) && conn.port > 0 && conn.port < 65536)) {
+    throw new InputError(input, 'has an invalid port')
+  }
+  return conn
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** Environment for libpq tools: the password travels here, never in argv. */
+export function libpqEnv(conn: Connection, database = conn.database): Record<string, string> {
+  const env: Record<string, string> = {}
+  if (conn.host) env.PGHOST = conn.host
+  if (conn.port) env.PGPORT = String(conn.port)
+  if (conn.user) env.PGUSER = conn.user
+  if (conn.password) env.PGPASSWORD = conn.password
+  if (database) env.PGDATABASE = database
+  for (const [param, value] of Object.entries(conn.params)) {
+    const name = PARAM_ENV[param]
+    if (name) env[name] = value
+  }
+  return env
+}
+
+/** user@host:port/database, for logs and summaries. */
+export function describeConnection(conn: Connection): string {
+  const host = conn.host ?? 'localhost'
+  return `${conn.user ?? ''}${conn.user ? '@' : ''}${host}${conn.port ? `:${conn.port}` : ''}/${conn.database ?? ''}`
+}
+
+/** True when two connections point at the same database (used to refuse restoring over the source). */
+export function sameDatabase(a: Connection, b: Connection): boolean {
+  const norm = (h?: string) => (!h || h === 'localhost' || h === '127.0.0.1' || h === '::1' || h.startsWith('/') ? 'local' : h.toLowerCase())
+  return norm(a.host) === norm(b.host) && (a.port ?? 5432) === (b.port ?? 5432) && (a.database ?? a.user) === (b.database ?? b.user)
+}

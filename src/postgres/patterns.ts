@@ -1,0 +1,58 @@
+/**
+ * pg_dump's -n/-N/-t/-T selection, mirrored so that row counts cover exactly the
+ * tables in the dump. Patterns follow psql's rules: unquoted text is folded to
+ * lower case, `*` and `?` are wildcards, `.` separates schema from name.
+ */
+export interface TableFilters {
+  schemas: string[]
+  excludeSchemas: string[]
+  tables: string[]
+  excludeTables: string[]
+}
+
+function splitPattern(pattern: string): string[] {
+  const parts: string[] = ['']
+  let quoted = false
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === '"') {
+      if (quoted && pattern[i + 1] === '"') {
+        parts[parts.length - 1] += '\\"'
+        i++
+      } else quoted = !quoted
+    } else if (c === '.' && !quoted) parts.push('')
+    else parts[parts.length - 1] += quoted ? escapeRegex(c) : c === '*' ? '.*' : c === '?' ? '.' : escapeRegex(c.toLowerCase())
+  }
+  return parts
+}
+
+function escapeRegex(c: string): string {
+  return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c
+}
+
+const whole = (source: string) => new RegExp(`^(?:${source})$`)
+
+/** A schema pattern (-n/-N). */
+export function schemaMatcher(pattern: string): (schema: string) => boolean {
+  const parts = splitPattern(pattern)
+  const re = whole(parts[parts.length - 1])
+  return schema => re.test(schema)
+}
+
+/** A table pattern (-t/-T): `name` matches in any schema, `schema.name` in that one. */
+export function tableMatcher(pattern: string): (schema: string, table: string) => boolean {
+  const parts = splitPattern(pattern)
+  const table = whole(parts[parts.length - 1])
+  const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : undefined
+  return (s, t) => table.test(t) && (!schema || schema.test(s))
+}
+
+/** Whether pg_dump with these switches dumps the table's data. */
+export function selectsTable(filters: TableFilters, schema: string, table: string): boolean {
+  const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table))
+  if (excluded) return false
+  // As in pg_dump, -t wins over -n/-N: selected tables are dumped whatever the schema switches say.
+  if (filters.tables.length > 0) return filters.tables.some(p => tableMatcher(p)(schema, table))
+  if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema))) return false
+  return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema))
+}

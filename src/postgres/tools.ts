@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { promisify } from 'node:util'
+import { BackupError } from '../errors.js'
+
+const run = promisify(execFile)
+
+export interface ClientTools {
+  dir: string
+  major: number
+  version: string
+  /** Path of a tool (pg_dump, pg_restore, pg_dumpall, psql) from the same installation. */
+  bin(tool: string): string
+}
+
+/** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
+export function candidateDirs(pgBinDir: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  const debian = '/usr/lib/postgresql'
+  const versioned = existsSync(debian)
+    ? readdirSync(debian)
+        .filter(v => /^\d+$/.test(v))
+        .map(v => join(debian, v, 'bin'))
+    : []
+  const dirs = [pgBinDir, ...(env.PATH ?? '').split(delimiter), ...versioned].filter((d): d is string => Boolean(d))
+  return [...new Set(dirs)]
+}
+
+export function parseToolVersion(output: string): { major: number; version: string } | undefined {
+  const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output)
+  if (!match) return undefined
+  return { major: Number(match[1]), version: match[2] === undefined ? match[1] : `${match[1]}.${match[2]}` }
+}
+
+async function probe(dir: string, tool: string): Promise<ClientTools | undefined> {
+  const path = join(dir, tool)
+  if (!existsSync(path)) return undefined
+  try {
+    const { stdout } = await run(path, ['--version'], { timeout: 10000 })
+    const parsed = parseToolVersion(stdout)
+    return parsed && { dir, ...parsed, bin: name => join(dir, name) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Picks the newest installation of `tool` whose major version is at least the
+ * server's: pg_dump refuses newer servers, and older archives restore with newer tools.
+ */
+export async function findClientTools(
+  tool: 'pg_dump' | 'pg_restore',
+  minMajor: number,
+  pgBinDir: string | undefined,
+  env: NodeJS.ProcessEnv,
+  what = `the server (PostgreSQL ${minMajor})`
+): Promise<ClientTools> {
+  const found = (await Promise.all(candidateDirs(pgBinDir, env).map(dir => probe(dir, tool)))).filter(
+    (t): t is ClientTools => t !== undefined
+  )
+  const usable = found.filter(t => t.major >= minMajor).sort((a, b) => b.major - a.major)
+  if (usable.length > 0) return usable[0]
+  const newest = found.sort((a, b) => b.major - a.major)[0]
+  const have = newest ? `the newest ${tool} found is ${newest.version} (${newest.dir})` : `no ${tool} was found`
+  throw new BackupError(
+    `${tool} ${minMajor} or newer is needed for ${what}, but ${have}. ` +
+      `Install postgresql-client-${minMajor} (on Ubuntu runners: the PGDG apt repository, apt-get install postgresql-client-${minMajor}), ` +
+      `or set pg-bin-dir to a directory holding ${tool} ${minMajor} or newer.`
+  )
+}
