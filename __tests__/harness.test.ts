@@ -21,6 +21,7 @@ function dumpAndRestore(c: TestCluster, src: string, dst: string): Promise<void>
     env,
     stdio: [dump.stdout, 'pipe', 'pipe']
   })
+  dump.stdout.destroy() // psql has its own copy of the pipe; ours would keep pg_dump's 'close' from firing
   const finished = (p: ReturnType<typeof spawn>, name: string) =>
     new Promise<void>((res, rej) => {
       let err = ''

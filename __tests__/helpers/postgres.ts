@@ -263,7 +263,7 @@ async function launch(o: {
         const msg = `postgres ${o.major} did not accept connections on 127.0.0.1:${o.port} within ` +
           `${START_TIMEOUT_MS} ms (last error: ${String(err)}); log tail:\n${logTail(o.logFile)}`
         await stop()
-        throw new Error(msg)
+        throw new Error(msg, { cause: err })
       }
       await new Promise((r) => setTimeout(r, 50))
     }

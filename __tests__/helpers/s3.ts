@@ -29,7 +29,7 @@ export interface TestS3 {
   requestCount(): number
 }
 
-const LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), 's3rver-process.cjs')
+const LAUNCHER = join(dirname(fileURLToPath(import.meta.url)), 's3rver-process.mjs')
 const START_TIMEOUT_MS = 15_000
 
 export async function startS3(): Promise<TestS3> {

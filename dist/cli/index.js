@@ -40887,7 +40887,7 @@ const STORAGE_KINDS = ['local', 's3', 'artifact'];
 const FORMATS = ['custom', 'plain'];
 const SCOPES = ['full', 'schema', 'data'];
 const COMPRESSIONS = ['zstd', 'gzip', 'none'];
-const inputs_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'];
+const KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'];
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 function readSettings(host) {
     const get = (name) => host.input(name).trim();
@@ -41044,7 +41044,7 @@ function readLevel(get, compression) {
 }
 function readKind(get, env) {
     const auto = env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual';
-    return oneOf(get, 'kind', inputs_KINDS, auto);
+    return oneOf(get, 'kind', KINDS, auto);
 }
 function readRetention(get) {
     const count = (name) => optionalInt(get, name, 0, 100000);
@@ -41206,6 +41206,9 @@ function describeFailure(exit) {
             ? `${stage.name} was not found (${stage.command})${stage.install ? `: ${stage.install}` : ''}`
             : `${stage.name} could not start: ${exit.spawnError.message}`;
     }
+    const plain = stage.explain?.(exit.stderr);
+    if (plain)
+        return plain;
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     const detail = exit.stderr.trim();
     return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`;
@@ -41352,7 +41355,10 @@ function encryptStage(home, passphrase) {
     ]);
 }
 function decryptStage(home, passphrase) {
-    return gpgStage(home, passphrase, ['--decrypt', '--output', '-']);
+    return {
+        ...gpgStage(home, passphrase, ['--decrypt', '--output', '-']),
+        explain: stderr => (/bad session key|bad passphrase/i.test(stderr) ? 'gpg could not decrypt the backup: the encryption-passphrase is wrong' : undefined)
+    };
 }
 
 // EXTERNAL MODULE: external "node:fs"
@@ -41682,7 +41688,8 @@ async function schemaFacts(client, tables) {
     const names = tables.map(t => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
     const { rows } = await client.query(`WITH t AS (SELECT unnest($1::text[])::regclass AS oid)
      SELECT
-       (SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid WHERE c.relrowsecurity) AS rls,
+       (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
        (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
        (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
           WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
@@ -41794,6 +41801,13 @@ function backupSummary(manifest, locations, durationSeconds) {
         ''
     ].join('\n');
 }
+function checksTable(checks) {
+    return table(['Check', 'Result', 'Detail'], checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail]));
+}
+function verifySummary(manifest, checks) {
+    const ok = checks.every(c => c.ok);
+    return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`;
+}
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(53711);
@@ -41904,6 +41918,7 @@ class S3Storage {
 
 ;// CONCATENATED MODULE: ./src/commands/context.ts
 
+
 function sourceConnection(ctx) {
     return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
 }
@@ -41913,6 +41928,14 @@ function setName(ctx, conn) {
     if (!name)
         throw new Error('Input "name": could not be derived from database-url; set it');
     return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+/** The set a command reads: `name`, else the database named by database-url or PGDATABASE (no connection made). */
+function configuredSetName(ctx) {
+    if (ctx.settings.name)
+        return ctx.settings.name;
+    if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
+        throw new InputError('name', 'is required (or database-url, whose database names the set)');
+    return setName(ctx, sourceConnection(ctx));
 }
 /** The first storage that can be read back (artifact storage is write-only). */
 function readableStorage(ctx) {
@@ -42084,22 +42107,379 @@ async function finish(ctx, manifest) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/storage/storage.ts
+async function readAll(stream) {
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
+;// CONCATENATED MODULE: ./src/catalog/catalog.ts
+
+
+
+/** Groups a set's files by backup id; files that belong to no id are left out (and never touched). */
+function groupBackups(name, objects) {
+    const byId = new Map();
+    const prefix = layout.setPrefix(name);
+    for (const object of objects) {
+        if (!object.key.startsWith(prefix))
+            continue;
+        const file = object.key.slice(prefix.length);
+        if (file.includes('/'))
+            continue;
+        const id = layout.idOf(file);
+        if (!id)
+            continue;
+        let entry = byId.get(id);
+        if (!entry) {
+            entry = { id, time: backupTime(id), kind: kindOf(id), complete: false, pinned: false, files: [] };
+            byId.set(id, entry);
+        }
+        entry.files.push(object);
+        if (file === `${id}.manifest.json`)
+            entry.complete = true;
+        if (file === `${id}.pinned`)
+            entry.pinned = true;
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+async function listBackups(storage, name) {
+    return groupBackups(name, await storage.list(layout.setPrefix(name)));
+}
+async function readManifest(storage, name, id) {
+    const key = layout.manifest(name, id);
+    let text;
+    try {
+        text = (await readAll(await storage.get(key))).toString('utf8');
+    }
+    catch (error) {
+        throw new BackupError(`Backup ${id} of "${name}" has no readable manifest at ${storage.locate(key)}: ${error.message}`);
+    }
+    return parseManifest(text, storage.locate(key));
+}
+/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
+async function resolveBackup(storage, name, ref) {
+    const backups = (await listBackups(storage, name)).filter(b => b.complete);
+    if (ref === 'latest') {
+        if (backups.length === 0)
+            throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`);
+        return readManifest(storage, name, backups[0].id);
+    }
+    if (!backups.some(b => b.id === ref)) {
+        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+    }
+    return readManifest(storage, name, ref);
+}
+
+;// CONCATENATED MODULE: ./src/postgres/toc.ts
+// Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
+const DESCS = [
+    'TABLE DATA', 'FK CONSTRAINT', 'ROW SECURITY', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'DEFAULT ACL', 'INDEX ATTACH',
+    'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'EVENT TRIGGER', 'LARGE OBJECT', 'BLOB DATA', 'BLOBS',
+    'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'ACCESS METHOD', 'FOREIGN DATA WRAPPER', 'SERVER', 'USER MAPPING',
+    'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'CHECK CONSTRAINT', 'CONSTRAINT', 'COMMENT', 'ACL',
+    'DATABASE PROPERTIES', 'DATABASE', 'DEFAULT', 'DOMAIN', 'EXTENSION', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'INDEX',
+    'POLICY', 'RULE', 'SCHEMA', 'SEQUENCE', 'TABLE', 'TRIGGER', 'TYPE', 'VIEW', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'CAST',
+    'COLLATION', 'CONVERSION', 'OPERATOR', 'SHELL TYPE', 'TRANSFORM', 'LANGUAGE', 'PROCEDURAL LANGUAGE'
+].sort((a, b) => b.length - a.length);
+function parseToc(text) {
+    const entries = [];
+    for (const line of text.split('\n')) {
+        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim());
+        if (!match)
+            continue;
+        const rest = match[1];
+        const desc = DESCS.find(d => rest.startsWith(`${d} `));
+        if (!desc)
+            continue;
+        const words = rest.slice(desc.length + 1).split(' ');
+        const owner = words.length > 2 ? words.pop() : '';
+        const schema = words.shift();
+        entries.push({ desc, schema, tag: words.join(' '), owner });
+    }
+    return entries;
+}
+function count(entries, ...descs) {
+    return entries.filter(e => descs.includes(e.desc)).length;
+}
+/** Tables with data in the archive, as "schema.table". */
+function tablesWithData(entries) {
+    return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`));
+}
+
+;// CONCATENATED MODULE: ./src/catalog/checks.ts
+
+const qualified = (t) => `${t.schema}.${t.table}`;
+/** Compares an archive's table of contents with what the manifest says was dumped (pure). */
+function tocChecks(manifest, toc, criticalTables) {
+    const checks = [];
+    const withData = tablesWithData(toc);
+    if (manifest.scope !== 'schema') {
+        const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified);
+        checks.push({
+            name: 'tables',
+            ok: missing.length === 0,
+            detail: missing.length === 0 ? `all ${manifest.tables.length} tables have data entries` : `missing from the archive: ${missing.join(', ')}`
+        });
+    }
+    if (criticalTables.length > 0) {
+        const problems = criticalTables.flatMap(name => {
+            const full = name.includes('.') ? name : `public.${name}`;
+            const counted = manifest.tables.find(t => qualified(t) === full);
+            if (!withData.has(full) || !counted)
+                return [`${full} is not in the backup`];
+            return counted.rows > 0 ? [] : [`${full} had no rows`];
+        });
+        checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') });
+    }
+    const facts = manifest.schemaFacts;
+    if (facts && manifest.scope !== 'data') {
+        const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`));
+        const lostRls = facts.rlsTables.filter(t => !rls.has(t));
+        const policies = count(toc, 'POLICY');
+        checks.push({
+            name: 'row level security',
+            ok: lostRls.length === 0 && policies === facts.policies,
+            detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
+        });
+        const indexes = count(toc, 'INDEX');
+        const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT');
+        checks.push({
+            name: 'indexes and constraints',
+            ok: indexes === facts.indexes && constraints === facts.constraints,
+            detail: `${indexes} of ${facts.indexes} indexes, ${constraints} of ${facts.constraints} constraints`
+        });
+    }
+    return checks;
+}
+/** Flags a backup much larger or smaller than the median of the set's earlier ones (pure). */
+function sizeCheck(size, previousSizes, maxChangePercent) {
+    if (size < 512)
+        return { name: 'size', ok: false, detail: `only ${size} bytes: the dump is empty or nearly so` };
+    if (previousSizes.length === 0)
+        return { name: 'size', ok: true, detail: `${size} bytes (no earlier backup to compare)` };
+    const sorted = [...previousSizes].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    const change = ((size - median) / median) * 100;
+    return {
+        name: 'size',
+        ok: Math.abs(change) <= maxChangePercent,
+        detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
+    };
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/pipeline/readback.ts
+
+
+
+
+
+
+
+/**
+ * Streams a stored object back through decrypt → decompress → `consumers`, checking
+ * its size and sha256 against the manifest on the way (no copy on disk).
+ */
+async function readBack(storage, manifest, object, options) {
+    const stages = [];
+    if (manifest.encryption) {
+        if (!options.passphrase) {
+            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
+        }
+        stages.push(decryptStage(options.gpgHome, options.passphrase));
+    }
+    const decompress = decompressStage(manifest.compression.algorithm);
+    if (decompress)
+        stages.push(decompress);
+    stages.push(...(options.consumers ?? []));
+    if (stages.length === 0)
+        stages.push({ name: 'cat', command: 'cat', args: [] });
+    const source = await storage.get(layout.object(manifest.name, object.file));
+    const checksum = new Checksum();
+    const chain = startChain(stages, options.secrets, { input: 'pipe' });
+    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(source, checksum, forwardWhileOpen(chain.input)).catch(error => {
+        chain.kill();
+        throw error;
+    });
+    const done = (async () => {
+        // Check the checksum first: a corrupted object explains any decrypt/decompress error.
+        const [fed, chained] = await Promise.allSettled([feeding, chain.done]);
+        const sha256 = checksum.digest();
+        if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
+            throw new BackupError(`Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
+                `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
+        }
+        if (fed.status === 'rejected')
+            throw fed.reason;
+        if (chained.status === 'rejected')
+            throw chained.reason;
+        return { size: checksum.bytes, sha256 };
+    })();
+    done.catch(() => undefined);
+    return { output: chain.output, done };
+}
+/**
+ * Writes into a program's stdin until it goes away, then drops the rest: the
+ * source is still read to the end, so the checksum covers the whole object and a
+ * corrupted byte is reported as such rather than as a decrypt error.
+ */
+function forwardWhileOpen(target) {
+    let open = true;
+    const close = () => {
+        open = false;
+    };
+    target.on('error', close);
+    target.on('close', close);
+    return new external_node_stream_.Writable({
+        write(chunk, _encoding, callback) {
+            if (!open)
+                return callback();
+            if (target.write(chunk))
+                return callback();
+            const resume = () => {
+                target.off('drain', resume);
+                target.off('error', resume);
+                target.off('close', resume);
+                callback();
+            };
+            target.on('drain', resume);
+            target.on('error', resume);
+            target.on('close', resume);
+        },
+        final(callback) {
+            if (open)
+                target.end();
+            callback();
+        }
+    });
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * Checks a stored backup without a server: checksum, decryption, decompression,
+ * a readable table of contents that holds what the manifest says was dumped, and a
+ * size in line with the set's history. Throws when a check fails.
+ */
+async function verify(ctx, manifest) {
+    const storage = readableStorage(ctx);
+    const target = manifest ?? (await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup));
+    const checks = await runChecks(ctx, storage, target);
+    const ok = checks.every(c => c.ok);
+    await ctx.host.summary(verifySummary(target, checks));
+    if (!ok) {
+        const failed = checks.filter(c => !c.ok);
+        throw new BackupError(`Verify failed for backup ${target.id}: ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`);
+    }
+    ctx.host.info(`Verified backup ${target.id}: ${checks.map(c => c.name).join(', ')} passed`);
+    return { manifest: target, checks, ok };
+}
+async function runChecks(ctx, storage, manifest) {
+    const checks = [];
+    const data = manifest.objects.find(o => o.role === 'data');
+    if (!data)
+        return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }];
+    const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined;
+    await withGpgHome(async (gpgHome) => {
+        const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
+        // pg_restore -l reads the whole archive from a pipe: every block is decrypted and decompressed.
+        const consumers = tools ? [{ name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--list'] }] : [];
+        const reading = await readBack(storage, manifest, data, { ...options, consumers });
+        const [text, result] = await Promise.allSettled([readText(reading.output, manifest.format), reading.done]);
+        if (result.status === 'rejected') {
+            const message = errorMessage(result.reason);
+            const isChecksum = /checksum mismatch/i.test(message);
+            checks.push({ name: 'checksum', ok: !isChecksum, detail: isChecksum ? message : `sha256 ${data.sha256.slice(0, 16)}… (not reached)` });
+            if (!isChecksum)
+                checks.push({ name: 'archive readable', ok: false, detail: message });
+            return;
+        }
+        checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` });
+        const body = text.status === 'fulfilled' ? text.value : '';
+        if (manifest.format === 'custom') {
+            const toc = parseToc(body);
+            checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` });
+            checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables));
+        }
+        else {
+            const complete = body.includes('PostgreSQL database dump complete');
+            checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' });
+        }
+        for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
+            const back = await readBack(storage, manifest, extra, options);
+            back.output.resume();
+            const outcome = await back.done.then(() => undefined, (error) => errorMessage(error));
+            checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` });
+        }
+    });
+    const earlier = (await listBackups(storage, manifest.name))
+        .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
+        .map(b => b.files.find(f => f.key.endsWith(dataSuffix(data.file)))?.size)
+        .filter((s) => s !== undefined)
+        .slice(0, 10);
+    checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange));
+    return checks;
+}
+/** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
+function dataSuffix(file) {
+    return file.slice(file.indexOf('.'));
+}
+/**
+ * The consumer's output: pg_restore's listing, or for plain dumps only the tail
+ * (the completion marker), so memory stays flat whatever the dump size.
+ */
+async function readText(stream, format) {
+    if (format === 'custom')
+        return (await readAll(stream)).toString('utf8');
+    let tail = '';
+    for await (const chunk of stream)
+        tail = (tail + chunk.toString()).slice(-4096);
+    return tail;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/index.ts
+
 
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
         const result = await backup(ctx);
         const data = result.manifest.objects[0];
-        return {
+        const outputs = {
             'backup-id': result.manifest.id,
             location: result.location,
             'size-bytes': data.size,
             sha256: data.sha256,
             'duration-seconds': result.durationSeconds.toFixed(1)
         };
+        // Verify and prune only follow a backup that succeeded; a throw above skips both.
+        if (ctx.settings.verify) {
+            if (ctx.storages.some(s => s.kind !== 'artifact')) {
+                outputs.verified = (await verify(ctx, result.manifest)).ok;
+            }
+            else
+                ctx.host.warning('verify skipped: artifact storage cannot be read back');
+        }
+        return outputs;
     },
-    verify: notYet('verify'),
+    verify: async (ctx) => {
+        const result = await verify(ctx);
+        return { 'backup-id': result.manifest.id, verified: result.ok };
+    },
     drill: notYet('drill'),
     restore: notYet('restore'),
     prune: notYet('prune'),
@@ -42148,8 +42528,6 @@ function redactUrls(text) {
     return text.replace(/\b(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/gi, '$1:***@');
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/storage/local.ts
 
 

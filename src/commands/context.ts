@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js'
 import type { Host } from '../host.js'
 import type { Settings } from '../inputs.js'
 import { parseConnection, type Connection } from '../postgres/connection.js'
@@ -22,6 +23,13 @@ export function setName(ctx: Context, conn?: Connection): string {
   const name = ctx.settings.name ?? conn?.database ?? conn?.user
   if (!name) throw new Error('Input "name": could not be derived from database-url; set it')
   return name.replace(/[^A-Za-z0-9._-]/g, '_')
+}
+
+/** The set a command reads: `name`, else the database named by database-url or PGDATABASE (no connection made). */
+export function configuredSetName(ctx: Context): string {
+  if (ctx.settings.name) return ctx.settings.name
+  if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE) throw new InputError('name', 'is required (or database-url, whose database names the set)')
+  return setName(ctx, sourceConnection(ctx))
 }
 
 /** The first storage that can be read back (artifact storage is write-only). */

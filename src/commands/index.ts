@@ -1,6 +1,7 @@
 import type { Command } from '../inputs.js'
 import { backup } from './backup.js'
 import type { Context } from './context.js'
+import { verify } from './verify.js'
 
 export type Outputs = Record<string, string | number | boolean>
 
@@ -9,15 +10,25 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
   backup: async ctx => {
     const result = await backup(ctx)
     const data = result.manifest.objects[0]
-    return {
+    const outputs: Outputs = {
       'backup-id': result.manifest.id,
       location: result.location,
       'size-bytes': data.size,
       sha256: data.sha256,
       'duration-seconds': result.durationSeconds.toFixed(1)
     }
+    // Verify and prune only follow a backup that succeeded; a throw above skips both.
+    if (ctx.settings.verify) {
+      if (ctx.storages.some(s => s.kind !== 'artifact')) {
+        outputs.verified = (await verify(ctx, result.manifest)).ok
+      } else ctx.host.warning('verify skipped: artifact storage cannot be read back')
+    }
+    return outputs
   },
-  verify: notYet('verify'),
+  verify: async ctx => {
+    const result = await verify(ctx)
+    return { 'backup-id': result.manifest.id, verified: result.ok }
+  },
   drill: notYet('drill'),
   restore: notYet('restore'),
   prune: notYet('prune'),

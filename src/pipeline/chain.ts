@@ -13,6 +13,8 @@ export interface Stage {
   fd3?: string
   /** Hint added to the error when the program is missing. */
   install?: string
+  /** Turns a known stderr into a plainer message (e.g. gpg's "Bad session key"). */
+  explain?: (stderr: string) => string | undefined
 }
 
 export interface Chain {
@@ -116,6 +118,8 @@ function describeFailure(exit: Exit): string {
       ? `${stage.name} was not found (${stage.command})${stage.install ? `: ${stage.install}` : ''}`
       : `${stage.name} could not start: ${exit.spawnError.message}`
   }
+  const plain = stage.explain?.(exit.stderr)
+  if (plain) return plain
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
   const detail = exit.stderr.trim()
   return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`

@@ -50,5 +50,8 @@ export function encryptStage(home: string, passphrase: string): Stage {
 }
 
 export function decryptStage(home: string, passphrase: string): Stage {
-  return gpgStage(home, passphrase, ['--decrypt', '--output', '-'])
+  return {
+    ...gpgStage(home, passphrase, ['--decrypt', '--output', '-']),
+    explain: stderr => (/bad session key|bad passphrase/i.test(stderr) ? 'gpg could not decrypt the backup: the encryption-passphrase is wrong' : undefined)
+  }
 }

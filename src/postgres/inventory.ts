@@ -51,7 +51,8 @@ export async function schemaFacts(client: SqlClient, tables: TableRef[]): Promis
   const { rows } = await client.query<{ rls: string[] | null; policies: string; indexes: string; constraints: string }>(
     `WITH t AS (SELECT unnest($1::text[])::regclass AS oid)
      SELECT
-       (SELECT array_agg(c.oid::regclass::text ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid WHERE c.relrowsecurity) AS rls,
+       (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
        (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
        (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
           WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,

@@ -1,3 +1,4 @@
+import type { Check } from '../catalog/checks.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
@@ -26,4 +27,13 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
     largest.length > 0 ? `### Largest tables\n\n${table(['Table', 'Rows'], largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')]))}` : '',
     ''
   ].join('\n')
+}
+
+export function checksTable(checks: Check[]): string {
+  return table(['Check', 'Result', 'Detail'], checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail]))
+}
+
+export function verifySummary(manifest: Manifest, checks: Check[]): string {
+  const ok = checks.every(c => c.ok)
+  return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`
 }

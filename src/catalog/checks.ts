@@ -1,0 +1,68 @@
+import type { Manifest } from './manifest.js'
+import { count, tablesWithData, type TocEntry } from '../postgres/toc.js'
+
+/** One line of a verify or drill report. */
+export interface Check {
+  name: string
+  ok: boolean
+  detail: string
+}
+
+const qualified = (t: { schema: string; table: string }) => `${t.schema}.${t.table}`
+
+/** Compares an archive's table of contents with what the manifest says was dumped (pure). */
+export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: string[]): Check[] {
+  const checks: Check[] = []
+  const withData = tablesWithData(toc)
+  if (manifest.scope !== 'schema') {
+    const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified)
+    checks.push({
+      name: 'tables',
+      ok: missing.length === 0,
+      detail: missing.length === 0 ? `all ${manifest.tables.length} tables have data entries` : `missing from the archive: ${missing.join(', ')}`
+    })
+  }
+  if (criticalTables.length > 0) {
+    const problems = criticalTables.flatMap(name => {
+      const full = name.includes('.') ? name : `public.${name}`
+      const counted = manifest.tables.find(t => qualified(t) === full)
+      if (!withData.has(full) || !counted) return [`${full} is not in the backup`]
+      return counted.rows > 0 ? [] : [`${full} had no rows`]
+    })
+    checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') })
+  }
+  const facts = manifest.schemaFacts
+  if (facts && manifest.scope !== 'data') {
+    const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`))
+    const lostRls = facts.rlsTables.filter(t => !rls.has(t))
+    const policies = count(toc, 'POLICY')
+    checks.push({
+      name: 'row level security',
+      ok: lostRls.length === 0 && policies === facts.policies,
+      detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
+    })
+    const indexes = count(toc, 'INDEX')
+    const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT')
+    checks.push({
+      name: 'indexes and constraints',
+      ok: indexes === facts.indexes && constraints === facts.constraints,
+      detail: `${indexes} of ${facts.indexes} indexes, ${constraints} of ${facts.constraints} constraints`
+    })
+  }
+  return checks
+}
+
+/** Flags a backup much larger or smaller than the median of the set's earlier ones (pure). */
+export function sizeCheck(size: number, previousSizes: number[], maxChangePercent: number): Check {
+  if (size < 512) return { name: 'size', ok: false, detail: `only ${size} bytes: the dump is empty or nearly so` }
+  if (previousSizes.length === 0) return { name: 'size', ok: true, detail: `${size} bytes (no earlier backup to compare)` }
+  const sorted = [...previousSizes].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  const change = ((size - median) / median) * 100
+  return {
+    name: 'size',
+    ok: Math.abs(change) <= maxChangePercent,
+    detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
+  }
+}

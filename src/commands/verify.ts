@@ -1,0 +1,99 @@
+import { listBackups, resolveBackup } from '../catalog/catalog.js'
+import { sizeCheck, tocChecks, type Check } from '../catalog/checks.js'
+import { type Manifest } from '../catalog/manifest.js'
+import { BackupError, errorMessage } from '../errors.js'
+import { withGpgHome } from '../pipeline/gpg-home.js'
+import { readBack } from '../pipeline/readback.js'
+import { parseToc } from '../postgres/toc.js'
+import { findClientTools } from '../postgres/tools.js'
+import { verifySummary } from '../report/summary.js'
+import type { Storage } from '../storage/storage.js'
+import { readAll } from '../storage/storage.js'
+import { configuredSetName, readableStorage, type Context } from './context.js'
+
+export interface VerifyResult {
+  manifest: Manifest
+  checks: Check[]
+  ok: boolean
+}
+
+/**
+ * Checks a stored backup without a server: checksum, decryption, decompression,
+ * a readable table of contents that holds what the manifest says was dumped, and a
+ * size in line with the set's history. Throws when a check fails.
+ */
+export async function verify(ctx: Context, manifest?: Manifest): Promise<VerifyResult> {
+  const storage = readableStorage(ctx)
+  const target = manifest ?? (await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup))
+  const checks = await runChecks(ctx, storage, target)
+  const ok = checks.every(c => c.ok)
+  await ctx.host.summary(verifySummary(target, checks))
+  if (!ok) {
+    const failed = checks.filter(c => !c.ok)
+    throw new BackupError(`Verify failed for backup ${target.id}: ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`)
+  }
+  ctx.host.info(`Verified backup ${target.id}: ${checks.map(c => c.name).join(', ')} passed`)
+  return { manifest: target, checks, ok }
+}
+
+async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Promise<Check[]> {
+  const checks: Check[] = []
+  const data = manifest.objects.find(o => o.role === 'data')
+  if (!data) return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }]
+  const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined
+
+  await withGpgHome(async gpgHome => {
+    const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }
+    // pg_restore -l reads the whole archive from a pipe: every block is decrypted and decompressed.
+    const consumers = tools ? [{ name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--list'] }] : []
+    const reading = await readBack(storage, manifest, data, { ...options, consumers })
+    const [text, result] = await Promise.allSettled([readText(reading.output, manifest.format), reading.done])
+    if (result.status === 'rejected') {
+      const message = errorMessage(result.reason)
+      const isChecksum = /checksum mismatch/i.test(message)
+      checks.push({ name: 'checksum', ok: !isChecksum, detail: isChecksum ? message : `${data.size} bytes, sha256 matches the manifest` })
+      if (!isChecksum) checks.push({ name: 'archive readable', ok: false, detail: message })
+      return
+    }
+    checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` })
+    const body = text.status === 'fulfilled' ? text.value : ''
+    if (manifest.format === 'custom') {
+      const toc = parseToc(body)
+      checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` })
+      checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables))
+    } else {
+      const complete = body.includes('PostgreSQL database dump complete')
+      checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' })
+    }
+    for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
+      const back = await readBack(storage, manifest, extra, options)
+      back.output.resume()
+      const outcome = await back.done.then(() => undefined, (error: unknown) => errorMessage(error))
+      checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` })
+    }
+  })
+
+  const earlier = (await listBackups(storage, manifest.name))
+    .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
+    .map(b => b.files.find(f => f.key.endsWith(dataSuffix(data.file)))?.size)
+    .filter((s): s is number => s !== undefined)
+    .slice(0, 10)
+  checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange))
+  return checks
+}
+
+/** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
+function dataSuffix(file: string): string {
+  return file.slice(file.indexOf('.'))
+}
+
+/**
+ * The consumer's output: pg_restore's listing, or for plain dumps only the tail
+ * (the completion marker), so memory stays flat whatever the dump size.
+ */
+async function readText(stream: NodeJS.ReadableStream, format: Manifest['format']): Promise<string> {
+  if (format === 'custom') return (await readAll(stream as never)).toString('utf8')
+  let tail = ''
+  for await (const chunk of stream) tail = (tail + chunk.toString()).slice(-4096)
+  return tail
+}

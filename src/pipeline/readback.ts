@@ -1,0 +1,96 @@
+import { Writable, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { layout, type Manifest, type ManifestObject } from '../catalog/manifest.js'
+import { BackupError } from '../errors.js'
+import type { Secrets } from '../secrets.js'
+import type { Storage } from '../storage/storage.js'
+import { startChain, type Stage } from './chain.js'
+import { Checksum } from './checksum.js'
+import { decompressStage, decryptStage } from './stages.js'
+
+export interface ReadBack {
+  /** What the last stage writes (decompressed dump, or the consumer's own output). */
+  output: Readable
+  /** Resolves when the object was read whole, its sha256 matched, and every stage exited 0. */
+  done: Promise<{ size: number; sha256: string }>
+}
+
+/**
+ * Streams a stored object back through decrypt → decompress → `consumers`, checking
+ * its size and sha256 against the manifest on the way (no copy on disk).
+ */
+export async function readBack(
+  storage: Storage,
+  manifest: Manifest,
+  object: ManifestObject,
+  options: { passphrase?: string; gpgHome: string; secrets: Secrets; consumers?: Stage[] }
+): Promise<ReadBack> {
+  const stages: Stage[] = []
+  if (manifest.encryption) {
+    if (!options.passphrase) {
+      throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`)
+    }
+    stages.push(decryptStage(options.gpgHome, options.passphrase))
+  }
+  const decompress = decompressStage(manifest.compression.algorithm)
+  if (decompress) stages.push(decompress)
+  stages.push(...(options.consumers ?? []))
+  if (stages.length === 0) stages.push({ name: 'cat', command: 'cat', args: [] })
+
+  const source = await storage.get(layout.object(manifest.name, object.file))
+  const checksum = new Checksum()
+  const chain = startChain(stages, options.secrets, { input: 'pipe' })
+  const feeding = pipeline(source, checksum, forwardWhileOpen(chain.input!)).catch(error => {
+    chain.kill()
+    throw error
+  })
+  const done = (async () => {
+    // Check the checksum first: a corrupted object explains any decrypt/decompress error.
+    const [fed, chained] = await Promise.allSettled([feeding, chain.done])
+    const sha256 = checksum.digest()
+    if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
+      throw new BackupError(
+        `Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
+          `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`
+      )
+    }
+    if (fed.status === 'rejected') throw fed.reason
+    if (chained.status === 'rejected') throw chained.reason
+    return { size: checksum.bytes, sha256 }
+  })()
+  done.catch(() => undefined)
+  return { output: chain.output, done }
+}
+
+/**
+ * Writes into a program's stdin until it goes away, then drops the rest: the
+ * source is still read to the end, so the checksum covers the whole object and a
+ * corrupted byte is reported as such rather than as a decrypt error.
+ */
+function forwardWhileOpen(target: Writable): Writable {
+  let open = true
+  const close = (): void => {
+    open = false
+  }
+  target.on('error', close)
+  target.on('close', close)
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!open) return callback()
+      if (target.write(chunk)) return callback()
+      const resume = (): void => {
+        target.off('drain', resume)
+        target.off('error', resume)
+        target.off('close', resume)
+        callback()
+      }
+      target.on('drain', resume)
+      target.on('error', resume)
+      target.on('close', resume)
+    },
+    final(callback) {
+      if (open) target.end()
+      callback()
+    }
+  })
+}
