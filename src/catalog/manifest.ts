@@ -33,7 +33,7 @@ export interface Manifest {
   pinned: boolean
   startedAt: string
   finishedAt: string
-  database: { name: string; serverVersion: string; serverVersionNum: number }
+  database: { name: string; host?: string; port?: number; serverVersion: string; serverVersionNum: number }
   tools: { pgDump: string; action: string }
   format: Format
   scope: Scope

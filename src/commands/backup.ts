@@ -76,7 +76,7 @@ export async function backup(ctx: Context, kind = ctx.settings.kind, conn: Conne
       pinned: settings.pin,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
-      database: { name: conn.database ?? '', serverVersion: version.text, serverVersionNum: version.num },
+      database: { name: conn.database ?? '', host: conn.host, port: conn.port, serverVersion: version.text, serverVersionNum: version.num },
       tools: { pgDump: tools.version, action: ACTION_VERSION },
       format: settings.format,
       scope: settings.scope,

@@ -1,6 +1,7 @@
 import type { Command } from '../inputs.js'
 import { backup } from './backup.js'
 import type { Context } from './context.js'
+import { drill } from './drill.js'
 import { verify } from './verify.js'
 
 export type Outputs = Record<string, string | number | boolean>
@@ -29,7 +30,10 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     const result = await verify(ctx)
     return { 'backup-id': result.manifest.id, verified: result.ok }
   },
-  drill: notYet('drill'),
+  drill: async ctx => {
+    const report = await drill(ctx)
+    return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) }
+  },
   restore: notYet('restore'),
   prune: notYet('prune'),
   monitor: notYet('monitor')

@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs'
 import { Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { layout, type Manifest, type ManifestObject } from '../catalog/manifest.js'
@@ -93,4 +94,16 @@ function forwardWhileOpen(target: Writable): Writable {
       callback()
     }
   })
+}
+
+/** Decrypts and decompresses a stored object into a local file (parallel restore needs one). */
+export async function readBackToFile(
+  storage: Storage,
+  manifest: Manifest,
+  object: ManifestObject,
+  path: string,
+  options: { passphrase?: string; gpgHome: string; secrets: Secrets }
+): Promise<void> {
+  const reading = await readBack(storage, manifest, object, options)
+  await Promise.all([pipeline(reading.output, createWriteStream(path, { mode: 0o600 })), reading.done])
 }

@@ -49,7 +49,7 @@ async function probe(dir: string, tool: string): Promise<ClientTools | undefined
  * server's: pg_dump refuses newer servers, and older archives restore with newer tools.
  */
 export async function findClientTools(
-  tool: 'pg_dump' | 'pg_restore',
+  tool: 'pg_dump' | 'pg_restore' | 'psql',
   minMajor: number,
   pgBinDir: string | undefined,
   env: NodeJS.ProcessEnv,

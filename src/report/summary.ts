@@ -1,5 +1,6 @@
 import type { Check } from '../catalog/checks.js'
 import type { Manifest } from '../catalog/manifest.js'
+import type { DrillReport } from '../commands/drill.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
@@ -36,4 +37,24 @@ export function checksTable(checks: Check[]): string {
 export function verifySummary(manifest: Manifest, checks: Check[]): string {
   const ok = checks.every(c => c.ok)
   return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`
+}
+
+export function drillSummary(report: DrillReport): string {
+  const rows: Array<Array<string | number>> = [
+    ['Backup', report.backupId],
+    ['Restored into', report.target],
+    ['Restore time', formatSeconds(report.restoreSeconds)],
+    ['Tables checked', `${report.tables} (${report.rows.toLocaleString('en-US')} rows)`],
+    ['Row count mismatches', report.mismatches.length],
+    ['Expected restore errors', report.expectedErrors.length],
+    ['Unexpected restore errors', report.unexpectedErrors.length]
+  ]
+  if (report.checkSql) rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`])
+  const mismatches = report.mismatches.length
+    ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
+    : ''
+  const expected = report.expectedErrors.length
+    ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(['Why expected', 'Error'], report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message]))}\n</details>\n`
+    : ''
+  return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`
 }

@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveBackup } from '../catalog/catalog.js'
+import { layout, type Manifest } from '../catalog/manifest.js'
+import { BackupError, InputError } from '../errors.js'
+import { withGpgHome } from '../pipeline/gpg-home.js'
+import { readBack, readBackToFile } from '../pipeline/readback.js'
+import { connect, quoteIdent, type SqlClient } from '../postgres/client.js'
+import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
+import { restoreArchive, type RestoreError } from '../postgres/restore.js'
+import { findClientTools } from '../postgres/tools.js'
+import { drillSummary } from '../report/summary.js'
+import { configuredSetName, readableStorage, type Context } from './context.js'
+
+export interface TableResult {
+  table: string
+  expected: number
+  actual: number | null
+}
+
+export interface DrillReport {
+  backupId: string
+  name: string
+  drilledAt: string
+  restoreSeconds: number
+  target: string
+  tables: number
+  rows: number
+  mismatches: TableResult[]
+  expectedErrors: RestoreError[]
+  unexpectedErrors: RestoreError[]
+  checkSql?: { ok: boolean; rows: number }
+  passed: boolean
+}
+
+/** The database the drill restores into, refused when it is the backup's source. */
+export function drillTarget(ctx: Context, manifest?: Manifest): Connection {
+  if (!ctx.settings.targetDatabaseUrl) throw new InputError('target-database-url', 'is required: the scratch database to restore into')
+  const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url')
+  const sources: Connection[] = []
+  if (ctx.settings.databaseUrl) sources.push(parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets))
+  if (manifest?.database.host) sources.push({ host: manifest.database.host, port: manifest.database.port, database: manifest.database.name, params: {} })
+  if (sources.some(source => sameDatabase(source, target))) {
+    throw new InputError('target-database-url', `points at the database the backup came from (${describeConnection(target)}); a drill needs a throwaway database`)
+  }
+  return target
+}
+
+/**
+ * Restores a backup into an empty scratch database and proves it: every table the
+ * manifest counted is there with exactly as many rows, and check-sql finds nothing.
+ */
+export async function drill(ctx: Context): Promise<DrillReport> {
+  const storage = readableStorage(ctx)
+  drillTarget(ctx)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
+  const target = drillTarget(ctx, manifest)
+  const archiveMajor = Number(manifest.tools.pgDump.split('.')[0])
+  const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`)
+
+  const client = await connect(target)
+  try {
+    await refuseNonEmpty(client, target)
+    ctx.host.info(`Drilling backup ${manifest.id} into ${describeConnection(target)} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`)
+    const started = Date.now()
+    const errors = await restoreInto(ctx, manifest, target, tools)
+    const restoreSeconds = (Date.now() - started) / 1000
+    const mismatches = await compareCounts(client, manifest)
+    const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined
+    const unexpectedErrors = errors.filter(e => !e.expected)
+    const report: DrillReport = {
+      backupId: manifest.id,
+      name: manifest.name,
+      drilledAt: ctx.now().toISOString(),
+      restoreSeconds,
+      target: describeConnection(target),
+      tables: manifest.tables.length,
+      rows: manifest.tables.reduce((sum, t) => sum + t.rows, 0),
+      mismatches,
+      expectedErrors: errors.filter(e => e.expected),
+      unexpectedErrors,
+      checkSql,
+      passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
+    }
+    const json = JSON.stringify(report, null, 2) + '\n'
+    for (const s of ctx.storages.filter(s => s.kind !== 'artifact')) await s.put(layout.drill(manifest.name, manifest.id), json)
+    await ctx.host.summary(drillSummary(report))
+    if (!report.passed) throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report)}`)
+    return report
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+async function refuseNonEmpty(client: SqlClient, target: Connection): Promise<void> {
+  const { rows } = await client.query<{ n: string }>(
+    "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+  )
+  if (Number(rows[0].n) > 0) {
+    throw new InputError('target-database-url', `${describeConnection(target)} already holds ${rows[0].n} table(s); a drill restores into an empty scratch database`)
+  }
+}
+
+/** Custom archives go to disk first so pg_restore can run jobs in parallel; plain SQL streams into psql. */
+async function restoreInto(ctx: Context, manifest: Manifest, target: Connection, tools: Awaited<ReturnType<typeof findClientTools>>): Promise<RestoreError[]> {
+  const storage = readableStorage(ctx)
+  const data = manifest.objects.find(o => o.role === 'data')!
+  return withGpgHome(async gpgHome => {
+    const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }
+    const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
+    if (manifest.format === 'plain') {
+      const reading = await readBack(storage, manifest, data, options)
+      const [errors] = await Promise.all([restoreArchive({ ...base, stream: reading.output }), reading.done])
+      return errors
+    }
+    const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'pgb-restore-'))
+    try {
+      const file = join(dir, 'archive.dump')
+      await readBackToFile(storage, manifest, data, file, options)
+      return await restoreArchive({ ...base, file })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+}
+
+async function compareCounts(client: SqlClient, manifest: Manifest): Promise<TableResult[]> {
+  const mismatches: TableResult[] = []
+  const { rows } = await client.query<{ schema: string; table: string }>(
+    "SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'"
+  )
+  const present = new Set(rows.map(r => `${r.schema}.${r.table}`))
+  for (const t of manifest.tables) {
+    const name = `${t.schema}.${t.table}`
+    if (!present.has(name)) {
+      mismatches.push({ table: name, expected: t.rows, actual: null })
+      continue
+    }
+    const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
+    const actual = Number(result.rows[0].n)
+    if (actual !== t.rows) mismatches.push({ table: name, expected: t.rows, actual })
+  }
+  return mismatches
+}
+
+async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
+  const result = await client.query(sql)
+  const last = Array.isArray(result) ? result[result.length - 1] : result
+  const rows = last.rowCount ?? last.rows.length
+  return { ok: rows === 0, rows }
+}
+
+function failureReasons(report: DrillReport): string {
+  const reasons: string[] = []
+  for (const m of report.mismatches) reasons.push(m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`)
+  for (const e of report.unexpectedErrors.slice(0, 5)) reasons.push(`restore error: ${e.message}`)
+  if (report.unexpectedErrors.length > 5) reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`)
+  if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
+  return reasons.join('; ')
+}
