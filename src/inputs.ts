@@ -107,7 +107,6 @@ export function readSettings(host: Host): Settings {
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false)
   }
-  if (settings.encryptionPassphrase) host.secret(settings.encryptionPassphrase)
   return settings
 }
 

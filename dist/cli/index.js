@@ -40780,8 +40780,8 @@ function errorMessage(error) {
  * - restic ≥ 0.15 additionally keeps the oldest backup when a rule has slots left over; we do not:
  *   a rule keeps exactly the newest backup of each of its N most recent units.
  */
-const REASON_ORDER = (/* unused pure expression or super */ null && (['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within', 'pinned', 'newest']));
-const COUNT_RULES = (/* unused pure expression or super */ null && (['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly']));
+const REASON_ORDER = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within', 'pinned', 'newest'];
+const COUNT_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'];
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** ISO-8601 week as isoYear * 100 + week: the week belongs to the year of its Thursday. */
@@ -40931,8 +40931,6 @@ function readSettings(host) {
         safetySnapshot: bool(get, 'safety-snapshot', true),
         clean: bool(get, 'clean', false)
     };
-    if (settings.encryptionPassphrase)
-        host.secret(settings.encryptionPassphrase);
     return settings;
 }
 /** Splits a newline- or comma-separated list, dropping blanks. */
@@ -41836,6 +41834,7 @@ var lib_storage_dist_cjs = __nccwpck_require__(22358);
 ;// CONCATENATED MODULE: ./src/storage/s3.ts
 
 
+
 const MiB = 1024 * 1024;
 const MAX_PARTS = 10000;
 /**
@@ -41924,16 +41923,38 @@ class S3Storage {
     async delete(keys) {
         for (let i = 0; i < keys.length; i += 1000) {
             const batch = keys.slice(i, i + 1000);
-            const result = await this.client.send(new dist_cjs.DeleteObjectsCommand({
+            const command = new dist_cjs.DeleteObjectsCommand({
                 Bucket: this.settings.bucket,
                 Delete: { Objects: batch.map(key => ({ Key: this.fullKey(key) })), Quiet: true }
-            }));
+            });
+            if (this.settings.endpoint)
+                withContentMd5(command);
+            const result = await this.client.send(command);
             if (result.Errors?.length) {
                 const first = result.Errors[0];
                 throw new Error(`S3 refused to delete ${result.Errors.length} object(s), e.g. ${first.Key}: ${first.Code} ${first.Message}`);
             }
         }
     }
+}
+/**
+ * S3 documents Content-MD5 as required on DeleteObjects, and some S3-compatible stores (older MinIO,
+ * Ceph, ...) refuse the request without it, but with WHEN_REQUIRED checksums the SDK sends a CRC32
+ * header instead. Runs after the SDK's checksum middleware (build step, low priority), swaps its
+ * headers for Content-MD5 of the serialized body, and is signed with the rest of the request.
+ */
+function withContentMd5(command) {
+    command.middlewareStack.add(next => async (args) => {
+        const request = args.request;
+        if (request.headers && (typeof request.body === 'string' || request.body instanceof Uint8Array)) {
+            for (const header of Object.keys(request.headers)) {
+                if (/^x-amz-(sdk-)?checksum-/i.test(header))
+                    delete request.headers[header];
+            }
+            request.headers['content-md5'] = (0,external_node_crypto_.createHash)('md5').update(request.body).digest('base64');
+        }
+        return next(args);
+    }, { step: 'build', priority: 'low', name: 'pgBackupContentMd5' });
 }
 
 ;// CONCATENATED MODULE: ./src/commands/context.ts
@@ -42506,6 +42527,112 @@ function failureReasons(report) {
     return reasons.join('; ');
 }
 
+;// CONCATENATED MODULE: ./src/report/prune-summary.ts
+
+/** One table per storage: every backup of the pruned kind and the rules that kept it, or its fate. */
+function pruneSummary(result) {
+    const gone = result.dryRun ? 'would delete' : 'deleted';
+    const parts = [`## Prune ${result.name} (${result.kind})${result.dryRun ? ': dry run, nothing deleted' : ''}`, ''];
+    for (const storage of result.storages) {
+        const kept = storage.decisions.filter(d => d.keep).length;
+        parts.push(`\`${storage.location}\`: kept ${kept}, ${gone} ${storage.decisions.length - kept}`, '');
+        if (storage.decisions.length > 0) {
+            parts.push(table(['Backup', 'Kept by'], storage.decisions.map(d => [d.id, d.keep ? d.reasons.join(', ') : gone])), '');
+        }
+        if (storage.unfinished.length > 0) {
+            parts.push(`Unfinished uploads (no manifest, older than a day), ${gone}: ${storage.unfinished.map(id => `\`${id}\``).join(', ')}`, '');
+        }
+    }
+    return parts.join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/commands/prune.ts
+
+
+
+
+
+
+/** An upload this much older than now with no manifest is taken to have died, not to be running. */
+const UNFINISHED_AFTER_MS = 24 * 3_600_000;
+const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
+/**
+ * Applies the retention policy to one kind of backup in one set, in every readable storage.
+ * Deletes data and other files of every pruned backup first and the manifests last, so an
+ * interrupted prune leaves unfinished uploads (cleaned up next time), never a manifest without data.
+ */
+async function prune(ctx, options = {}) {
+    const { settings, host } = ctx;
+    if (!hasKeepRule(settings.retention)) {
+        throw new BackupError(`prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
+    }
+    const kind = options.kind ?? settings.kind;
+    const name = options.name ?? configuredSetName(ctx);
+    const storages = ctx.storages.filter(s => s.kind !== 'artifact');
+    if (storages.length === 0)
+        throw new BackupError('Input "storage": prune reads backups back; include s3 or local');
+    // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
+    const plans = [];
+    for (const storage of storages) {
+        const backups = await listBackups(storage, name);
+        plans.push({ storage, location: storage.locate(layout.setPrefix(name)), ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now()) });
+    }
+    for (const plan of plans) {
+        const kept = plan.decisions.filter(d => d.keep).length;
+        const unfinished = plan.unfinished.length > 0 ? `, and ${plan.unfinished.length} unfinished upload(s) older than a day` : '';
+        host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`);
+        if (!settings.dryRun)
+            await deleteBackups(plan.storage, name, plan.doomed);
+    }
+    const storagesOut = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }));
+    const ids = (pick) => [...new Set(storagesOut.flatMap(pick))].sort().reverse();
+    const result = {
+        name,
+        kind,
+        dryRun: settings.dryRun,
+        kept: ids(s => s.decisions.filter(d => d.keep).map(d => d.id)),
+        deleted: ids(s => s.decisions.filter(d => !d.keep).map(d => d.id)),
+        unfinished: ids(s => s.unfinished),
+        storages: storagesOut
+    };
+    await host.summary(pruneSummary(result));
+    return result;
+}
+/**
+ * Decides, from one storage's listing, which backups go. Only complete backups of `kind` are
+ * candidates (each kind keeps its own slots); the newest complete backup of the whole set and
+ * `protect` ids always stay; unfinished uploads older than a day go unless pinned or protected.
+ */
+function planPrune(backups, kind, policy, protect, now) {
+    const complete = backups.filter(b => b.complete);
+    const newestOfSet = complete.reduce((a, b) => (a && a.id > b.id ? a : b), undefined)?.id;
+    const group = complete.filter(b => b.kind === kind);
+    const decisions = planRetention(group.map(b => ({ id: b.id, time: b.time, pinned: b.pinned })), policy).map(d => {
+        const reasons = [...d.reasons];
+        if (d.id === newestOfSet && !reasons.includes('newest'))
+            reasons.push('newest');
+        if (protect.has(d.id))
+            reasons.push('protected');
+        return { ...d, keep: reasons.length > 0, reasons };
+    });
+    const cutoff = now.getTime() - UNFINISHED_AFTER_MS;
+    const unfinished = backups.filter(b => !b.complete && !b.pinned && !protect.has(b.id) && b.time.getTime() < cutoff);
+    const deleted = new Set(decisions.filter(d => !d.keep).map(d => d.id));
+    const doomed = [...group.filter(b => deleted.has(b.id)), ...unfinished];
+    return { decisions, unfinished, doomed };
+}
+/** Every file grouped under each id, manifests in a second pass after all other files are gone. */
+async function deleteBackups(storage, name, doomed) {
+    const keys = doomed.flatMap(b => b.files.map(f => f.key));
+    const manifests = new Set(doomed.map(b => layout.manifest(name, b.id)));
+    const first = keys.filter(k => !manifests.has(k));
+    const last = keys.filter(k => manifests.has(k));
+    if (first.length > 0)
+        await storage.delete(first);
+    if (last.length > 0)
+        await storage.delete(last);
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/toc.ts
 // Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
 const DESCS = [
@@ -42615,6 +42742,8 @@ function sizeCheck(size, previousSizes, maxChangePercent) {
 
 
 
+
+
 /**
  * Checks a stored backup without a server: checksum, decryption, decompression,
  * a readable table of contents that holds what the manifest says was dumped, and a
@@ -42641,10 +42770,8 @@ async function runChecks(ctx, storage, manifest) {
     const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined;
     await withGpgHome(async (gpgHome) => {
         const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
-        // pg_restore -l reads the whole archive from a pipe: every block is decrypted and decompressed.
-        const consumers = tools ? [{ name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--list'] }] : [];
-        const reading = await readBack(storage, manifest, data, { ...options, consumers });
-        const [text, result] = await Promise.allSettled([readText(reading.output, manifest.format), reading.done]);
+        const reading = await readBack(storage, manifest, data, options);
+        const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done]);
         if (result.status === 'rejected') {
             const message = errorMessage(result.reason);
             const isChecksum = /checksum mismatch/i.test(message);
@@ -42653,8 +42780,12 @@ async function runChecks(ctx, storage, manifest) {
                 checks.push({ name: 'archive readable', ok: false, detail: message });
             return;
         }
+        if (text.status === 'rejected') {
+            checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) });
+            return;
+        }
         checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` });
-        const body = text.status === 'fulfilled' ? text.value : '';
+        const body = text.value;
         if (manifest.format === 'custom') {
             const toc = parseToc(body);
             checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` });
@@ -42684,19 +42815,24 @@ function dataSuffix(file) {
     return file.slice(file.indexOf('.'));
 }
 /**
- * The consumer's output: pg_restore's listing, or for plain dumps only the tail
- * (the completion marker), so memory stays flat whatever the dump size.
+ * pg_restore --list reads only the table of contents, so the rest of the stream is
+ * drained past it: decryption and decompression still see every byte. For plain
+ * dumps only the tail is kept (the completion marker): memory stays flat.
  */
-async function readText(stream, format) {
-    if (format === 'custom')
-        return (await readAll(stream)).toString('utf8');
-    let tail = '';
-    for await (const chunk of stream)
-        tail = (tail + chunk.toString()).slice(-4096);
-    return tail;
+async function consume(stream, tools, ctx) {
+    if (!tools) {
+        let tail = '';
+        for await (const chunk of stream)
+            tail = (tail + chunk.toString()).slice(-4096);
+        return tail;
+    }
+    const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' });
+    const [listing] = await Promise.all([readAll(list.output), (0,external_node_stream_promises_namespaceObject.pipeline)(stream, forwardWhileOpen(list.input)), list.done]);
+    return listing.toString('utf8');
 }
 
 ;// CONCATENATED MODULE: ./src/commands/index.ts
+
 
 
 
@@ -42720,6 +42856,11 @@ const COMMAND_RUNNERS = {
             else
                 ctx.host.warning('verify skipped: artifact storage cannot be read back');
         }
+        if (ctx.settings.prune) {
+            const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] });
+            outputs.kept = JSON.stringify(p.kept);
+            outputs.deleted = JSON.stringify(p.deleted);
+        }
         return outputs;
     },
     verify: async (ctx) => {
@@ -42731,7 +42872,10 @@ const COMMAND_RUNNERS = {
         return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) };
     },
     restore: notYet('restore'),
-    prune: notYet('prune'),
+    prune: async (ctx) => {
+        const result = await prune(ctx);
+        return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };
+    },
     monitor: notYet('monitor')
 };
 function notYet(command) {

@@ -2,6 +2,7 @@ import type { Command } from '../inputs.js'
 import { backup } from './backup.js'
 import type { Context } from './context.js'
 import { drill } from './drill.js'
+import { prune } from './prune.js'
 import { verify } from './verify.js'
 
 export type Outputs = Record<string, string | number | boolean>
@@ -24,6 +25,11 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
         outputs.verified = (await verify(ctx, result.manifest)).ok
       } else ctx.host.warning('verify skipped: artifact storage cannot be read back')
     }
+    if (ctx.settings.prune) {
+      const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
+      outputs.kept = JSON.stringify(p.kept)
+      outputs.deleted = JSON.stringify(p.deleted)
+    }
     return outputs
   },
   verify: async ctx => {
@@ -35,7 +41,10 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) }
   },
   restore: notYet('restore'),
-  prune: notYet('prune'),
+  prune: async ctx => {
+    const result = await prune(ctx)
+    return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
+  },
   monitor: notYet('monitor')
 }
 

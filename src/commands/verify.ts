@@ -3,9 +3,12 @@ import { sizeCheck, tocChecks, type Check } from '../catalog/checks.js'
 import { type Manifest } from '../catalog/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
-import { readBack } from '../pipeline/readback.js'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { startChain } from '../pipeline/chain.js'
+import { forwardWhileOpen, readBack } from '../pipeline/readback.js'
 import { parseToc } from '../postgres/toc.js'
-import { findClientTools } from '../postgres/tools.js'
+import { findClientTools, type ClientTools } from '../postgres/tools.js'
 import { verifySummary } from '../report/summary.js'
 import type { Storage } from '../storage/storage.js'
 import { readAll } from '../storage/storage.js'
@@ -44,10 +47,8 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
 
   await withGpgHome(async gpgHome => {
     const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }
-    // pg_restore -l reads the whole archive from a pipe: every block is decrypted and decompressed.
-    const consumers = tools ? [{ name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--list'] }] : []
-    const reading = await readBack(storage, manifest, data, { ...options, consumers })
-    const [text, result] = await Promise.allSettled([readText(reading.output, manifest.format), reading.done])
+    const reading = await readBack(storage, manifest, data, options)
+    const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done])
     if (result.status === 'rejected') {
       const message = errorMessage(result.reason)
       const isChecksum = /checksum mismatch/i.test(message)
@@ -55,8 +56,12 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
       if (!isChecksum) checks.push({ name: 'archive readable', ok: false, detail: message })
       return
     }
+    if (text.status === 'rejected') {
+      checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) })
+      return
+    }
     checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` })
-    const body = text.status === 'fulfilled' ? text.value : ''
+    const body = text.value
     if (manifest.format === 'custom') {
       const toc = parseToc(body)
       checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` })
@@ -88,12 +93,17 @@ function dataSuffix(file: string): string {
 }
 
 /**
- * The consumer's output: pg_restore's listing, or for plain dumps only the tail
- * (the completion marker), so memory stays flat whatever the dump size.
+ * pg_restore --list reads only the table of contents, so the rest of the stream is
+ * drained past it: decryption and decompression still see every byte. For plain
+ * dumps only the tail is kept (the completion marker): memory stays flat.
  */
-async function readText(stream: NodeJS.ReadableStream, format: Manifest['format']): Promise<string> {
-  if (format === 'custom') return (await readAll(stream as never)).toString('utf8')
-  let tail = ''
-  for await (const chunk of stream) tail = (tail + chunk.toString()).slice(-4096)
-  return tail
+async function consume(stream: Readable, tools: ClientTools | undefined, ctx: Context): Promise<string> {
+  if (!tools) {
+    let tail = ''
+    for await (const chunk of stream) tail = (tail + chunk.toString()).slice(-4096)
+    return tail
+  }
+  const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' })
+  const [listing] = await Promise.all([readAll(list.output), pipeline(stream, forwardWhileOpen(list.input!)), list.done])
+  return listing.toString('utf8')
 }

@@ -68,7 +68,7 @@ export async function readBack(
  * source is still read to the end, so the checksum covers the whole object and a
  * corrupted byte is reported as such rather than as a decrypt error.
  */
-function forwardWhileOpen(target: Writable): Writable {
+export function forwardWhileOpen(target: Writable): Writable {
   let open = true
   const close = (): void => {
     open = false

@@ -7,6 +7,7 @@ import {
   type S3ClientConfig
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
+import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { S3Settings } from '../inputs.js'
 import type { Storage, StoredObject } from './storage.js'
@@ -109,16 +110,38 @@ export class S3Storage implements Storage {
   async delete(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000)
-      const result = await this.client.send(
-        new DeleteObjectsCommand({
-          Bucket: this.settings.bucket,
-          Delete: { Objects: batch.map(key => ({ Key: this.fullKey(key) })), Quiet: true }
-        })
-      )
+      const command = new DeleteObjectsCommand({
+        Bucket: this.settings.bucket,
+        Delete: { Objects: batch.map(key => ({ Key: this.fullKey(key) })), Quiet: true }
+      })
+      if (this.settings.endpoint) withContentMd5(command)
+      const result = await this.client.send(command)
       if (result.Errors?.length) {
         const first = result.Errors[0]
         throw new Error(`S3 refused to delete ${result.Errors.length} object(s), e.g. ${first.Key}: ${first.Code} ${first.Message}`)
       }
     }
   }
+}
+
+/**
+ * S3 documents Content-MD5 as required on DeleteObjects, and some S3-compatible stores (older MinIO,
+ * Ceph, ...) refuse the request without it, but with WHEN_REQUIRED checksums the SDK sends a CRC32
+ * header instead. Runs after the SDK's checksum middleware (build step, low priority), swaps its
+ * headers for Content-MD5 of the serialized body, and is signed with the rest of the request.
+ */
+function withContentMd5(command: DeleteObjectsCommand): void {
+  command.middlewareStack.add(
+    next => async args => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown }
+      if (request.headers && (typeof request.body === 'string' || request.body instanceof Uint8Array)) {
+        for (const header of Object.keys(request.headers)) {
+          if (/^x-amz-(sdk-)?checksum-/i.test(header)) delete request.headers[header]
+        }
+        request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64')
+      }
+      return next(args)
+    },
+    { step: 'build', priority: 'low', name: 'pgBackupContentMd5' }
+  )
 }

@@ -1,0 +1,132 @@
+import { listBackups, type BackupEntry } from '../catalog/catalog.js'
+import { layout } from '../catalog/manifest.js'
+import { hasKeepRule, planRetention, type KeepReason, type RetentionPolicy } from '../catalog/retention.js'
+import { BackupError } from '../errors.js'
+import type { BackupKind } from '../inputs.js'
+import { pruneSummary } from '../report/prune-summary.js'
+import type { Storage } from '../storage/storage.js'
+import { configuredSetName, type Context } from './context.js'
+
+/** An upload this much older than now with no manifest is taken to have died, not to be running. */
+export const UNFINISHED_AFTER_MS = 24 * 3_600_000
+
+/** 'protected': an id the caller asked to keep (the backup just made). */
+export type PruneReason = KeepReason | 'protected'
+
+export interface PruneDecision {
+  id: string
+  time: Date
+  keep: boolean
+  reasons: PruneReason[]
+}
+
+/** What happened in one storage: each is planned from its own listing. */
+export interface StoragePrune {
+  /** Where the set lives (s3://bucket/prefix/name/ or a folder). */
+  location: string
+  /** Every complete backup of the kind, newest first. */
+  decisions: PruneDecision[]
+  /** Unfinished uploads (no manifest) older than a day, removed. */
+  unfinished: string[]
+}
+
+export interface PruneResult {
+  name: string
+  kind: BackupKind
+  dryRun: boolean
+  /** Ids kept in at least one storage, newest first. */
+  kept: string[]
+  /** Ids deleted (in a dry run: that would be deleted) from at least one storage, newest first. */
+  deleted: string[]
+  unfinished: string[]
+  storages: StoragePrune[]
+}
+
+export interface PruneOptions {
+  kind?: BackupKind
+  /** Ids that are never deleted, whatever the policy says. */
+  protect?: string[]
+  /** The set to prune; default: configuredSetName(ctx). */
+  name?: string
+}
+
+const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within'
+
+/**
+ * Applies the retention policy to one kind of backup in one set, in every readable storage.
+ * Deletes data and other files of every pruned backup first and the manifests last, so an
+ * interrupted prune leaves unfinished uploads (cleaned up next time), never a manifest without data.
+ */
+export async function prune(ctx: Context, options: PruneOptions = {}): Promise<PruneResult> {
+  const { settings, host } = ctx
+  if (!hasKeepRule(settings.retention)) {
+    throw new BackupError(`prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`)
+  }
+  const kind = options.kind ?? settings.kind
+  const name = options.name ?? configuredSetName(ctx)
+  const storages = ctx.storages.filter(s => s.kind !== 'artifact')
+  if (storages.length === 0) throw new BackupError('Input "storage": prune reads backups back; include s3 or local')
+
+  // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
+  const plans = []
+  for (const storage of storages) {
+    const backups = await listBackups(storage, name)
+    plans.push({ storage, location: storage.locate(layout.setPrefix(name)), ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now()) })
+  }
+
+  for (const plan of plans) {
+    const kept = plan.decisions.filter(d => d.keep).length
+    const unfinished = plan.unfinished.length > 0 ? `, and ${plan.unfinished.length} unfinished upload(s) older than a day` : ''
+    host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`)
+    if (!settings.dryRun) await deleteBackups(plan.storage, name, plan.doomed)
+  }
+
+  const storagesOut: StoragePrune[] = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }))
+  const ids = (pick: (s: StoragePrune) => string[]) => [...new Set(storagesOut.flatMap(pick))].sort().reverse()
+  const result: PruneResult = {
+    name,
+    kind,
+    dryRun: settings.dryRun,
+    kept: ids(s => s.decisions.filter(d => d.keep).map(d => d.id)),
+    deleted: ids(s => s.decisions.filter(d => !d.keep).map(d => d.id)),
+    unfinished: ids(s => s.unfinished),
+    storages: storagesOut
+  }
+  await host.summary(pruneSummary(result))
+  return result
+}
+
+/**
+ * Decides, from one storage's listing, which backups go. Only complete backups of `kind` are
+ * candidates (each kind keeps its own slots); the newest complete backup of the whole set and
+ * `protect` ids always stay; unfinished uploads older than a day go unless pinned or protected.
+ */
+export function planPrune(backups: BackupEntry[], kind: BackupKind, policy: RetentionPolicy, protect: Set<string>, now: Date) {
+  const complete = backups.filter(b => b.complete)
+  const newestOfSet = complete.reduce<BackupEntry | undefined>((a, b) => (a && a.id > b.id ? a : b), undefined)?.id
+  const group = complete.filter(b => b.kind === kind)
+  const decisions: PruneDecision[] = planRetention(
+    group.map(b => ({ id: b.id, time: b.time, pinned: b.pinned })),
+    policy
+  ).map(d => {
+    const reasons: PruneReason[] = [...d.reasons]
+    if (d.id === newestOfSet && !reasons.includes('newest')) reasons.push('newest')
+    if (protect.has(d.id)) reasons.push('protected')
+    return { ...d, keep: reasons.length > 0, reasons }
+  })
+  const cutoff = now.getTime() - UNFINISHED_AFTER_MS
+  const unfinished = backups.filter(b => !b.complete && !b.pinned && !protect.has(b.id) && b.time.getTime() < cutoff)
+  const deleted = new Set(decisions.filter(d => !d.keep).map(d => d.id))
+  const doomed = [...group.filter(b => deleted.has(b.id)), ...unfinished]
+  return { decisions, unfinished, doomed }
+}
+
+/** Every file grouped under each id, manifests in a second pass after all other files are gone. */
+async function deleteBackups(storage: Storage, name: string, doomed: BackupEntry[]): Promise<void> {
+  const keys = doomed.flatMap(b => b.files.map(f => f.key))
+  const manifests = new Set(doomed.map(b => layout.manifest(name, b.id)))
+  const first = keys.filter(k => !manifests.has(k))
+  const last = keys.filter(k => manifests.has(k))
+  if (first.length > 0) await storage.delete(first)
+  if (last.length > 0) await storage.delete(last)
+}
