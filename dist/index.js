@@ -72621,6 +72621,7 @@ class Checksum extends external_node_stream_.Transform {
 ;// CONCATENATED MODULE: ./src/pipeline/publish.ts
 
 
+
 /**
  * Streams a chain's output into `key` on every storage at once, hashing on the way.
  * Either every storage ends up with the complete object, or the first error is thrown
@@ -72644,7 +72645,12 @@ async function publish(chain, storages, key) {
     for (const branch of branches)
         checksum.pipe(branch);
     chain.output.pipe(checksum);
-    const work = [chain.done, ...storages.map((storage, i) => storage.upload(key, branches[i]))];
+    const work = [
+        chain.done,
+        ...storages.map((storage, i) => storage.upload(key, branches[i]).catch(error => {
+            throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error });
+        }))
+    ];
     await Promise.allSettled(work.map(p => p.catch(fail)));
     if (firstError !== undefined)
         throw firstError;

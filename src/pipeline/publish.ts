@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream'
+import { BackupError, errorMessage } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
 import type { Chain } from './chain.js'
 import { Checksum } from './checksum.js'
@@ -29,7 +30,14 @@ export async function publish(chain: Chain, storages: Storage[], key: string): P
   for (const branch of branches) checksum.pipe(branch)
   chain.output.pipe(checksum)
 
-  const work = [chain.done, ...storages.map((storage, i) => storage.upload(key, branches[i]))]
+  const work = [
+    chain.done,
+    ...storages.map((storage, i) =>
+      storage.upload(key, branches[i]).catch(error => {
+        throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error })
+      })
+    )
+  ]
   await Promise.allSettled(work.map(p => p.catch(fail)))
   if (firstError !== undefined) throw firstError
   return { size: checksum.bytes, sha256: checksum.digest() }
