@@ -73177,6 +73177,18 @@ function drillSummary(report) {
         : '';
     return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`;
 }
+function restoreSummary(result, tables) {
+    const expected = result.errors.filter(e => e.expected).length;
+    const unexpected = result.errors.length - expected;
+    return `## Restore of ${result.manifest.id} ${unexpected === 0 ? 'done ✅' : 'FAILED ❌'}\n\n${table(['', ''], [
+        ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
+        ['Restored into', result.target],
+        ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
+        ['Restore time', formatSeconds(result.restoreSeconds)],
+        ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
+        ['Errors', `${unexpected} unexpected, ${expected} expected`]
+    ])}\n`;
+}
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(53711);
@@ -73555,9 +73567,11 @@ async function readManifest(storage, name, id) {
 async function resolveBackup(storage, name, ref) {
     const backups = (await listBackups(storage, name)).filter(b => b.complete);
     if (ref === 'latest') {
-        if (backups.length === 0)
+        // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
+        const candidates = backups.filter(b => b.kind !== 'pre-restore');
+        if (candidates.length === 0)
             throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`);
-        return readManifest(storage, name, backups[0].id);
+        return readManifest(storage, name, candidates[0].id);
     }
     if (!backups.some(b => b.id === ref)) {
         throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
@@ -73984,6 +73998,108 @@ async function deleteBackups(storage, name, doomed) {
         await storage.delete(last);
 }
 
+;// CONCATENATED MODULE: ./src/commands/restore.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
+function restoreTarget(ctx) {
+    if (!ctx.settings.targetDatabaseUrl)
+        throw new InputError('target-database-url', 'is required: the database to restore into');
+    const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url');
+    if (!target.database)
+        throw new InputError('target-database-url', 'must name a database');
+    if (ctx.settings.confirm !== target.database) {
+        throw new InputError('confirm', `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`);
+    }
+    return target;
+}
+/**
+ * Restores a backup into a real database: a safety snapshot of the target first
+ * (kind pre-restore, same storage), then either the whole archive or, with `tables`,
+ * only those tables' rows, replaced in one transaction.
+ */
+async function restore(ctx) {
+    const target = restoreTarget(ctx);
+    const storage = readableStorage(ctx);
+    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
+    if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
+        throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
+    const archiveMajor = Number(manifest.tools.pgDump.split('.')[0]);
+    const what = `an archive made by pg_dump ${manifest.tools.pgDump}`;
+    const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, what);
+    const probe = await connect(target);
+    await probe.end();
+    let safetyBackupId;
+    if (ctx.settings.safetySnapshot) {
+        const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables };
+        const snapshotCtx = { ...ctx, settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false } };
+        safetyBackupId = (await backup(snapshotCtx, 'pre-restore', target)).manifest.id;
+        ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`);
+    }
+    ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`);
+    const started = Date.now();
+    const errors = await withGpgHome(async (gpgHome) => {
+        const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'pgb-restore-'));
+        try {
+            const file = (0,external_node_path_.join)(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql');
+            const data = manifest.objects.find(o => o.role === 'data');
+            await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets });
+            if (ctx.settings.tables.length > 0)
+                return replaceTables(ctx, tools, file, target);
+            return restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file });
+        }
+        finally {
+            await (0,promises_.rm)(dir, { recursive: true, force: true });
+        }
+    });
+    const restoreSeconds = (Date.now() - started) / 1000;
+    const result = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors };
+    await ctx.host.summary(restoreSummary(result, ctx.settings.tables));
+    for (const e of errors.filter(e => e.expected))
+        ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`);
+    const unexpected = errors.filter(e => !e.expected);
+    if (unexpected.length > 0) {
+        throw new BackupError(`Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected.slice(0, 5).map(e => e.message).join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`);
+    }
+    return result;
+}
+/**
+ * Replaces the rows of the named tables in one transaction: TRUNCATE, then the
+ * archive's data for just those tables. Any error rolls everything back.
+ */
+async function replaceTables(ctx, tools, file, target) {
+    const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
+    const selectors = names.flatMap(([schema, table]) => [`--schema=${schema}`, `--table=${table}`]);
+    const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`;
+    const env = libpqEnv(target);
+    const chain = startChain([
+        { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', ...selectors, '--file=-', file] },
+        // psql runs --command then --file in order, all inside --single-transaction.
+        {
+            name: 'psql',
+            command: tools.bin('psql'),
+            args: ['--no-password', '--quiet', '--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--output=/dev/null', `--command=${truncate}`, '--file=-'],
+            env
+        }
+    ], ctx.secrets);
+    chain.output.resume();
+    await chain.done;
+    return [];
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/toc.ts
 // Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
 const DESCS = [
@@ -74187,6 +74303,7 @@ async function consume(stream, tools, ctx) {
 
 
 
+
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
@@ -74222,7 +74339,13 @@ const COMMAND_RUNNERS = {
         const report = await drill(ctx);
         return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) };
     },
-    restore: notYet('restore'),
+    restore: async (ctx) => {
+        const result = await restore(ctx);
+        const outputs = { 'backup-id': result.manifest.id, 'restore-seconds': result.restoreSeconds.toFixed(1) };
+        if (result.safetyBackupId)
+            outputs['safety-backup-id'] = result.safetyBackupId;
+        return outputs;
+    },
     prune: async (ctx) => {
         const result = await prune(ctx);
         return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };

@@ -55,8 +55,10 @@ export async function readManifest(storage: Storage, name: string, id: string): 
 export async function resolveBackup(storage: Storage, name: string, ref: string): Promise<Manifest> {
   const backups = (await listBackups(storage, name)).filter(b => b.complete)
   if (ref === 'latest') {
-    if (backups.length === 0) throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`)
-    return readManifest(storage, name, backups[0].id)
+    // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
+    const candidates = backups.filter(b => b.kind !== 'pre-restore')
+    if (candidates.length === 0) throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`)
+    return readManifest(storage, name, candidates[0].id)
   }
   if (!backups.some(b => b.id === ref)) {
     throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`)

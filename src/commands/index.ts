@@ -3,6 +3,7 @@ import { backup } from './backup.js'
 import type { Context } from './context.js'
 import { drill } from './drill.js'
 import { prune } from './prune.js'
+import { restore } from './restore.js'
 import { verify } from './verify.js'
 
 export type Outputs = Record<string, string | number | boolean>
@@ -40,7 +41,12 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     const report = await drill(ctx)
     return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) }
   },
-  restore: notYet('restore'),
+  restore: async ctx => {
+    const result = await restore(ctx)
+    const outputs: Outputs = { 'backup-id': result.manifest.id, 'restore-seconds': result.restoreSeconds.toFixed(1) }
+    if (result.safetyBackupId) outputs['safety-backup-id'] = result.safetyBackupId
+    return outputs
+  },
   prune: async ctx => {
     const result = await prune(ctx)
     return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }

@@ -1,6 +1,7 @@
 import type { Check } from '../catalog/checks.js'
 import type { Manifest } from '../catalog/manifest.js'
 import type { DrillReport } from '../commands/drill.js'
+import type { RestoreResult } from '../commands/restore.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
@@ -57,4 +58,20 @@ export function drillSummary(report: DrillReport): string {
     ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(['Why expected', 'Error'], report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message]))}\n</details>\n`
     : ''
   return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`
+}
+
+export function restoreSummary(result: RestoreResult, tables: string[]): string {
+  const expected = result.errors.filter(e => e.expected).length
+  const unexpected = result.errors.length - expected
+  return `## Restore of ${result.manifest.id} ${unexpected === 0 ? 'done ✅' : 'FAILED ❌'}\n\n${table(
+    ['', ''],
+    [
+      ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
+      ['Restored into', result.target],
+      ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
+      ['Restore time', formatSeconds(result.restoreSeconds)],
+      ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
+      ['Errors', `${unexpected} unexpected, ${expected} expected`]
+    ]
+  )}\n`
 }

@@ -1,0 +1,111 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveBackup } from '../catalog/catalog.js'
+import type { Manifest } from '../catalog/manifest.js'
+import { BackupError, InputError } from '../errors.js'
+import { startChain } from '../pipeline/chain.js'
+import { withGpgHome } from '../pipeline/gpg-home.js'
+import { readBackToFile } from '../pipeline/readback.js'
+import { connect, quoteIdent } from '../postgres/client.js'
+import { describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
+import { restoreArchive, type RestoreError } from '../postgres/restore.js'
+import { findClientTools, type ClientTools } from '../postgres/tools.js'
+import { restoreSummary } from '../report/summary.js'
+import { backup } from './backup.js'
+import { configuredSetName, readableStorage, type Context } from './context.js'
+
+export interface RestoreResult {
+  manifest: Manifest
+  target: string
+  restoreSeconds: number
+  safetyBackupId?: string
+  errors: RestoreError[]
+}
+
+/** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
+export function restoreTarget(ctx: Context): Connection {
+  if (!ctx.settings.targetDatabaseUrl) throw new InputError('target-database-url', 'is required: the database to restore into')
+  const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url')
+  if (!target.database) throw new InputError('target-database-url', 'must name a database')
+  if (ctx.settings.confirm !== target.database) {
+    throw new InputError('confirm', `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`)
+  }
+  return target
+}
+
+/**
+ * Restores a backup into a real database: a safety snapshot of the target first
+ * (kind pre-restore, same storage), then either the whole archive or, with `tables`,
+ * only those tables' rows, replaced in one transaction.
+ */
+export async function restore(ctx: Context): Promise<RestoreResult> {
+  const target = restoreTarget(ctx)
+  const storage = readableStorage(ctx)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
+  if (manifest.format !== 'custom' && ctx.settings.tables.length > 0) throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
+  const archiveMajor = Number(manifest.tools.pgDump.split('.')[0])
+  const what = `an archive made by pg_dump ${manifest.tools.pgDump}`
+  const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, what)
+  const probe = await connect(target)
+  await probe.end()
+
+  let safetyBackupId: string | undefined
+  if (ctx.settings.safetySnapshot) {
+    const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables }
+    const snapshotCtx: Context = { ...ctx, settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false } }
+    safetyBackupId = (await backup(snapshotCtx, 'pre-restore', target)).manifest.id
+    ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`)
+  }
+
+  ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`)
+  const started = Date.now()
+  const errors = await withGpgHome(async gpgHome => {
+    const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'pgb-restore-'))
+    try {
+      const file = join(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql')
+      const data = manifest.objects.find(o => o.role === 'data')!
+      await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets })
+      if (ctx.settings.tables.length > 0) return await replaceTables(ctx, tools, file, target)
+      return await restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+  const restoreSeconds = (Date.now() - started) / 1000
+  const result: RestoreResult = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors }
+  await ctx.host.summary(restoreSummary(result, ctx.settings.tables))
+  for (const e of errors.filter(e => e.expected)) ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`)
+  const unexpected = errors.filter(e => !e.expected)
+  if (unexpected.length > 0) {
+    throw new BackupError(`Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected.slice(0, 5).map(e => e.message).join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`)
+  }
+  return result
+}
+
+/**
+ * Replaces the rows of the named tables in one transaction: TRUNCATE, then the
+ * archive's data for just those tables. Any error rolls everything back.
+ */
+async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
+  const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
+  const selectors = names.flatMap(([schema, table]) => [`--schema=${schema}`, `--table=${table}`])
+  const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`
+  const env = libpqEnv(target)
+  const chain = startChain(
+    [
+      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', ...selectors, '--file=-', file] },
+      // psql runs --command then --file in order, all inside --single-transaction.
+      {
+        name: 'psql',
+        command: tools.bin('psql'),
+        args: ['--no-password', '--quiet', '--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--output=/dev/null', `--command=${truncate}`, '--file=-'],
+        env
+      }
+    ],
+    ctx.secrets
+  )
+  chain.output.resume()
+  await chain.done
+  return []
+}
