@@ -16,6 +16,7 @@ const dataPath = (backupId = id) => join(dir, 'shop', `${backupId}.dump.zst.gpg`
 const common = () => ({ storage: 'local', path: dir, name: 'shop', 'encryption-passphrase': PASSPHRASE })
 
 /** Runs `change` on a copy of the manifest for the duration of `work`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test code pokes at arbitrary manifest fields
 async function withManifest<T>(change: (m: Record<string, any>) => void, work: () => Promise<T>): Promise<T> {
   const original = readFileSync(manifestPath(), 'utf8')
   const manifest = JSON.parse(original)

@@ -74058,8 +74058,8 @@ async function restore(ctx) {
             const data = manifest.objects.find(o => o.role === 'data');
             await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets });
             if (ctx.settings.tables.length > 0)
-                return replaceTables(ctx, tools, file, target);
-            return restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file });
+                return await replaceTables(ctx, tools, file, target);
+            return await restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file });
         }
         finally {
             await (0,promises_.rm)(dir, { recursive: true, force: true });
