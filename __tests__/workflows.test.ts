@@ -283,7 +283,12 @@ describe('actionStepsOf', () => {
       secrets: { SUPABASE_DB_URL: url('postgres'), BACKUP_PASSPHRASE: 'pass' }
     })
     expect(steps).toHaveLength(1)
-    expect(steps[0].with).toMatchObject({ name: 'supabase-prod', 'database-url': url('postgres'), 'encryption-passphrase': 'pass', kind: 'scheduled' })
+    expect(steps[0].with).toMatchObject({
+      name: 'supabase-prod',
+      'database-url': url('postgres'),
+      'encryption-passphrase': 'pass',
+      kind: 'scheduled'
+    })
   })
 
   test('examples/pre-deploy.yml: a pre-deploy snapshot pruned by age only', () => {
@@ -385,6 +390,8 @@ describe('expressions', () => {
     ['!inputs.n', true],
     ["contains(fromJSON('[\"x\",\"y\"]'), matrix.name)", true],
     ["format('{{{0}}}', 'v')", '{v}'],
+    ["format(')')", ')'],
+    ["join(fromJSON('[1,2]'), ', ')", '1, 2'],
     ['failure()', false],
     ["inputs.missing || 'default'", 'default']
   ])('%s', (expr, expected) => {

@@ -72972,12 +72972,15 @@ function schemaMatcher(pattern) {
     const re = whole(parts[parts.length - 1]);
     return schema => re.test(schema);
 }
-/** A table pattern (-t/-T): `name` matches in any schema, `schema.name` in that one. */
+/**
+ * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
+ * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
+ */
 function tableMatcher(pattern) {
     const parts = splitPattern(pattern);
     const table = whole(parts[parts.length - 1]);
-    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : undefined;
-    return (s, t) => table.test(t) && (!schema || schema.test(s));
+    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/;
+    return (s, t) => table.test(t) && schema.test(s);
 }
 /** Whether pg_dump with these switches dumps the table's data. */
 function selectsTable(filters, schema, table) {

@@ -136,7 +136,7 @@ function stepsOf(workflow: Workflow, path: string, ctx: Context, prefix: string,
 }
 
 /** INPUT_* variables as the runner would set them for a step: its `with:` over action.yml defaults. */
-export function actionInputEnv(step: Pick<ActionStep, 'with'>, actionYml = join(repoRoot(join(process.cwd(), 'x')), 'action.yml')): Record<string, string> {
+export function actionInputEnv(step: Pick<ActionStep, 'with'>, actionYml = join(repoRoot(resolve('action.yml')), 'action.yml')): Record<string, string> {
   const action: unknown = parse(readFileSync(actionYml, 'utf8'))
   const inputs = isObject(action) && isObject(action.inputs) ? action.inputs : {}
   const env: Record<string, string> = {}
@@ -358,14 +358,14 @@ function tokenize(src: string): Token[] {
 function parseExpression(src: string): Node {
   const tokens = tokenize(src)
   let pos = 0
-  const peek = (v?: string): Token | undefined => (v === undefined || tokens[pos]?.v === v ? tokens[pos] : undefined)
-  const expect = (v: string): void => {
-    if (tokens[pos]?.t !== 'op' || tokens[pos].v !== v) throw new Error(`expected "${v}" in ${JSON.stringify(src)}`)
+  const isOp = (...ops: string[]): boolean => tokens[pos]?.t === 'op' && ops.includes(tokens[pos].v)
+  const expect = (op: string): void => {
+    if (!isOp(op)) throw new Error(`expected "${op}" in ${JSON.stringify(src)}`)
     pos++
   }
   const binary = (ops: string[], next: () => Node) => (): Node => {
     let a = next()
-    while (tokens[pos]?.t === 'op' && ops.includes(tokens[pos].v)) {
+    while (isOp(...ops)) {
       const op = tokens[pos++].v
       a = { k: 'bin', op, a, b: next() }
     }
@@ -384,12 +384,12 @@ function parseExpression(src: string): Node {
     if (tok.t === 'id') {
       if (tok.v === 'true' || tok.v === 'false') return { k: 'lit', v: tok.v === 'true' }
       if (tok.v === 'null') return { k: 'lit', v: null }
-      if (peek('(') && tokens[pos].t === 'op') {
+      if (isOp('(')) {
         pos++
         const args: Node[] = []
-        if (!peek(')')) {
+        if (!isOp(')')) {
           args.push(or())
-          while (peek(',')) {
+          while (isOp(',')) {
             pos++
             args.push(or())
           }
@@ -404,12 +404,12 @@ function parseExpression(src: string): Node {
   const postfix = (): Node => {
     let node = primary()
     for (;;) {
-      if (peek('.') && tokens[pos].t === 'op') {
+      if (isOp('.')) {
         pos++
         const name = tokens[pos++]
         if (name?.t !== 'id') throw new Error(`expected a property name in ${JSON.stringify(src)}`)
         node = { k: 'get', obj: node, key: { k: 'lit', v: name.v } }
-      } else if (peek('[') && tokens[pos].t === 'op') {
+      } else if (isOp('[')) {
         pos++
         const key = or()
         expect(']')
@@ -420,7 +420,7 @@ function parseExpression(src: string): Node {
     }
   }
   const unary = (): Node => {
-    if (peek('!') && tokens[pos].t === 'op') {
+    if (isOp('!')) {
       pos++
       return { k: 'not', x: unary() }
     }

@@ -40732,12 +40732,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /************************************************************************/
 var __webpack_exports__ = {};
 
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  $: () => (/* binding */ cliHost),
-  Z: () => (/* binding */ parseArgs)
-});
-
 ;// CONCATENATED MODULE: ./src/errors.ts
 /** A problem with what the user asked for: reported before any work starts. */
 class InputError extends Error {
@@ -41627,12 +41621,15 @@ function schemaMatcher(pattern) {
     const re = whole(parts[parts.length - 1]);
     return schema => re.test(schema);
 }
-/** A table pattern (-t/-T): `name` matches in any schema, `schema.name` in that one. */
+/**
+ * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
+ * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
+ */
 function tableMatcher(pattern) {
     const parts = splitPattern(pattern);
     const table = whole(parts[parts.length - 1]);
-    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : undefined;
-    return (s, t) => table.test(t) && (!schema || schema.test(s));
+    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/;
+    return (s, t) => table.test(t) && schema.test(s);
 }
 /** Whether pg_dump with these switches dumps the table's data. */
 function selectsTable(filters, schema, table) {
@@ -43221,8 +43218,7 @@ async function execute(host, now = () => new Date()) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/cli.ts
-
+;// CONCATENATED MODULE: ./src/cli-args.ts
 const USAGE = `Usage: pg-backup <command> [--<input-name> <value> ...]
 
 Commands: backup (default), verify, drill, restore, prune, monitor.
@@ -43262,6 +43258,10 @@ function cliHost(flags, env) {
         env
     };
 }
+
+;// CONCATENATED MODULE: ./src/cli.ts
+
+
 async function main() {
     const argv = process.argv.slice(2);
     if (argv.includes('--help') || argv.includes('-h')) {
@@ -43285,6 +43285,3 @@ async function main() {
 }
 void main();
 
-var __webpack_exports__cliHost = __webpack_exports__.$;
-var __webpack_exports__parseArgs = __webpack_exports__.Z;
-export { __webpack_exports__cliHost as cliHost, __webpack_exports__parseArgs as parseArgs };

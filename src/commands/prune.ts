@@ -60,7 +60,7 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
 export async function prune(ctx: Context, options: PruneOptions = {}): Promise<PruneResult> {
   const { settings, host } = ctx
   if (!hasKeepRule(settings.retention)) {
-    throw new BackupError(`prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`)
+    throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`)
   }
   const kind = options.kind ?? settings.kind
   const name = options.name ?? configuredSetName(ctx)

@@ -39,12 +39,15 @@ export function schemaMatcher(pattern: string): (schema: string) => boolean {
   return schema => re.test(schema)
 }
 
-/** A table pattern (-t/-T): `name` matches in any schema, `schema.name` in that one. */
+/**
+ * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
+ * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
+ */
 export function tableMatcher(pattern: string): (schema: string, table: string) => boolean {
   const parts = splitPattern(pattern)
   const table = whole(parts[parts.length - 1])
-  const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : undefined
-  return (s, t) => table.test(t) && (!schema || schema.test(s))
+  const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/
+  return (s, t) => table.test(t) && schema.test(s)
 }
 
 /** Whether pg_dump with these switches dumps the table's data. */
