@@ -98,6 +98,7 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ verify: 'maybe' }, /Input "verify": "maybe" is not a boolean; use true or false/],
     [{ command: 'dump' }, /Input "command": "dump" is not supported; use one of: backup, verify, drill, restore, prune, monitor/],
     [{ 'keep-daily': '-3' }, /Input "keep-daily": "-3" is not a whole number from 0 to 100000/],
+    [{ prune: 'true' }, /Input "prune": needs at least one keep rule: set keep-last, keep-hourly/],
     [{ 'keep-within': '30 days' }, /Input "keep-within": "30 days": .*expected a duration such as 30d/],
     [{ 's3-sse': 'rot13', storage: 's3', 's3-bucket': 'b' }, /Input "s3-sse": "rot13" is not supported; use AES256 or aws:kms/],
     [{ 'database-url': 'mysql://root:hunter2@db/x' }, /Input "database-url": must be a URL of the form postgresql:\/\//],

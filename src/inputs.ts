@@ -1,6 +1,6 @@
 import { InputError } from './errors.js'
 import type { Host } from './host.js'
-import { parseDuration, type RetentionPolicy } from './catalog/retention.js'
+import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -90,7 +90,7 @@ export function readSettings(host: Host): Settings {
     roles: bool(get, 'roles', false),
     compression,
     compressionLevel: readLevel(get, compression),
-    kind: readKind(get, host.env),
+    kind: readKind(get, host.env, command),
     pin: bool(get, 'pin', false),
     verify: bool(get, 'verify', true),
     prune: bool(get, 'prune', false),
@@ -106,6 +106,10 @@ export function readSettings(host: Host): Settings {
     maxAgeMs: optionalDuration(get, 'max-age'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false)
+  }
+  // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
+  if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
+    throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
   }
   return settings
 }
@@ -214,8 +218,9 @@ function readLevel(get: (n: string) => string, compression: Compression): number
   return Number(value)
 }
 
-function readKind(get: (n: string) => string, env: NodeJS.ProcessEnv): BackupKind {
-  const auto = env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual'
+function readKind(get: (n: string) => string, env: NodeJS.ProcessEnv, command: Command): BackupKind {
+  // A bare prune means the scheduled set, whatever event started it.
+  const auto = command === 'prune' || env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual'
   return oneOf(get, 'kind', KINDS, auto)
 }
 

@@ -42581,7 +42581,7 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
 async function prune(ctx, options = {}) {
     const { settings, host } = ctx;
     if (!hasKeepRule(settings.retention)) {
-        throw new BackupError(`prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
+        throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
     }
     const kind = options.kind ?? settings.kind;
     const name = options.name ?? configuredSetName(ctx);

@@ -72,6 +72,8 @@ FROM generate_series(1, ${ACCOUNTS}) g, d`
 /**
  * One batch of events, ids from..to. The LATERAL subqueries reference g, so Postgres
  * re-runs them for every row (an uncorrelated one would be evaluated once and repeat).
+ * `+ 0 * n` keeps array_agg in its subquery: an aggregate over outer columns only
+ * would belong to the outer query.
  */
 function eventsSql(from: number, to: number): string {
   return `
@@ -95,8 +97,8 @@ SELECT r.account_id, r.kind,
 FROM (SELECT g, 1 + floor(random() * ${ACCOUNTS})::int AS account_id, d.k[1 + floor(random() * array_length(d.k, 1))::int] AS kind
       FROM generate_series(${from}, ${to}) g, d) r
 CROSS JOIN d
-CROSS JOIN LATERAL (SELECT array_agg(d.w[1 + floor(random() * array_length(d.w, 1))::int]) AS words
-                    FROM generate_series(1, 2 + (r.g * 7919) % 40)) t
+CROSS JOIN LATERAL (SELECT array_agg(d.w[1 + floor(random() * array_length(d.w, 1))::int + 0 * n]) AS words
+                    FROM generate_series(1, 2 + (r.g * 7919) % 40) n) t
 CROSS JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('sku', 'SKU-' || floor(random() * 100000)::int, 'qty', 1 + floor(random() * 4)::int,
                                                          'price', round((random() * 200)::numeric, 2)))
                            AS items
