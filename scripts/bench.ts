@@ -8,10 +8,9 @@
  *
  *   BENCH_SIZE_MB=100 npm run bench     # quick try (default 1024)
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, resolve } from 'node:path'
 import { PG15_BIN_DIR, startCluster, type TestCluster } from '../__tests__/helpers/postgres.js'
 import { startS3, type TestS3 } from '../__tests__/helpers/s3.js'
 import { createDataset, type Dataset } from './bench/data.js'
@@ -103,14 +102,9 @@ async function tune(pg: TestCluster): Promise<void> {
 
 /**
  * startS3() forks s3rver-process.mjs from beside its own module, which in the ncc bundle
- * is .bench/bin/, and ncc does not copy it there: put it there for this run.
+ * is .bench/bin/. Naming the file here is what makes ncc emit it there, as an asset.
  */
-function provideS3Launcher(): void {
-  const beside = join(dirname(fileURLToPath(import.meta.url)), 's3rver-process.mjs')
-  if (existsSync(beside)) return
-  copyFileSync(resolve('__tests__/helpers/s3rver-process.mjs'), beside)
-  cleanups.push(() => rmSync(beside, { force: true }))
-}
+const S3_LAUNCHER = resolve('__tests__/helpers/s3rver-process.mjs')
 
 // ---------- backup cases ----------
 
@@ -240,7 +234,7 @@ async function main(): Promise<void> {
   log('Starting a throwaway PostgreSQL cluster and S3 server…')
   const pg = await startCluster()
   cleanups.push(() => pg.stop())
-  provideS3Launcher()
+  if (!existsSync(S3_LAUNCHER)) throw new Error(`${S3_LAUNCHER} is missing: build with npm run bench`)
   const s3: TestS3 = await startS3()
   cleanups.push(() => s3.stop())
   await tune(pg)

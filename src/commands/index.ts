@@ -3,6 +3,7 @@ import { backup } from './backup.js'
 import type { Context } from './context.js'
 import { drill } from './drill.js'
 import { prune } from './prune.js'
+import { monitor } from './monitor.js'
 import { restore } from './restore.js'
 import { verify } from './verify.js'
 
@@ -51,9 +52,8 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     const result = await prune(ctx)
     return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
   },
-  monitor: notYet('monitor')
-}
-
-function notYet(command: string): (ctx: Context) => Promise<Outputs> {
-  return () => Promise.reject(new Error(`command "${command}" is not available in this version`))
+  monitor: async ctx => {
+    const result = await monitor(ctx)
+    return { 'backup-id': result.backupId ?? '' }
+  }
 }

@@ -12,6 +12,7 @@ export function formatBytes(bytes: number): string {
 
 export function formatSeconds(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)} s`
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`
   const m = Math.floor(seconds / 60)
   return `${m} min ${Math.round(seconds - m * 60)} s`
 }

@@ -1,0 +1,40 @@
+import { listBackups, readManifest } from '../catalog/catalog.js'
+import type { Check } from '../catalog/checks.js'
+import { layout } from '../catalog/manifest.js'
+import { parseDuration } from '../catalog/retention.js'
+import { BackupError } from '../errors.js'
+import { formatSeconds } from '../report/format.js'
+import { checksTable } from '../report/summary.js'
+import { readAll } from '../storage/storage.js'
+import { configuredSetName, readableStorage, type Context } from './context.js'
+
+/**
+ * Fails when the set's newest backup is older than `max-age`, when its stored data
+ * does not match its manifest's size, or when the newest drill report says it failed.
+ */
+export async function monitor(ctx: Context): Promise<{ backupId?: string; checks: Check[] }> {
+  const storage = readableStorage(ctx)
+  const name = configuredSetName(ctx)
+  const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h')
+  const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
+  const checks: Check[] = []
+  const newest = backups[0]
+  if (!newest) {
+    checks.push({ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${storage.locate(layout.setPrefix(name))}` })
+  } else {
+    const ageMs = ctx.now().getTime() - newest.time.getTime()
+    checks.push({ name: 'newest backup', ok: ageMs <= maxAgeMs, detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})` })
+    const manifest = await readManifest(storage, name, newest.id)
+    const wrong = manifest.objects.filter(o => newest.files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file)
+    checks.push({ name: 'stored objects', ok: wrong.length === 0, detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest` })
+  }
+  const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
+  if (drilled) {
+    const report = JSON.parse((await readAll(await storage.get(layout.drill(name, drilled.id)))).toString('utf8')) as { passed: boolean; drilledAt: string }
+    checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` })
+  }
+  await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`)
+  const failed = checks.filter(c => !c.ok)
+  if (failed.length > 0) throw new BackupError(`Monitor of "${name}": ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`)
+  return { backupId: newest?.id, checks }
+}
