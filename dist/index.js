@@ -72259,7 +72259,7 @@ function readSettings(host) {
         roles: bool(get, 'roles', false),
         compression,
         compressionLevel: readLevel(get, compression),
-        kind: readKind(get, host.env),
+        kind: readKind(get, host.env, command),
         pin: bool(get, 'pin', false),
         verify: bool(get, 'verify', true),
         prune: bool(get, 'prune', false),
@@ -72276,6 +72276,10 @@ function readSettings(host) {
         safetySnapshot: bool(get, 'safety-snapshot', true),
         clean: bool(get, 'clean', false)
     };
+    // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
+    if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
+        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
+    }
     return settings;
 }
 /** Splits a newline- or comma-separated list, dropping blanks. */
@@ -72385,8 +72389,9 @@ function readLevel(get, compression) {
     }
     return Number(value);
 }
-function readKind(get, env) {
-    const auto = env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual';
+function readKind(get, env, command) {
+    // A bare prune means the scheduled set, whatever event started it.
+    const auto = command === 'prune' || env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual';
     return oneOf(get, 'kind', KINDS, auto);
 }
 function readRetention(get) {
@@ -73120,6 +73125,8 @@ function formatBytes(bytes) {
 function formatSeconds(seconds) {
     if (seconds < 60)
         return `${seconds.toFixed(1)} s`;
+    if (seconds >= 3600)
+        return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
     const m = Math.floor(seconds / 60);
     return `${m} min ${Math.round(seconds - m * 60)} s`;
 }
@@ -74001,6 +74008,48 @@ async function deleteBackups(storage, name, doomed) {
         await storage.delete(last);
 }
 
+;// CONCATENATED MODULE: ./src/commands/monitor.ts
+
+
+
+
+
+
+
+
+/**
+ * Fails when the set's newest backup is older than `max-age`, when its stored data
+ * does not match its manifest's size, or when the newest drill report says it failed.
+ */
+async function monitor(ctx) {
+    const storage = readableStorage(ctx);
+    const name = configuredSetName(ctx);
+    const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h');
+    const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore');
+    const checks = [];
+    const newest = backups[0];
+    if (!newest) {
+        checks.push({ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${storage.locate(layout.setPrefix(name))}` });
+    }
+    else {
+        const ageMs = ctx.now().getTime() - newest.time.getTime();
+        checks.push({ name: 'newest backup', ok: ageMs <= maxAgeMs, detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})` });
+        const manifest = await readManifest(storage, name, newest.id);
+        const wrong = manifest.objects.filter(o => newest.files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file);
+        checks.push({ name: 'stored objects', ok: wrong.length === 0, detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest` });
+    }
+    const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')));
+    if (drilled) {
+        const report = JSON.parse((await readAll(await storage.get(layout.drill(name, drilled.id)))).toString('utf8'));
+        checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` });
+    }
+    await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`);
+    const failed = checks.filter(c => !c.ok);
+    if (failed.length > 0)
+        throw new BackupError(`Monitor of "${name}": ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`);
+    return { backupId: newest?.id, checks };
+}
+
 ;// CONCATENATED MODULE: ./src/commands/restore.ts
 
 
@@ -74307,6 +74356,7 @@ async function consume(stream, tools, ctx) {
 
 
 
+
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
@@ -74353,11 +74403,11 @@ const COMMAND_RUNNERS = {
         const result = await prune(ctx);
         return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };
     },
-    monitor: notYet('monitor')
+    monitor: async (ctx) => {
+        const result = await monitor(ctx);
+        return { 'backup-id': result.backupId ?? '' };
+    }
 };
-function notYet(command) {
-    return () => Promise.reject(new Error(`command "${command}" is not available in this version`));
-}
 
 ;// CONCATENATED MODULE: ./src/secrets.ts
 /**
