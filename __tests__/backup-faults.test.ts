@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { expectNoSecrets, runAction } from './helpers/action.js'
 import { PG15_BIN_DIR, PG17_BIN_DIR, startCluster, type TestCluster } from './helpers/postgres.js'
 import { startS3 } from './helpers/s3.js'
-import { SAMPLE_SQL } from './helpers/sample.js'
+import { startShop } from './helpers/sample.js'
 
 const PASSPHRASE = 'fault-test-passphrase'
 let pg: TestCluster
@@ -19,9 +19,7 @@ function snapshot(root: string): Map<string, string> {
 }
 
 beforeAll(async () => {
-  pg = await startCluster()
-  await pg.createDatabase('shop')
-  await pg.query('shop', SAMPLE_SQL)
+  pg = await startShop()
   // ~24 MB that zstd cannot shrink, so an upload spans several multipart parts.
   await pg.query('shop', `CREATE TABLE public.blobs AS SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex') FROM generate_series(1, 512) j) AS b FROM generate_series(1, 3000) i`)
   dir = mkdtempSync(join(tmpdir(), 'pgb-faults-'))

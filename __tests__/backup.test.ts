@@ -5,19 +5,17 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expectNoSecrets, runAction, runDist } from './helpers/action.js'
-import { startCluster, type TestCluster } from './helpers/postgres.js'
+import type { TestCluster } from './helpers/postgres.js'
 import { decode, restoreInto } from './helpers/restore-by-hand.js'
 import { startS3, type TestS3 } from './helpers/s3.js'
-import { databaseFingerprint, SAMPLE_SQL } from './helpers/sample.js'
+import { databaseFingerprint, startShop } from './helpers/sample.js'
 
 const PASSPHRASE = 'correct horse battery staple'
 let pg: TestCluster
 let s3: TestS3
 
 beforeAll(async () => {
-  ;[pg, s3] = await Promise.all([startCluster(), startS3()])
-  await pg.createDatabase('shop')
-  await pg.query('shop', SAMPLE_SQL)
+  ;[pg, s3] = await Promise.all([startShop(), startS3()])
   // The action reads S3 credentials through the default AWS chain, i.e. the process environment.
   Object.assign(process.env, s3.env)
 })

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runAction } from './helpers/action.js'
-import { startCluster, type TestCluster } from './helpers/postgres.js'
-import { SAMPLE_SQL } from './helpers/sample.js'
+import type { TestCluster } from './helpers/postgres.js'
+import { startShop } from './helpers/sample.js'
 
 let pg: TestCluster
 let dir: string
@@ -13,9 +13,7 @@ const inputs = () => ({ command: 'monitor', storage: 'local', path: dir, name: '
 const hoursLater = (h: number) => () => new Date(Date.now() + h * 3600_000)
 
 beforeAll(async () => {
-  pg = await startCluster()
-  await pg.createDatabase('shop')
-  await pg.query('shop', SAMPLE_SQL)
+  pg = await startShop()
   dir = mkdtempSync(join(tmpdir(), 'pgb-monitor-'))
   const run = await runAction({ storage: 'local', path: dir, 'database-url': pg.url('shop') })
   expect(run.failure).toBeUndefined()

@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expectNoSecrets, runAction } from './helpers/action.js'
-import { startCluster, type TestCluster } from './helpers/postgres.js'
-import { databaseFingerprint, SAMPLE_SQL } from './helpers/sample.js'
+import type { TestCluster } from './helpers/postgres.js'
+import { databaseFingerprint, startShop } from './helpers/sample.js'
 
 let pg: TestCluster
 let dir: string
@@ -13,9 +13,7 @@ const common = () => ({ storage: 'local', path: dir, name: 'shop' })
 const tableOf = async (db: string, table: string) => (await databaseFingerprint(pg, db)).tables.find(t => `${t.schema}.${t.table}` === table)
 
 beforeAll(async () => {
-  pg = await startCluster()
-  await pg.createDatabase('shop')
-  await pg.query('shop', SAMPLE_SQL)
+  pg = await startShop()
   dir = mkdtempSync(join(tmpdir(), 'pgb-restore-'))
   const run = await runAction({ ...common(), 'database-url': pg.url('shop') })
   expect(run.failure).toBeUndefined()

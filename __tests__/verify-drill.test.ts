@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expectNoSecrets, runAction } from './helpers/action.js'
 import { startCluster, type TestCluster } from './helpers/postgres.js'
-import { databaseFingerprint, SAMPLE_SQL } from './helpers/sample.js'
+import { databaseFingerprint, startShop } from './helpers/sample.js'
 
 const PASSPHRASE = 'drill passphrase 42'
 let pg: TestCluster
@@ -30,9 +30,7 @@ async function withManifest<T>(change: (m: Record<string, any>) => void, work: (
 }
 
 beforeAll(async () => {
-  pg = await startCluster()
-  await pg.createDatabase('shop')
-  await pg.query('shop', SAMPLE_SQL)
+  pg = await startShop()
   dir = mkdtempSync(join(tmpdir(), 'pgb-drill-'))
   const run = await runAction({ ...common(), 'database-url': pg.url('shop'), verify: 'false' })
   expect(run.failure).toBeUndefined()

@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals'
 import { join } from 'node:path'
 import { expectNoSecrets, runAction } from './helpers/action.js'
-import { startCluster, type TestCluster } from './helpers/postgres.js'
+import type { TestCluster } from './helpers/postgres.js'
 import { startS3, type TestS3 } from './helpers/s3.js'
-import { databaseFingerprint, SAMPLE_SQL } from './helpers/sample.js'
+import { databaseFingerprint, startShop } from './helpers/sample.js'
 import { actionInputEnv, actionStepsOf } from './helpers/workflow-steps.js'
 
 const PASSPHRASE = 'workflow passphrase'
@@ -17,9 +17,7 @@ let pg: TestCluster
 let s3: TestS3
 
 beforeAll(async () => {
-  ;[pg, s3] = await Promise.all([startCluster(), startS3()])
-  await pg.createDatabase('shop')
-  await pg.query('shop', SAMPLE_SQL)
+  ;[pg, s3] = await Promise.all([startShop(), startS3()])
   Object.assign(process.env, s3.env)
 })
 

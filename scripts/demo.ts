@@ -7,8 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { execute } from '../src/execute.js'
 import type { Host } from '../src/host.js'
-import { startCluster } from '../__tests__/helpers/postgres.js'
-import { SAMPLE_SQL } from '../__tests__/helpers/sample.js'
+import { startShop } from '../__tests__/helpers/sample.js'
 
 const folder = resolve('.demo/backups')
 
@@ -28,10 +27,8 @@ async function main(): Promise<void> {
   rmSync(folder, { recursive: true, force: true })
   mkdirSync(folder, { recursive: true })
   console.log('Starting a throwaway PostgreSQL cluster…')
-  const pg = await startCluster()
+  const pg = await startShop()
   try {
-    await pg.createDatabase('shop')
-    await pg.query('shop', SAMPLE_SQL)
     await pg.createDatabase('drill')
     const common = { 'database-url': pg.url('shop'), storage: 'local', path: folder, 'encryption-passphrase': 'demo passphrase' }
     for (const inputs of [{ ...common, command: 'backup' }, { ...common, command: 'drill', 'target-database-url': pg.url('drill') }]) {

@@ -2,7 +2,7 @@
  * A small but awkward sample database, and a fingerprint to check that a restore reproduced it.
  */
 import pg from 'pg'
-import type { TestCluster } from './postgres.js'
+import { startCluster, type TestCluster } from './postgres.js'
 
 /**
  * Plain SQL (no psql meta-commands, no COPY FROM STDIN): runs through psql or one node-postgres query.
@@ -193,4 +193,12 @@ export async function databaseFingerprint(cluster: TestCluster, database: string
   } finally {
     await client.end()
   }
+}
+
+/** A fresh cluster holding the sample data in database "shop". */
+export async function startShop(): Promise<TestCluster> {
+  const cluster = await startCluster()
+  await cluster.createDatabase('shop')
+  await cluster.query('shop', SAMPLE_SQL)
+  return cluster
 }
