@@ -4,7 +4,11 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { expectNoSecrets, runAction, runDist } from './helpers/action.js'
+import { COMMAND_RUNNERS } from '../src/commands/index.js'
+import type { Settings } from '../src/inputs.js'
+import { ArtifactStorage } from '../src/storage/artifact.js'
+import { LocalStorage } from '../src/storage/local.js'
+import { expectNoSecrets, runAction, runDist, testContext } from './helpers/action.js'
 import type { TestCluster } from './helpers/postgres.js'
 import { decode, restoreInto } from './helpers/restore-by-hand.js'
 import { startS3, type TestS3 } from './helpers/s3.js'
@@ -110,6 +114,31 @@ describe('backup', () => {
     expect(masked).toEqual(expect.arrayContaining([pg.password, PASSPHRASE]))
     const rest = run.stdout.split('\n').filter(l => !l.startsWith('::add-mask::')).join('\n')
     expectNoSecrets([rest, run.summary, JSON.stringify(run.outputs)], secrets())
+  })
+})
+
+describe('artifact copy', () => {
+  // GitHub's artifact service cannot run here: a fake uploader records what would be sent.
+  test('a complete backup is uploaded as one artifact; a failed one is not', async () => {
+    const uploads: Array<{ name: string; files: string[]; root: string; retentionDays?: number }> = []
+    const uploader = async () => ({
+      uploadArtifact: async (name: string, files: string[], root: string, options?: { retentionDays?: number }) => {
+        uploads.push({ name, files: files.map(f => f.slice(root.length + 1)).sort(), root, retentionDays: options?.retentionDays })
+        return { id: 1 }
+      }
+    })
+    const dir = mkdtempSync(join(tmpdir(), 'pgb-art-'))
+    const storages = (settings: Settings) => [new LocalStorage(settings.path), new ArtifactStorage(settings.artifactRetentionDays, uploader)]
+    const { ctx } = testContext({ 'database-url': pg.url('shop'), storage: 'local,artifact', path: dir, 'artifact-retention-days': '7' }, { storages })
+    const outputs = await COMMAND_RUNNERS.backup(ctx)
+    const id = outputs['backup-id']
+    expect(outputs.verified).toBe(true)
+    expect(uploads).toEqual([{ name: `shop-${id}`, files: [`shop/${id}.dump.zst`, `shop/${id}.manifest.json`, `shop/${id}.sha256`], root: expect.any(String), retentionDays: 7 }])
+    expect(existsSync(uploads[0].root)).toBe(false)
+
+    const bad = testContext({ 'database-url': pg.url('shop').replace('/shop', '/missing_db'), storage: 'local,artifact', path: dir }, { storages })
+    await expect(COMMAND_RUNNERS.backup(bad.ctx)).rejects.toThrow(/database "missing_db" does not exist/)
+    expect(uploads).toHaveLength(1)
   })
 })
 

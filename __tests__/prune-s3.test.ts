@@ -3,12 +3,10 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
 import { newBackupId } from '../src/catalog/manifest.js'
-import type { Context } from '../src/commands/context.js'
 import { prune } from '../src/commands/prune.js'
-import type { Host } from '../src/host.js'
-import { readSettings, type BackupKind } from '../src/inputs.js'
-import { Secrets } from '../src/secrets.js'
+import type { BackupKind } from '../src/inputs.js'
 import { S3Storage } from '../src/storage/s3.js'
+import { testContext } from './helpers/action.js'
 import { startS3, type TestS3 } from './helpers/s3.js'
 
 const DAY = 86_400_000
@@ -76,19 +74,8 @@ afterAll(async () => {
 })
 
 function context(inputs: Record<string, string>) {
-  const host: Host = {
-    input: name => inputs[name] ?? '',
-    output: () => undefined,
-    secret: () => undefined,
-    info: () => undefined,
-    warning: () => undefined,
-    summary: async () => undefined,
-    env: {}
-  }
-  const settings = readSettings(host)
-  const storage = new S3Storage(settings.s3!, process.env)
-  const ctx: Context = { settings, host, secrets: new Secrets(), storages: [storage], now: () => NOW }
-  return { ctx, storage }
+  const { ctx } = testContext(inputs, { now: () => NOW })
+  return { ctx, storage: ctx.storages[0] as S3Storage }
 }
 
 interface SentDelete {

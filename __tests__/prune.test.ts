@@ -4,12 +4,10 @@ import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { newBackupId } from '../src/catalog/manifest.js'
-import type { Context } from '../src/commands/context.js'
 import { COMMAND_RUNNERS } from '../src/commands/index.js'
 import { prune } from '../src/commands/prune.js'
-import type { Host } from '../src/host.js'
-import { readSettings, type BackupKind } from '../src/inputs.js'
-import { Secrets } from '../src/secrets.js'
+import type { BackupKind } from '../src/inputs.js'
+import { testContext } from './helpers/action.js'
 import { LocalStorage } from '../src/storage/local.js'
 import type { Storage } from '../src/storage/storage.js'
 
@@ -85,19 +83,7 @@ const completeIds = (files: string[], kind: BackupKind) =>
     .reverse()
 
 function context(inputs: Record<string, string>, storages?: Storage[]) {
-  const summaries: string[] = []
-  const host: Host = {
-    input: name => inputs[name] ?? '',
-    output: () => undefined,
-    secret: () => undefined,
-    info: () => undefined,
-    warning: () => undefined,
-    summary: async markdown => void summaries.push(markdown),
-    env: {}
-  }
-  const settings = readSettings(host)
-  const ctx: Context = { settings, host, secrets: new Secrets(), storages: storages ?? [new LocalStorage(settings.path)], now: () => NOW }
-  return { ctx, summaries }
+  return testContext(inputs, { storages: settings => storages ?? [new LocalStorage(settings.path)], now: () => NOW })
 }
 
 const scheduled = (dir: string, extra: Record<string, string> = {}) =>

@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execute } from '../../src/execute.js'
+import type { Context } from '../../src/commands/context.js'
 import type { Host } from '../../src/host.js'
+import { readSettings, type Settings } from '../../src/inputs.js'
+import { Secrets } from '../../src/secrets.js'
+import { openStorages } from '../../src/storage/index.js'
+import type { Storage } from '../../src/storage/storage.js'
 
 export interface ActionRun {
   failure?: string
@@ -87,4 +92,22 @@ export function expectNoSecrets(texts: string[], secrets: string[]): void {
       if (text.includes(secret)) throw new Error(`secret leaked: ${JSON.stringify(secret)} found in output:\n${text.slice(0, 2000)}`)
     }
   }
+}
+
+/** A command Context built from inputs, for tests that call a command directly. */
+export function testContext(inputs: Record<string, string>, options: { storages?: (settings: Settings) => Storage[]; now?: () => Date } = {}) {
+  const summaries: string[] = []
+  const host: Host = {
+    input: name => inputs[name] ?? '',
+    output: () => undefined,
+    secret: () => undefined,
+    info: () => undefined,
+    warning: () => undefined,
+    summary: async markdown => void summaries.push(markdown),
+    env: process.env
+  }
+  const settings = readSettings(host)
+  const storages = options.storages?.(settings) ?? openStorages(settings, process.env)
+  const ctx: Context = { settings, host, secrets: new Secrets(), storages, now: options.now ?? (() => new Date()) }
+  return { ctx, summaries }
 }

@@ -98,7 +98,7 @@ FROM (SELECT g, 1 + floor(random() * ${ACCOUNTS})::int AS account_id, d.k[1 + fl
       FROM generate_series(${from}, ${to}) g, d) r
 CROSS JOIN d
 CROSS JOIN LATERAL (SELECT array_agg(d.w[1 + floor(random() * array_length(d.w, 1))::int + 0 * n]) AS words
-                    FROM generate_series(1, 2 + (r.g * 7919) % 40) n) t
+                    FROM generate_series(1, 2 + (r.g::bigint * 7919) % 40) n) t
 CROSS JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('sku', 'SKU-' || floor(random() * 100000)::int, 'qty', 1 + floor(random() * 4)::int,
                                                          'price', round((random() * 200)::numeric, 2)))
                            AS items

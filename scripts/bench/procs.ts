@@ -10,6 +10,9 @@ export interface ProcPeak {
   pid: number
   name: string
   kb: number
+  /** Seconds after the start when the process was first and last seen: a timeline of the stages. */
+  firstSeen: number
+  lastSeen: number
 }
 
 export interface Measurement {
@@ -65,11 +68,11 @@ export function processTree(root: number): number[] {
   return pids
 }
 
-function peakOf(pid: number): ProcPeak | undefined {
+function peakOf(pid: number, at: number): ProcPeak | undefined {
   const status = readOr(`/proc/${pid}/status`)
   const name = /^Name:\s*(.+)$/m.exec(status)?.[1]
   const kb = /^VmHWM:\s*(\d+) kB$/m.exec(status)?.[1]
-  return name && kb ? { pid, name, kb: Number(kb) } : undefined
+  return name && kb ? { pid, name, kb: Number(kb), firstSeen: at, lastSeen: at } : undefined
 }
 
 /**
@@ -78,13 +81,16 @@ function peakOf(pid: number): ProcPeak | undefined {
  */
 class PeakTracker {
   private readonly peaks = new Map<string, ProcPeak>()
+  private readonly started = performance.now()
 
   sample(root: number): void {
+    const at = (performance.now() - this.started) / 1000
     for (const pid of processTree(root)) {
-      const peak = peakOf(pid)
+      const peak = peakOf(pid, at)
       if (!peak) continue
       const key = `${pid}:${peak.name}`
-      if ((this.peaks.get(key)?.kb ?? -1) < peak.kb) this.peaks.set(key, peak)
+      const seen = this.peaks.get(key)
+      this.peaks.set(key, seen ? { ...seen, kb: Math.max(seen.kb, peak.kb), lastSeen: at } : peak)
     }
   }
 
