@@ -1,4 +1,4 @@
-/** prune against a real S3 server (s3rver): exact survivors, manifests deleted last, Content-MD5 on DeleteObjects. */
+/** prune against a real S3 server (s3rver): exact survivors, manifests deleted first, Content-MD5 on DeleteObjects. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { createHash } from 'node:crypto'
@@ -131,12 +131,12 @@ describe('prune on S3', () => {
     expect(after.filter(k => k.includes('-pre-deploy-') && k.endsWith('.manifest.json'))).toHaveLength(73)
     for (const key of [...FOREIGN, `${PREFIX}/app/${FRESH_UNFINISHED}.dump.zst`]) expect(after).toContain(key)
 
-    // Manifests went in the last request(s), after every other file; each request carried a
+    // Manifests went in the first request(s), before every other file; each request carried a
     // Content-MD5 of its body and no CRC32 checksum header.
     const hasManifest = sent.map(r => r.body.includes('.manifest.json</Key>'))
-    expect(hasManifest[0]).toBe(false)
-    expect(hasManifest.indexOf(true)).toBeGreaterThan(0)
-    expect(hasManifest.slice(hasManifest.indexOf(true)).every(Boolean)).toBe(true)
+    expect(hasManifest[0]).toBe(true)
+    expect(hasManifest.indexOf(false)).toBeGreaterThan(0)
+    expect(hasManifest.slice(hasManifest.indexOf(false)).some(Boolean)).toBe(false)
     for (const request of sent) {
       expect(request.headers['content-md5']).toBe(createHash('md5').update(request.body).digest('base64'))
       expect(Object.keys(request.headers).filter(h => /checksum/i.test(h))).toEqual([])

@@ -91,7 +91,7 @@ describe('verify', () => {
         }
       }
     )
-    expect(run.failure).toMatch(/Verify failed for backup \S+: size: \d+ bytes, \+\d+\.\d% against the median of 1 earlier backup\(s\) \(limit ±50%\)/)
+    expect(run.failure).toMatch(/Backup \S+ was published, but verify flagged it: size: \d+ bytes, \+\d+\.\d% against the median of 1 earlier backup\(s\) \(limit ±50%\)/)
     expect(run.outputs['backup-id']).toBeUndefined()
   })
 
@@ -149,6 +149,31 @@ describe('drill', () => {
     await pg.query('drill_busy', 'CREATE TABLE keep_me (x int)')
     const run = await runAction({ ...common(), command: 'drill', 'target-database-url': pg.url('drill_busy') })
     expect(run.failure).toMatch(/already holds 1 table\(s\); a drill restores into an empty scratch database/)
+  })
+
+  test('partitioned tables, materialized views and inherited foreign keys verify and drill', async () => {
+    await pg.createDatabase('events')
+    await pg.query(
+      'events',
+      `CREATE TABLE accounts (id int PRIMARY KEY);
+       INSERT INTO accounts SELECT generate_series(1, 10);
+       CREATE TABLE ev (id int, at date, account int REFERENCES accounts, note text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+       CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+       CREATE TABLE ev_2026 PARTITION OF ev FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+       CREATE INDEX ev_note ON ev (note);
+       ALTER TABLE ev ENABLE ROW LEVEL SECURITY;
+       CREATE POLICY ev_read ON ev USING (true);
+       INSERT INTO ev SELECT g, date '2025-06-01' + g, 1 + g % 10, 'n' || g FROM generate_series(1, 400) g;
+       CREATE MATERIALIZED VIEW ev_daily AS SELECT at, count(*) FROM ev GROUP BY at;
+       CREATE INDEX ev_daily_at ON ev_daily (at)`
+    )
+    const backup = await runAction({ storage: 'local', path: dir, name: 'events', 'database-url': pg.url('events') })
+    expect(backup.failure).toBeUndefined()
+    expect(backup.summary).toMatch(/indexes and constraints \| ✅ pass \| 4 of 4 indexes, 5 of 5 constraints/)
+    await pg.createDatabase('events_drill')
+    const drill = await runAction({ storage: 'local', path: dir, name: 'events', command: 'drill', 'target-database-url': pg.url('events_drill') })
+    expect(drill.failure).toBeUndefined()
+    expect(JSON.parse(drill.outputs.report)).toMatchObject({ passed: true, tables: 3, rows: 410 })
   })
 
   test('owners and grants for platform roles missing on the target are expected, not failures', async () => {

@@ -15,9 +15,17 @@ export async function execute(host: Host, now: () => Date = () => new Date()): P
   secrets.onAdd(value => host.secret(value))
   // Masked before anything can fail, so that not even a malformed URL is ever echoed.
   for (const input of ['database-url', 'target-database-url', 'encryption-passphrase']) secrets.add(host.input(input).trim())
+  // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
+  const safe: Host = {
+    ...host,
+    output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
+    info: message => host.info(secrets.redact(message)),
+    warning: message => host.warning(secrets.redact(message)),
+    summary: markdown => host.summary(secrets.redact(markdown))
+  }
   try {
-    const settings = readSettings(host)
-    const ctx: Context = { settings, host, secrets, storages: openStorages(settings, host.env), now }
+    const settings = readSettings(safe)
+    const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now }
     const outputs = await COMMAND_RUNNERS[settings.command](ctx)
     for (const [name, value] of Object.entries(outputs)) host.output(name, value)
     return undefined

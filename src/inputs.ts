@@ -107,6 +107,9 @@ export function readSettings(host: Host): Settings {
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false)
   }
+  if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
+    throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
+  }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
     throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')

@@ -40925,6 +40925,9 @@ function readSettings(host) {
         safetySnapshot: bool(get, 'safety-snapshot', true),
         clean: bool(get, 'clean', false)
     };
+    if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
+        throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
+    }
     // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
         throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
@@ -41122,95 +41125,189 @@ function parseManifest(text, source) {
     return value;
 }
 
+;// CONCATENATED MODULE: ./src/storage/storage.ts
+async function readAll(stream) {
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
+}
+
+;// CONCATENATED MODULE: ./src/catalog/catalog.ts
+
+
+
+/** Groups a set's files by backup id; files that belong to no id are left out (and never touched). */
+function groupBackups(name, objects) {
+    const byId = new Map();
+    const prefix = layout.setPrefix(name);
+    for (const object of objects) {
+        if (!object.key.startsWith(prefix))
+            continue;
+        const file = object.key.slice(prefix.length);
+        if (file.includes('/'))
+            continue;
+        const id = layout.idOf(file);
+        if (!id)
+            continue;
+        let entry = byId.get(id);
+        if (!entry) {
+            entry = { id, time: backupTime(id), kind: kindOf(id), complete: false, pinned: false, files: [] };
+            byId.set(id, entry);
+        }
+        entry.files.push(object);
+        if (file === `${id}.manifest.json`)
+            entry.complete = true;
+        if (file === `${id}.pinned`)
+            entry.pinned = true;
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+}
+async function listBackups(storage, name) {
+    return groupBackups(name, await storage.list(layout.setPrefix(name)));
+}
+async function readManifest(storage, name, id) {
+    const key = layout.manifest(name, id);
+    let text;
+    try {
+        text = (await readAll(await storage.get(key))).toString('utf8');
+    }
+    catch (error) {
+        throw new BackupError(`Backup ${id} of "${name}" has no readable manifest at ${storage.locate(key)}: ${error.message}`);
+    }
+    return parseManifest(text, storage.locate(key));
+}
+/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
+async function resolveBackup(storage, name, ref) {
+    const backups = (await listBackups(storage, name)).filter(b => b.complete);
+    if (ref === 'latest') {
+        // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
+        const candidates = backups.filter(b => b.kind !== 'pre-restore');
+        if (candidates.length === 0)
+            throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`);
+        return readManifest(storage, name, candidates[0].id);
+    }
+    if (!backups.some(b => b.id === ref)) {
+        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+    }
+    return readManifest(storage, name, ref);
+}
+/**
+ * Deletes every file of the given backups, manifests first: a backup stops existing the
+ * moment its manifest goes, so an interrupted delete leaves an unfinished upload (removed
+ * by a later prune), never a manifest pointing at missing data.
+ */
+async function deleteBackupFiles(storage, name, backups) {
+    const manifests = new Set(backups.map(b => layout.manifest(name, b.id)));
+    const keys = backups.flatMap(b => b.files.map(f => f.key));
+    const first = keys.filter(k => manifests.has(k));
+    const rest = keys.filter(k => !manifests.has(k));
+    if (first.length > 0)
+        await storage.delete(first);
+    if (rest.length > 0)
+        await storage.delete(rest);
+}
+
+;// CONCATENATED MODULE: ./src/postgres/toc.ts
+// Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
+const DESCS = [
+    'TABLE DATA', 'FK CONSTRAINT', 'ROW SECURITY', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'DEFAULT ACL', 'INDEX ATTACH',
+    'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'EVENT TRIGGER', 'LARGE OBJECT', 'BLOB DATA', 'BLOBS',
+    'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'ACCESS METHOD', 'FOREIGN DATA WRAPPER', 'SERVER', 'USER MAPPING',
+    'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'CHECK CONSTRAINT', 'CONSTRAINT', 'COMMENT', 'ACL',
+    'DATABASE PROPERTIES', 'DATABASE', 'DEFAULT', 'DOMAIN', 'EXTENSION', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'INDEX',
+    'POLICY', 'RULE', 'SCHEMA', 'SEQUENCE', 'TABLE', 'TRIGGER', 'TYPE', 'VIEW', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'CAST',
+    'COLLATION', 'CONVERSION', 'OPERATOR', 'SHELL TYPE', 'TRANSFORM', 'LANGUAGE', 'PROCEDURAL LANGUAGE'
+].sort((a, b) => b.length - a.length);
+function parseToc(text) {
+    const entries = [];
+    for (const line of text.split('\n')) {
+        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim());
+        if (!match)
+            continue;
+        const rest = match[1];
+        const desc = DESCS.find(d => rest.startsWith(`${d} `));
+        if (!desc)
+            continue;
+        const words = rest.slice(desc.length + 1).split(' ');
+        const owner = words.length > 2 ? words.pop() : '';
+        const schema = words.shift();
+        entries.push({ desc, schema, tag: words.join(' '), owner });
+    }
+    return entries;
+}
+function count(entries, ...descs) {
+    return entries.filter(e => descs.includes(e.desc)).length;
+}
+/** Tables with data in the archive, as "schema.table". */
+function tablesWithData(entries) {
+    return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`));
+}
+
+;// CONCATENATED MODULE: ./src/catalog/checks.ts
+
+const qualified = (t) => `${t.schema}.${t.table}`;
+/** Compares an archive's table of contents with what the manifest says was dumped (pure). */
+function tocChecks(manifest, toc, criticalTables) {
+    const checks = [];
+    const withData = tablesWithData(toc);
+    if (manifest.scope !== 'schema') {
+        const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified);
+        checks.push({
+            name: 'tables',
+            ok: missing.length === 0,
+            detail: missing.length === 0 ? `all ${manifest.tables.length} tables have data entries` : `missing from the archive: ${missing.join(', ')}`
+        });
+    }
+    if (criticalTables.length > 0) {
+        const problems = criticalTables.flatMap(name => {
+            const full = name.includes('.') ? name : `public.${name}`;
+            const counted = manifest.tables.find(t => qualified(t) === full);
+            if (!withData.has(full) || !counted)
+                return [`${full} is not in the backup`];
+            return counted.rows > 0 ? [] : [`${full} had no rows`];
+        });
+        checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') });
+    }
+    const facts = manifest.schemaFacts;
+    if (facts && manifest.scope !== 'data') {
+        const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`));
+        const lostRls = facts.rlsTables.filter(t => !rls.has(t));
+        const policies = count(toc, 'POLICY');
+        checks.push({
+            name: 'row level security',
+            ok: lostRls.length === 0 && policies === facts.policies,
+            detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
+        });
+        const indexes = count(toc, 'INDEX');
+        const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT');
+        checks.push({
+            name: 'indexes and constraints',
+            ok: indexes === facts.indexes && constraints === facts.constraints,
+            detail: `${indexes} of ${facts.indexes} indexes, ${constraints} of ${facts.constraints} constraints`
+        });
+    }
+    return checks;
+}
+/** Flags a backup much larger or smaller than the median of the set's earlier ones (pure). */
+function sizeCheck(size, previousSizes, maxChangePercent) {
+    if (size < 512)
+        return { name: 'size', ok: false, detail: `only ${size} bytes: the dump is empty or nearly so` };
+    if (previousSizes.length === 0)
+        return { name: 'size', ok: true, detail: `${size} bytes (no earlier backup to compare)` };
+    const sorted = [...previousSizes].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    const change = ((size - median) / median) * 100;
+    return {
+        name: 'size',
+        ok: Math.abs(change) <= maxChangePercent,
+        detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
+    };
+}
+
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(31421);
-;// CONCATENATED MODULE: ./src/pipeline/chain.ts
-
-
-const STDERR_TAIL = 8192;
-/**
- * Starts programs connected stdout→stdin through kernel pipes, so the bytes never
- * pass through Node between them. Every stage's exit status is checked; when one
- * fails the others are stopped and the error names the stage that failed first.
- */
-function startChain(stages, secrets, options = {}) {
-    const children = [];
-    const exits = [];
-    let killing = false;
-    const kill = () => {
-        killing = true;
-        for (const child of children)
-            if (child.exitCode === null && child.signalCode === null)
-                child.kill('SIGTERM');
-    };
-    stages.forEach((stage, index) => {
-        const previous = children[index - 1];
-        const stdin = index === 0 ? (options.input ?? 'ignore') : previous.stdout;
-        const child = (0,external_node_child_process_.spawn)(stage.command, stage.args, {
-            stdio: [stdin, 'pipe', 'pipe', ...(stage.fd3 !== undefined ? ['pipe'] : [])],
-            env: { ...process.env, ...stage.env }
-        });
-        // The child now holds its own copy of the pipe; closing ours lets EPIPE reach the writer if the reader dies.
-        if (previous)
-            previous.stdout.destroy();
-        if (stage.fd3 !== undefined) {
-            const fd3 = child.stdio[3];
-            fd3.on('error', () => undefined);
-            fd3.end(stage.fd3);
-        }
-        child.stdin?.on('error', () => undefined);
-        let stderr = '';
-        child.stderr?.setEncoding('utf8');
-        child.stderr?.on('data', (chunk) => {
-            stderr = (stderr + chunk).slice(-STDERR_TAIL);
-        });
-        children.push(child);
-        exits.push(new Promise(resolve => {
-            let spawnError;
-            child.on('error', error => {
-                spawnError = error;
-            });
-            child.on('close', (code, signal) => {
-                const exit = { stage, code, signal, stderr, spawnError, killedByUs: killing, at: Date.now() };
-                if (failed(exit))
-                    kill();
-                resolve(exit);
-            });
-        }));
-    });
-    const done = Promise.all(exits).then(results => {
-        const failures = results.filter(failed);
-        if (failures.length === 0)
-            return;
-        // The root cause: not a stage we stopped, not one that merely lost its reader (SIGPIPE).
-        const rootCause = failures.filter(f => !f.killedByUs && f.signal !== 'SIGPIPE').sort((a, b) => a.at - b.at)[0] ??
-            failures.filter(f => !f.killedByUs)[0] ??
-            failures[0];
-        throw new BackupError(secrets.redact(describeFailure(rootCause)));
-    });
-    done.catch(() => undefined);
-    const last = children[children.length - 1];
-    return { output: last.stdout, input: children[0].stdin ?? undefined, done, kill };
-}
-function failed(exit) {
-    return exit.spawnError !== undefined || exit.code !== 0;
-}
-function describeFailure(exit) {
-    const { stage } = exit;
-    if (exit.spawnError) {
-        const missing = exit.spawnError.code === 'ENOENT';
-        return missing
-            ? `${stage.name} was not found (${stage.command})${stage.install ? `: ${stage.install}` : ''}`
-            : `${stage.name} could not start: ${exit.spawnError.message}`;
-    }
-    const plain = stage.explain?.(exit.stderr);
-    if (plain)
-        return plain;
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-    const detail = exit.stderr.trim();
-    return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`;
-}
-
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:os"
@@ -41237,159 +41334,8 @@ async function withGpgHome(work) {
     }
 }
 
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(57075);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(77598);
-;// CONCATENATED MODULE: ./src/pipeline/checksum.ts
-
-
-/**
- * Passes bytes through while hashing and counting them. When `endWhen` is given the
- * stream only ends once it resolves (every producer exited 0), and fails if it
- * rejects: a consumer never sees a clean end of a truncated dump.
- */
-class Checksum extends external_node_stream_.Transform {
-    endWhen;
-    hash = (0,external_node_crypto_.createHash)('sha256');
-    bytes = 0;
-    constructor(endWhen) {
-        super();
-        this.endWhen = endWhen;
-    }
-    _transform(chunk, _encoding, callback) {
-        this.hash.update(chunk);
-        this.bytes += chunk.length;
-        callback(null, chunk);
-    }
-    _flush(callback) {
-        if (!this.endWhen)
-            return callback();
-        this.endWhen.then(() => callback(), callback);
-    }
-    digest() {
-        return this.hash.digest('hex');
-    }
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/publish.ts
-
-
-
-/**
- * Streams a chain's output into `key` on every storage at once, hashing on the way.
- * Either every storage ends up with the complete object, or the first error is thrown
- * after every upload has been aborted and every program stopped.
- */
-async function publish(chain, storages, key) {
-    const checksum = new Checksum(chain.done);
-    const branches = storages.map(() => new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 }));
-    let firstError;
-    const fail = (error) => {
-        if (firstError !== undefined)
-            return;
-        firstError = error;
-        chain.kill();
-        checksum.destroy(error);
-        for (const branch of branches)
-            branch.destroy(error);
-    };
-    checksum.on('error', fail);
-    chain.output.on('error', fail);
-    for (const branch of branches)
-        checksum.pipe(branch);
-    chain.output.pipe(checksum);
-    const work = [
-        chain.done,
-        ...storages.map((storage, i) => storage.upload(key, branches[i]).catch(error => {
-            throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error });
-        }))
-    ];
-    await Promise.allSettled(work.map(p => p.catch(fail)));
-    if (firstError !== undefined)
-        throw firstError;
-    return { size: checksum.bytes, sha256: checksum.digest() };
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/stages.ts
-const DEFAULT_LEVEL = { zstd: 3, gzip: 6, none: undefined };
-const COMPRESSION_EXT = { zstd: '.zst', gzip: '.gz', none: '' };
-/** zstd uses every core (-T0); the output is a standard frame that `zstd -d` reads. */
-function compressStage(compression, level = DEFAULT_LEVEL[compression]) {
-    if (compression === 'zstd') {
-        return { name: 'zstd', command: 'zstd', args: ['-q', '-c', '-T0', `-${level}`], install: 'install zstd (apt-get install zstd)' };
-    }
-    if (compression === 'gzip') {
-        return { name: 'gzip', command: 'gzip', args: ['-c', `-${level}`], install: 'install gzip' };
-    }
-    return undefined;
-}
-function decompressStage(compression) {
-    if (compression === 'zstd')
-        return { name: 'zstd', command: 'zstd', args: ['-q', '-d', '-c'], install: 'install zstd (apt-get install zstd)' };
-    if (compression === 'gzip')
-        return { name: 'gzip', command: 'gzip', args: ['-d', '-c'], install: 'install gzip' };
-    return undefined;
-}
-/**
- * gpg with a throwaway home, the passphrase on fd 3: the output opens with a plain
- * `gpg --decrypt`. Compression is off because the data is already compressed.
- */
-function gpgStage(home, passphrase, operation) {
-    return {
-        name: 'gpg',
-        command: 'gpg',
-        args: ['--homedir', home, '--batch', '--yes', '--quiet', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3', ...operation],
-        fd3: passphrase,
-        install: 'install gnupg (apt-get install gnupg)'
-    };
-}
-function encryptStage(home, passphrase) {
-    return gpgStage(home, passphrase, [
-        '--symmetric',
-        '--cipher-algo',
-        'AES256',
-        '--s2k-digest-algo',
-        'SHA512',
-        '--compress-algo',
-        'none',
-        '--output',
-        '-'
-    ]);
-}
-function decryptStage(home, passphrase) {
-    return {
-        ...gpgStage(home, passphrase, ['--decrypt', '--output', '-']),
-        explain: stderr => (/bad session key|bad passphrase/i.test(stderr) ? 'gpg could not decrypt the backup: the encryption-passphrase is wrong' : undefined)
-    };
-}
-
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(73024);
-// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
-var lib = __nccwpck_require__(13273);
-;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
-// ESM wrapper for pg
-
-
-// Re-export all the properties
-const Client = lib.Client
-const Pool = lib.Pool
-const Connection = lib.Connection
-const types = lib.types
-const Query = lib.Query
-const DatabaseError = lib.DatabaseError
-const escapeIdentifier = lib.escapeIdentifier
-const escapeLiteral = lib.escapeLiteral
-const Result = lib.Result
-const TypeOverrides = lib.TypeOverrides
-
-// Also export the defaults
-const defaults = lib.defaults
-
-// Re-export the default
-/* harmony default export */ const esm = (lib);
-
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/postgres/connection.ts
 
 const PARAM_ENV = {
@@ -41506,202 +41452,289 @@ function sameDatabase(a, b) {
     const norm = (h) => (!h || h === 'localhost' || h === '127.0.0.1' || h === '::1' || h.startsWith('/') ? 'local' : h.toLowerCase());
     return norm(a.host) === norm(b.host) && (a.port ?? 5432) === (b.port ?? 5432) && (a.database ?? a.user) === (b.database ?? b.user);
 }
+/**
+ * The environment for a child program: ours without the action's inputs, the CLI's
+ * PG_BACKUP_* variables and any ambient connection settings, plus `extra`. A tool
+ * only ever sees the one connection it is meant for.
+ */
+function childEnv(extra = {}) {
+    const env = {};
+    for (const [key, value] of Object.entries(process.env)) {
+        if (/^(INPUT_|PG_BACKUP_)/.test(key) || /^PG(HOST|HOSTADDR|PORT|USER|PASSWORD|DATABASE|SERVICE|OPTIONS)$/.test(key))
+            continue;
+        env[key] = value;
+    }
+    return { ...env, ...extra };
+}
 
-;// CONCATENATED MODULE: ./src/postgres/client.ts
+;// CONCATENATED MODULE: ./src/pipeline/chain.ts
+
+
+
+const STDERR_TAIL = 8192;
+/**
+ * Starts programs connected stdout→stdin through kernel pipes, so the bytes never
+ * pass through Node between them. Every stage's exit status is checked; when one
+ * fails the others are stopped and the error names the stage that failed first.
+ */
+function startChain(stages, secrets, options = {}) {
+    const children = [];
+    const exits = [];
+    let killing = false;
+    const kill = () => {
+        killing = true;
+        for (const child of children)
+            if (child.exitCode === null && child.signalCode === null)
+                child.kill('SIGTERM');
+    };
+    stages.forEach((stage, index) => {
+        const previous = children[index - 1];
+        const stdin = index === 0 ? (options.input ?? 'ignore') : previous.stdout;
+        const child = (0,external_node_child_process_.spawn)(stage.command, stage.args, {
+            stdio: [stdin, 'pipe', 'pipe', ...(stage.fd3 !== undefined ? ['pipe'] : [])],
+            env: childEnv(stage.env)
+        });
+        // The child now holds its own copy of the pipe; closing ours lets EPIPE reach the writer if the reader dies.
+        if (previous)
+            previous.stdout.destroy();
+        if (stage.fd3 !== undefined) {
+            const fd3 = child.stdio[3];
+            fd3.on('error', () => undefined);
+            fd3.end(stage.fd3);
+        }
+        child.stdin?.on('error', () => undefined);
+        let stderr = '';
+        child.stderr?.setEncoding('utf8');
+        child.stderr?.on('data', (chunk) => {
+            stderr = (stderr + chunk).slice(-STDERR_TAIL);
+        });
+        children.push(child);
+        exits.push(new Promise(resolve => {
+            let spawnError;
+            child.on('error', error => {
+                spawnError = error;
+            });
+            child.on('close', (code, signal) => {
+                const exit = { stage, code, signal, stderr, spawnError, killedByUs: killing && signal === 'SIGTERM' };
+                if (failed(exit))
+                    kill();
+                resolve(exit);
+            });
+        }));
+    });
+    const done = Promise.all(exits).then(results => {
+        const failures = results.filter(failed);
+        if (failures.length === 0)
+            return;
+        // The root cause: not a stage we stopped, not one that merely lost its reader (SIGPIPE),
+        // and the furthest upstream, since a stage fed nothing (or garbage) fails after its writer.
+        const rootCause = failures.filter(f => !f.killedByUs && f.signal !== 'SIGPIPE').sort((a, b) => stages.indexOf(a.stage) - stages.indexOf(b.stage))[0] ??
+            failures.filter(f => !f.killedByUs)[0] ??
+            failures[0];
+        throw new BackupError(secrets.redact(describeFailure(rootCause)));
+    });
+    done.catch(() => undefined);
+    const last = children[children.length - 1];
+    return { output: last.stdout, input: children[0].stdin ?? undefined, done, kill };
+}
+function failed(exit) {
+    return exit.spawnError !== undefined || exit.code !== 0;
+}
+function describeFailure(exit) {
+    const { stage } = exit;
+    if (exit.spawnError) {
+        const missing = exit.spawnError.code === 'ENOENT';
+        return missing
+            ? `${stage.name} was not found (${stage.command})${stage.install ? `: ${stage.install}` : ''}`
+            : `${stage.name} could not start: ${exit.spawnError.message}`;
+    }
+    const plain = stage.explain?.(exit.stderr);
+    if (plain)
+        return plain;
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const detail = exit.stderr.trim();
+    return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`;
+}
+
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(73024);
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(77598);
+;// CONCATENATED MODULE: ./src/pipeline/checksum.ts
+
+
+/**
+ * Passes bytes through while hashing and counting them. When `endWhen` is given the
+ * stream only ends once it resolves (every producer exited 0), and fails if it
+ * rejects: a consumer never sees a clean end of a truncated dump.
+ */
+class Checksum extends external_node_stream_.Transform {
+    endWhen;
+    hash = (0,external_node_crypto_.createHash)('sha256');
+    bytes = 0;
+    constructor(endWhen) {
+        super();
+        this.endWhen = endWhen;
+    }
+    _transform(chunk, _encoding, callback) {
+        this.hash.update(chunk);
+        this.bytes += chunk.length;
+        callback(null, chunk);
+    }
+    _flush(callback) {
+        if (!this.endWhen)
+            return callback();
+        this.endWhen.then(() => callback(), callback);
+    }
+    digest() {
+        return this.hash.digest('hex');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/stages.ts
+const DEFAULT_LEVEL = { zstd: 3, gzip: 6, none: undefined };
+const COMPRESSION_EXT = { zstd: '.zst', gzip: '.gz', none: '' };
+/** zstd uses every core (-T0); the output is a standard frame that `zstd -d` reads. */
+function compressStage(compression, level = DEFAULT_LEVEL[compression]) {
+    if (compression === 'zstd') {
+        return { name: 'zstd', command: 'zstd', args: ['-q', '-c', '-T0', `-${level}`], install: 'install zstd (apt-get install zstd)' };
+    }
+    if (compression === 'gzip') {
+        return { name: 'gzip', command: 'gzip', args: ['-c', `-${level}`], install: 'install gzip' };
+    }
+    return undefined;
+}
+function decompressStage(compression) {
+    if (compression === 'zstd')
+        return { name: 'zstd', command: 'zstd', args: ['-q', '-d', '-c'], install: 'install zstd (apt-get install zstd)' };
+    if (compression === 'gzip')
+        return { name: 'gzip', command: 'gzip', args: ['-d', '-c'], install: 'install gzip' };
+    return undefined;
+}
+/**
+ * gpg with a throwaway home, the passphrase on fd 3: the output opens with a plain
+ * `gpg --decrypt`. Compression is off because the data is already compressed.
+ */
+function gpgStage(home, passphrase, operation) {
+    return {
+        name: 'gpg',
+        command: 'gpg',
+        args: ['--homedir', home, '--batch', '--yes', '--quiet', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase-fd', '3', ...operation],
+        fd3: passphrase,
+        install: 'install gnupg (apt-get install gnupg)'
+    };
+}
+function encryptStage(home, passphrase) {
+    return gpgStage(home, passphrase, [
+        '--symmetric',
+        '--cipher-algo',
+        'AES256',
+        '--s2k-digest-algo',
+        'SHA512',
+        '--compress-algo',
+        'none',
+        '--output',
+        '-'
+    ]);
+}
+function decryptStage(home, passphrase) {
+    return {
+        ...gpgStage(home, passphrase, ['--decrypt', '--output', '-']),
+        explain: stderr => (/bad session key|bad passphrase/i.test(stderr) ? 'gpg could not decrypt the backup: the encryption-passphrase is wrong' : undefined)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/readback.ts
+
+
+
+
 
 
 
 
 /**
- * Opens a node-postgres session with libpq's sslmode semantics: by default
- * ("prefer") it tries TLS first and falls back to plain, as pg_dump does.
+ * Streams a stored object back through decrypt → decompress, checking
+ * its size and sha256 against the manifest on the way (no copy on disk).
  */
-async function connect(conn, database = conn.database) {
-    const mode = conn.params.sslmode ?? 'prefer';
-    const attempts = mode === 'disable' ? [false] : mode === 'allow' || mode === 'prefer' ? [{ rejectUnauthorized: false }, false] : [tlsFor(conn, mode)];
-    let lastError;
-    for (const ssl of attempts) {
-        const client = new esm.Client({
-            host: conn.host,
-            port: conn.port,
-            user: conn.user,
-            password: conn.password,
-            database,
-            ssl,
-            options: conn.params.options,
-            application_name: 'pg-backup-action',
-            connectionTimeoutMillis: Number(conn.params.connect_timeout ?? 20) * 1000
-        });
-        // A dropped connection must not crash the process; the pending query rejects instead.
-        client.on('error', () => undefined);
-        try {
-            await client.connect();
-            return client;
+async function readBack(storage, manifest, object, options) {
+    const stages = [];
+    if (manifest.encryption) {
+        if (!options.passphrase) {
+            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
         }
-        catch (error) {
-            lastError = error;
-            await client.end().catch(() => undefined);
-            if (!/does not support SSL/i.test(errorMessage(error)))
-                break;
-        }
+        stages.push(decryptStage(options.gpgHome, options.passphrase));
     }
-    throw new BackupError(`Could not connect to ${describeConnection({ ...conn, database })}: ${errorMessage(lastError)}`, {
-        cause: lastError
+    const decompress = decompressStage(manifest.compression.algorithm);
+    if (decompress)
+        stages.push(decompress);
+    if (stages.length === 0)
+        stages.push({ name: 'cat', command: 'cat', args: [] });
+    const source = await storage.get(layout.object(manifest.name, object.file));
+    const checksum = new Checksum();
+    const chain = startChain(stages, options.secrets, { input: 'pipe' });
+    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(source, checksum, forwardWhileOpen(chain.input)).catch(error => {
+        chain.kill();
+        throw error;
+    });
+    const done = (async () => {
+        // Check the checksum first: a corrupted object explains any decrypt/decompress error.
+        const [fed, chained] = await Promise.allSettled([feeding, chain.done]);
+        const sha256 = checksum.digest();
+        if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
+            throw new BackupError(`Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
+                `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
+        }
+        if (fed.status === 'rejected')
+            throw fed.reason;
+        if (chained.status === 'rejected')
+            throw chained.reason;
+        return { size: checksum.bytes, sha256 };
+    })();
+    done.catch(() => undefined);
+    return { output: chain.output, done };
+}
+/**
+ * Writes into a program's stdin until it goes away, then drops the rest: the
+ * source is still read to the end, so the checksum covers the whole object and a
+ * corrupted byte is reported as such rather than as a decrypt error.
+ */
+function forwardWhileOpen(target) {
+    let open = true;
+    const close = () => {
+        open = false;
+    };
+    target.on('error', close);
+    target.on('close', close);
+    return new external_node_stream_.Writable({
+        write(chunk, _encoding, callback) {
+            if (!open)
+                return callback();
+            if (target.write(chunk))
+                return callback();
+            const resume = () => {
+                target.off('drain', resume);
+                target.off('error', resume);
+                target.off('close', resume);
+                callback();
+            };
+            target.on('drain', resume);
+            target.on('error', resume);
+            target.on('close', resume);
+        },
+        final(callback) {
+            if (open)
+                target.end();
+            callback();
+        }
     });
 }
-function tlsFor(conn, mode) {
-    const ca = conn.params.sslrootcert ? (0,external_node_fs_.readFileSync)(conn.params.sslrootcert, 'utf8') : undefined;
-    if (mode === 'require')
-        return { rejectUnauthorized: false, ca };
-    if (mode === 'verify-ca')
-        return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
-    return { rejectUnauthorized: true, ca };
-}
-async function serverVersion(client) {
-    const { rows } = await client.query("SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS text");
-    const num = Number(rows[0].num);
-    return { num, major: Math.floor(num / 10000), text: rows[0].text.split(' ')[0] };
-}
-const quoteIdent = (name) => `"${name.replace(/"/g, '""')}"`;
-
-;// CONCATENATED MODULE: ./src/postgres/dump.ts
-/**
- * pg_dump's arguments. No connection details: those travel in the environment.
- * Compression is left to the pipeline (-Z0): pg_dump's own gzip is single-threaded
- * and was the bottleneck, while `zstd -T0` is faster and smaller.
- */
-function pgDumpArgs(options) {
-    const args = [`--format=${options.format}`, '--no-password'];
-    if (options.format === 'custom')
-        args.push('--compress=0');
-    if (options.snapshot)
-        args.push(`--snapshot=${options.snapshot}`);
-    if (options.scope === 'schema')
-        args.push('--schema-only');
-    if (options.scope === 'data')
-        args.push('--data-only');
-    for (const s of options.schemas)
-        args.push(`--schema=${s}`);
-    for (const s of options.excludeSchemas)
-        args.push(`--exclude-schema=${s}`);
-    for (const t of options.tables)
-        args.push(`--table=${t}`);
-    for (const t of options.excludeTables)
-        args.push(`--exclude-table=${t}`);
-    return args;
-}
-/** Roles only, without password hashes (managed platforms refuse to read them anyway). */
-function pgDumpallRolesArgs() {
-    return ['--roles-only', '--no-role-passwords', '--no-password'];
-}
-
-;// CONCATENATED MODULE: ./src/postgres/patterns.ts
-function splitPattern(pattern) {
-    const parts = [''];
-    let quoted = false;
-    for (let i = 0; i < pattern.length; i++) {
-        const c = pattern[i];
-        if (c === '"') {
-            if (quoted && pattern[i + 1] === '"') {
-                parts[parts.length - 1] += '\\"';
-                i++;
-            }
-            else
-                quoted = !quoted;
-        }
-        else if (c === '.' && !quoted)
-            parts.push('');
-        else
-            parts[parts.length - 1] += quoted ? escapeRegex(c) : c === '*' ? '.*' : c === '?' ? '.' : escapeRegex(c.toLowerCase());
-    }
-    return parts;
-}
-function escapeRegex(c) {
-    return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
-}
-const whole = (source) => new RegExp(`^(?:${source})$`);
-/** A schema pattern (-n/-N). */
-function schemaMatcher(pattern) {
-    const parts = splitPattern(pattern);
-    const re = whole(parts[parts.length - 1]);
-    return schema => re.test(schema);
-}
-/**
- * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
- * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
- */
-function tableMatcher(pattern) {
-    const parts = splitPattern(pattern);
-    const table = whole(parts[parts.length - 1]);
-    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/;
-    return (s, t) => table.test(t) && schema.test(s);
-}
-/** Whether pg_dump with these switches dumps the table's data. */
-function selectsTable(filters, schema, table) {
-    const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table));
-    if (excluded)
-        return false;
-    // As in pg_dump, -t wins over -n/-N: selected tables are dumped whatever the schema switches say.
-    if (filters.tables.length > 0)
-        return filters.tables.some(p => tableMatcher(p)(schema, table));
-    if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema)))
-        return false;
-    return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
-}
-
-;// CONCATENATED MODULE: ./src/postgres/inventory.ts
-
-
-/**
- * Ordinary tables pg_dump would dump data for: not system schemas, not members of
- * extensions (pg_dump skips those), leaf tables only (partition parents hold no rows).
- */
-async function listTables(client, filters) {
-    const { rows } = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind = 'r'
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                      WHERE d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-    ORDER BY 1, 2`);
-    return rows.filter(t => selectsTable(filters, t.schema, t.table));
-}
-/** Exact row counts, in batches of one query each; ONLY, because COPY dumps each table's own rows. */
-async function countRows(client, tables) {
-    const out = [];
-    for (let i = 0; i < tables.length; i += 100) {
-        const batch = tables.slice(i, i + 100);
-        const sql = batch
-            .map((t, j) => `SELECT ${j} AS i, count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
-            .join(' UNION ALL ');
-        const { rows } = await client.query(sql);
-        for (const row of rows)
-            out.push({ ...batch[row.i], rows: Number(row.n) });
-    }
-    return out.sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table));
-}
-/**
- * Policies, indexes and constraints on the dumped tables, counted the way pg_restore's
- * table of contents lists them (an index backing a constraint appears as the constraint;
- * check constraints are part of CREATE TABLE), for verify's archive check.
- */
-async function schemaFacts(client, tables) {
-    const names = tables.map(t => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
-    const { rows } = await client.query(`WITH t AS (SELECT unnest($1::text[])::regclass AS oid)
-     SELECT
-       (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid
-          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
-       (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
-       (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
-          WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
-       (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x')) AS constraints`, [names]);
-    const row = rows[0];
-    return { rlsTables: row.rls ?? [], policies: Number(row.policies), indexes: Number(row.indexes), constraints: Number(row.constraints) };
+/** Decrypts and decompresses a stored object into a local file (parallel restore needs one). */
+async function readBackToFile(storage, manifest, object, path, options) {
+    const reading = await readBack(storage, manifest, object, options);
+    await Promise.all([(0,external_node_stream_promises_namespaceObject.pipeline)(reading.output, (0,external_node_fs_.createWriteStream)(path, { mode: 0o600 })), reading.done]);
 }
 
 // EXTERNAL MODULE: external "node:util"
@@ -41750,8 +41783,10 @@ async function probe(dir, tool) {
 async function findClientTools(tool, minMajor, pgBinDir, env, what = `the server (PostgreSQL ${minMajor})`) {
     const found = (await Promise.all(candidateDirs(pgBinDir, env).map(dir => probe(dir, tool)))).filter((t) => t !== undefined);
     const usable = found.filter(t => t.major >= minMajor).sort((a, b) => b.major - a.major);
-    if (usable.length > 0)
-        return usable[0];
+    // pg-bin-dir is the user's explicit choice: it wins whenever it is new enough.
+    const chosen = usable.find(t => pgBinDir && t.dir === pgBinDir) ?? usable[0];
+    if (chosen)
+        return chosen;
     const newest = found.sort((a, b) => b.major - a.major)[0];
     const have = newest ? `the newest ${tool} found is ${newest.version} (${newest.dir})` : `no ${tool} was found`;
     throw new BackupError(`${tool} ${minMajor} or newer is needed for ${what}, but ${have}. ` +
@@ -41847,6 +41882,431 @@ function restoreSummary(result, tables) {
         ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
         ['Errors', `${unexpected} unexpected, ${expected} expected`]
     ])}\n`;
+}
+
+;// CONCATENATED MODULE: ./src/commands/context.ts
+
+
+function sourceConnection(ctx) {
+    return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
+}
+/** The backup set's name: the `name` input, else the database's name. */
+function setName(ctx, conn) {
+    const name = ctx.settings.name ?? conn?.database ?? conn?.user;
+    if (!name)
+        throw new Error('Input "name": could not be derived from database-url; set it');
+    return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+/** The set a command reads: `name`, else the database named by database-url or PGDATABASE (no connection made). */
+function configuredSetName(ctx) {
+    if (ctx.settings.name)
+        return ctx.settings.name;
+    if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
+        throw new InputError('name', 'is required (or database-url, whose database names the set)');
+    return setName(ctx, sourceConnection(ctx));
+}
+/** The first storage that can be read back (artifact storage is write-only). */
+function readableStorage(ctx) {
+    const storage = ctx.storages.find(s => s.kind !== 'artifact');
+    if (!storage)
+        throw new Error('Input "storage": this command reads backups back; include s3 or local');
+    return storage;
+}
+/** GitHub's context for the manifest, when running in Actions. */
+function githubContext(env) {
+    if (!env.GITHUB_ACTIONS)
+        return undefined;
+    const fields = {
+        repository: env.GITHUB_REPOSITORY,
+        workflow: env.GITHUB_WORKFLOW,
+        runId: env.GITHUB_RUN_ID,
+        runAttempt: env.GITHUB_RUN_ATTEMPT,
+        sha: env.GITHUB_SHA,
+        ref: env.GITHUB_REF,
+        event: env.GITHUB_EVENT_NAME,
+        actor: env.GITHUB_ACTOR,
+        serverUrl: env.GITHUB_SERVER_URL
+    };
+    return Object.fromEntries(Object.entries(fields).filter((e) => Boolean(e[1])));
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify.ts
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Checks a stored backup without a server: checksum, decryption, decompression,
+ * a readable table of contents that holds what the manifest says was dumped, and a
+ * size in line with the set's history. Throws when a check fails.
+ */
+async function verify(ctx) {
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const checks = await checkBackup(ctx, manifest);
+    const failed = checks.filter(c => !c.ok);
+    if (failed.length > 0)
+        throw new BackupError(`Verify failed for backup ${manifest.id}: ${describeChecks(failed)}`);
+    return { manifest, checks, ok: true };
+}
+/** Runs every check on a stored backup (its manifest may not be published yet) and reports them. */
+async function checkBackup(ctx, manifest) {
+    const checks = await runChecks(ctx, readableStorage(ctx), manifest);
+    await ctx.host.summary(verifySummary(manifest, checks));
+    if (checks.every(c => c.ok))
+        ctx.host.info(`Verified backup ${manifest.id}: ${checks.map(c => c.name).join(', ')} passed`);
+    return checks;
+}
+function describeChecks(checks) {
+    return checks.map(c => `${c.name}: ${c.detail}`).join('; ');
+}
+async function runChecks(ctx, storage, manifest) {
+    const checks = [];
+    const data = manifest.objects.find(o => o.role === 'data');
+    if (!data)
+        return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }];
+    const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined;
+    await withGpgHome(async (gpgHome) => {
+        const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
+        const reading = await readBack(storage, manifest, data, options);
+        const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done]);
+        if (result.status === 'rejected') {
+            const message = errorMessage(result.reason);
+            const isChecksum = /checksum mismatch/i.test(message);
+            checks.push({ name: 'checksum', ok: !isChecksum, detail: isChecksum ? message : `${data.size} bytes, sha256 matches the manifest` });
+            if (!isChecksum)
+                checks.push({ name: 'archive readable', ok: false, detail: message });
+            return;
+        }
+        if (text.status === 'rejected') {
+            checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) });
+            return;
+        }
+        checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` });
+        const body = text.value;
+        if (manifest.format === 'custom') {
+            const toc = parseToc(body);
+            checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` });
+            checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables));
+        }
+        else {
+            const complete = body.includes('PostgreSQL database dump complete');
+            checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' });
+        }
+        for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
+            const back = await readBack(storage, manifest, extra, options);
+            back.output.resume();
+            const outcome = await back.done.then(() => undefined, (error) => errorMessage(error));
+            checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` });
+        }
+    });
+    const earlier = (await listBackups(storage, manifest.name))
+        .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
+        .map(b => b.files.find(f => f.key.endsWith(dataSuffix(data.file)))?.size)
+        .filter((s) => s !== undefined)
+        .slice(0, 10);
+    checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange));
+    return checks;
+}
+/** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
+function dataSuffix(file) {
+    return file.slice(file.indexOf('.'));
+}
+/**
+ * pg_restore --list reads only the table of contents, so the rest of the stream is
+ * drained past it: decryption and decompression still see every byte. For plain
+ * dumps only the tail is kept (the completion marker): memory stays flat.
+ */
+async function consume(stream, tools, ctx) {
+    if (!tools) {
+        let tail = '';
+        for await (const chunk of stream)
+            tail = (tail + chunk.toString()).slice(-4096);
+        return tail;
+    }
+    const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' });
+    const [listing] = await Promise.all([readAll(list.output), (0,external_node_stream_promises_namespaceObject.pipeline)(stream, forwardWhileOpen(list.input)), list.done]);
+    return listing.toString('utf8');
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/publish.ts
+
+
+
+/**
+ * Streams a chain's output into `key` on every storage at once, hashing on the way.
+ * Either every storage ends up with the complete object, or the first error is thrown
+ * after every upload has been aborted and every program stopped.
+ */
+async function publish(chain, storages, key) {
+    const checksum = new Checksum(chain.done);
+    // Errors on a branch are reported through the upload's rejection; the listener keeps an
+    // early failure (e.g. mkdir) from surfacing as an unhandled 'error' event.
+    const branches = storages.map(() => new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 }).on('error', () => undefined));
+    let firstError;
+    const fail = (error) => {
+        if (firstError !== undefined)
+            return;
+        firstError = error;
+        chain.kill();
+        checksum.destroy(error);
+        for (const branch of branches)
+            branch.destroy(error);
+    };
+    checksum.on('error', fail);
+    chain.output.on('error', fail);
+    for (const branch of branches)
+        checksum.pipe(branch);
+    chain.output.pipe(checksum);
+    const work = [
+        chain.done,
+        ...storages.map((storage, i) => storage.upload(key, branches[i]).catch(error => {
+            throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error });
+        }))
+    ];
+    await Promise.allSettled(work.map(p => p.catch(fail)));
+    if (firstError !== undefined)
+        throw firstError;
+    return { size: checksum.bytes, sha256: checksum.digest() };
+}
+
+// EXTERNAL MODULE: ./node_modules/pg/lib/index.js
+var lib = __nccwpck_require__(13273);
+;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
+// ESM wrapper for pg
+
+
+// Re-export all the properties
+const Client = lib.Client
+const Pool = lib.Pool
+const Connection = lib.Connection
+const types = lib.types
+const Query = lib.Query
+const DatabaseError = lib.DatabaseError
+const escapeIdentifier = lib.escapeIdentifier
+const escapeLiteral = lib.escapeLiteral
+const Result = lib.Result
+const TypeOverrides = lib.TypeOverrides
+
+// Also export the defaults
+const defaults = lib.defaults
+
+// Re-export the default
+/* harmony default export */ const esm = (lib);
+
+;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+
+
+/**
+ * Opens a node-postgres session with libpq's sslmode semantics: by default
+ * ("prefer") it tries TLS first and falls back to plain, as pg_dump does.
+ */
+async function connect(conn) {
+    const mode = conn.params.sslmode ?? 'prefer';
+    const attempts = mode === 'disable' ? [false] : mode === 'allow' || mode === 'prefer' ? [{ rejectUnauthorized: false }, false] : [tlsFor(conn, mode)];
+    let lastError;
+    for (const ssl of attempts) {
+        const client = new esm.Client({
+            host: conn.host,
+            port: conn.port,
+            user: conn.user,
+            password: conn.password,
+            database: conn.database,
+            ssl,
+            options: conn.params.options,
+            application_name: 'pg-backup-action',
+            connectionTimeoutMillis: Number(conn.params.connect_timeout ?? 20) * 1000
+        });
+        // A dropped connection must not crash the process; the pending query rejects instead.
+        client.on('error', () => undefined);
+        try {
+            await client.connect();
+            return client;
+        }
+        catch (error) {
+            lastError = error;
+            await client.end().catch(() => undefined);
+            if (!/does not support SSL/i.test(errorMessage(error)))
+                break;
+        }
+    }
+    throw new BackupError(`Could not connect to ${describeConnection(conn)}: ${errorMessage(lastError)}`, {
+        cause: lastError
+    });
+}
+function tlsFor(conn, mode) {
+    const ca = conn.params.sslrootcert ? (0,external_node_fs_.readFileSync)(conn.params.sslrootcert, 'utf8') : undefined;
+    if (mode === 'require')
+        return { rejectUnauthorized: false, ca };
+    if (mode === 'verify-ca')
+        return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
+    return { rejectUnauthorized: true, ca };
+}
+async function serverVersion(client) {
+    const { rows } = await client.query("SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS text");
+    const num = Number(rows[0].num);
+    return { num, major: Math.floor(num / 10000), text: rows[0].text.split(' ')[0] };
+}
+const quoteIdent = (name) => `"${name.replace(/"/g, '""')}"`;
+
+;// CONCATENATED MODULE: ./src/postgres/dump.ts
+/**
+ * pg_dump's arguments. No connection details: those travel in the environment.
+ * Compression is left to the pipeline (-Z0): pg_dump's own gzip is single-threaded
+ * and was the bottleneck, while `zstd -T0` is faster and smaller.
+ */
+function pgDumpArgs(options) {
+    const args = [`--format=${options.format}`, '--no-password'];
+    if (options.format === 'custom')
+        args.push('--compress=0');
+    if (options.snapshot)
+        args.push(`--snapshot=${options.snapshot}`);
+    if (options.scope === 'schema')
+        args.push('--schema-only');
+    if (options.scope === 'data')
+        args.push('--data-only');
+    for (const s of options.schemas)
+        args.push(`--schema=${s}`);
+    for (const s of options.excludeSchemas)
+        args.push(`--exclude-schema=${s}`);
+    for (const t of options.tables)
+        args.push(`--table=${t}`);
+    for (const t of options.excludeTables)
+        args.push(`--exclude-table=${t}`);
+    return args;
+}
+/** Roles only, without password hashes (managed platforms refuse to read them anyway). */
+function pgDumpallRolesArgs() {
+    return ['--roles-only', '--no-role-passwords', '--no-password'];
+}
+
+;// CONCATENATED MODULE: ./src/postgres/patterns.ts
+function splitPattern(pattern) {
+    const parts = [''];
+    let quoted = false;
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === '"') {
+            if (quoted && pattern[i + 1] === '"') {
+                parts[parts.length - 1] += '\\"';
+                i++;
+            }
+            else
+                quoted = !quoted;
+        }
+        else if (c === '.' && !quoted)
+            parts.push('');
+        else
+            parts[parts.length - 1] += quoted ? escapeRegex(c) : unquoted(c);
+    }
+    return parts;
+}
+/** Outside quotes psql keeps regular-expression syntax, except `*`, `?` and a literal `$`. */
+function unquoted(c) {
+    if (c === '*')
+        return '.*';
+    if (c === '?')
+        return '.';
+    if (c === '$')
+        return '\\$';
+    return c.toLowerCase();
+}
+function escapeRegex(c) {
+    return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
+}
+const whole = (source) => new RegExp(`^(?:${source})$`);
+/** A schema pattern (-n/-N). */
+function schemaMatcher(pattern) {
+    const parts = splitPattern(pattern);
+    const re = whole(parts[parts.length - 1]);
+    return schema => re.test(schema);
+}
+/**
+ * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
+ * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
+ */
+function tableMatcher(pattern) {
+    const parts = splitPattern(pattern);
+    const table = whole(parts[parts.length - 1]);
+    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/;
+    return (s, t) => table.test(t) && schema.test(s);
+}
+/** Whether pg_dump with these switches dumps the table's data. */
+function selectsTable(filters, schema, table) {
+    const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table));
+    if (excluded)
+        return false;
+    // As in pg_dump, -t wins over -n/-N: selected tables are dumped whatever the schema switches say.
+    if (filters.tables.length > 0)
+        return filters.tables.some(p => tableMatcher(p)(schema, table));
+    if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema)))
+        return false;
+    return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
+}
+
+;// CONCATENATED MODULE: ./src/postgres/inventory.ts
+
+
+/**
+ * Ordinary tables pg_dump would dump data for: not system schemas, not members of
+ * extensions (pg_dump skips those), leaf tables only (partition parents hold no rows).
+ */
+async function listTables(client, filters, relkinds = ['r']) {
+    const { rows } = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = ANY ($1::"char"[])
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+    ORDER BY 1, 2`, [relkinds]);
+    return rows.filter(t => selectsTable(filters, t.schema, t.table));
+}
+/** Exact row counts, in batches of one query each; ONLY, because COPY dumps each table's own rows. */
+async function countRows(client, tables) {
+    const out = [];
+    for (let i = 0; i < tables.length; i += 100) {
+        const batch = tables.slice(i, i + 100);
+        const sql = batch
+            .map((t, j) => `SELECT ${j} AS i, count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
+            .join(' UNION ALL ');
+        const { rows } = await client.query(sql);
+        for (const row of rows)
+            out.push({ ...batch[row.i], rows: Number(row.n) });
+    }
+    return out.sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table));
+}
+/**
+ * Policies, indexes and constraints on the dumped relations (listTables(…, ['r', 'p', 'm'])),
+ * counted the way pg_restore's table of contents lists them: an index backing a constraint
+ * appears as the constraint, check constraints are part of CREATE TABLE, and pg_dump skips
+ * invalid indexes and foreign keys that partitions inherit from their parent.
+ */
+async function schemaFacts(client, tables) {
+    const names = tables.map(t => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
+    const { rows } = await client.query(`WITH t AS (SELECT unnest($1::text[])::regclass AS oid)
+     SELECT
+       (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
+       (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
+       (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
+          WHERE i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
+       (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x') AND NOT (k.contype = 'f' AND k.conparentid <> 0)) AS constraints`, [names]);
+    const row = rows[0];
+    return { rlsTables: row.rls ?? [], policies: Number(row.policies), indexes: Number(row.indexes), constraints: Number(row.constraints) };
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -41979,52 +42439,6 @@ function withContentMd5(command) {
     }, { step: 'build', priority: 'low', name: 'pgBackupContentMd5' });
 }
 
-;// CONCATENATED MODULE: ./src/commands/context.ts
-
-
-function sourceConnection(ctx) {
-    return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
-}
-/** The backup set's name: the `name` input, else the database's name. */
-function setName(ctx, conn) {
-    const name = ctx.settings.name ?? conn?.database ?? conn?.user;
-    if (!name)
-        throw new Error('Input "name": could not be derived from database-url; set it');
-    return name.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-/** The set a command reads: `name`, else the database named by database-url or PGDATABASE (no connection made). */
-function configuredSetName(ctx) {
-    if (ctx.settings.name)
-        return ctx.settings.name;
-    if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
-        throw new InputError('name', 'is required (or database-url, whose database names the set)');
-    return setName(ctx, sourceConnection(ctx));
-}
-/** The first storage that can be read back (artifact storage is write-only). */
-function readableStorage(ctx) {
-    const storage = ctx.storages.find(s => s.kind !== 'artifact');
-    if (!storage)
-        throw new Error('Input "storage": this command reads backups back; include s3 or local');
-    return storage;
-}
-/** GitHub's context for the manifest, when running in Actions. */
-function githubContext(env) {
-    if (!env.GITHUB_ACTIONS)
-        return undefined;
-    const fields = {
-        repository: env.GITHUB_REPOSITORY,
-        workflow: env.GITHUB_WORKFLOW,
-        runId: env.GITHUB_RUN_ID,
-        runAttempt: env.GITHUB_RUN_ATTEMPT,
-        sha: env.GITHUB_SHA,
-        ref: env.GITHUB_REF,
-        event: env.GITHUB_EVENT_NAME,
-        actor: env.GITHUB_ACTOR,
-        serverUrl: env.GITHUB_SERVER_URL
-    };
-    return Object.fromEntries(Object.entries(fields).filter((e) => Boolean(e[1])));
-}
-
 ;// CONCATENATED MODULE: ./src/version.ts
 /** Recorded in manifests; bump with package.json. */
 const ACTION_VERSION = '0.1.0';
@@ -42045,16 +42459,21 @@ const ACTION_VERSION = '0.1.0';
 
 
 
+
+
 /**
  * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
  * checksum file and, last, the manifest that makes the backup exist.
  */
-async function backup(ctx, kind = ctx.settings.kind, conn = sourceConnection(ctx)) {
+async function backup(ctx, options = {}) {
+    const kind = options.kind ?? ctx.settings.kind;
+    const conn = options.conn ?? sourceConnection(ctx);
     const { settings, host } = ctx;
     const name = setName(ctx, conn);
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
     const client = await connect(conn);
+    let published = false;
     try {
         const version = await serverVersion(client);
         const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env);
@@ -42064,6 +42483,9 @@ async function backup(ctx, kind = ctx.settings.kind, conn = sourceConnection(ctx
                 storage.sizePartsFor(await databaseSize(client));
         }
         // The dump and the row counts share one snapshot, so a drill can prove every row came back.
+        // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
+        // and counts must see every row (as pg_dump does, RLS off: fail rather than count a subset).
+        await client.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off");
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snapshot = (await client.query('SELECT pg_export_snapshot() AS id')).rows[0].id;
         const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables };
@@ -42076,15 +42498,13 @@ async function backup(ctx, kind = ctx.settings.kind, conn = sourceConnection(ctx
             const dump = { name: 'pg_dump', command: tools.bin('pg_dump'), args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }), env };
             const dataFile = dataFileName(id, settings.format, ext, encrypted);
             const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables);
-            const facts = schemaFacts(client, tables);
+            const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations));
             counting.catch(() => undefined);
             facts.catch(() => undefined);
             const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile));
-            if (data.size === 0)
-                throw new BackupError('pg_dump produced no output; nothing was published');
             const result = [{ role: 'data', file: dataFile, ...data }];
             if (settings.roles) {
-                const roles = { name: 'pg_dumpall', command: rolesTool(tools), args: pgDumpallRolesArgs(), env: libpqEnv(conn, conn.database) };
+                const roles = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env };
                 const rolesFile = rolesFileName(id, ext, encrypted);
                 result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) });
             }
@@ -42105,21 +42525,32 @@ async function backup(ctx, kind = ctx.settings.kind, conn = sourceConnection(ctx
             format: settings.format,
             scope: settings.scope,
             filters,
-            compression: { algorithm: settings.compression, level: settings.compressionLevel },
+            compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
             encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
             objects: objects.objects,
             tables: objects.counts,
             schemaFacts: objects.facts,
             github: githubContext(host.env)
         };
+        // Verified before the manifest makes it exist: a backup that does not read back is never published.
+        // A size far from the set's history is only a flag: that backup is published, then the step fails.
+        const checks = options.verify ? await checkBackup(ctx, manifest) : [];
+        const broken = checks.filter(c => !c.ok && c.name !== 'size');
+        if (broken.length > 0)
+            throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`);
         await finish(ctx, manifest);
+        published = true;
+        const flagged = checks.filter(c => !c.ok);
+        if (flagged.length > 0)
+            throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`);
         const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
         const location = ctx.storages[0].locate(layout.object(name, manifest.objects[0].file));
         await host.summary(backupSummary(manifest, ctx.storages.map(s => s.locate(layout.object(name, manifest.objects[0].file))), durationSeconds));
-        return { manifest, location, durationSeconds };
+        return { manifest, location, durationSeconds, verified: options.verify === true };
     }
     catch (error) {
-        await discardPartial(ctx, name, id);
+        if (!published)
+            await discardPartial(ctx, name, id);
         throw error;
     }
     finally {
@@ -42138,20 +42569,20 @@ function pipelineTail(ctx, gpgHome) {
 async function publishObject(ctx, stages, key) {
     return publish(startChain(stages, ctx.secrets), ctx.storages, key);
 }
-/** Removes whatever this failed run stored (never a manifest: it is written last). */
+/** Removes whatever this failed run stored, before its manifest was written. */
 async function discardPartial(ctx, name, id) {
     for (const storage of ctx.storages) {
         await storage.discard?.();
         if (storage.kind === 'artifact')
             continue;
-        const leftovers = await storage.list(layout.setPrefix(name)).catch(() => []);
-        const keys = leftovers.filter(o => layout.idOf(o.key.slice(name.length + 1)) === id).map(o => o.key);
-        if (keys.length > 0)
-            await storage.delete(keys).catch(() => undefined);
+        try {
+            const leftovers = (await listBackups(storage, name)).filter(b => b.id === id);
+            await deleteBackupFiles(storage, name, leftovers);
+        }
+        catch (error) {
+            ctx.host.warning(`could not remove the unfinished upload ${id} from ${storage.locate(layout.setPrefix(name))} (a later prune will): ${errorMessage(error)}`);
+        }
     }
-}
-function rolesTool(tools) {
-    return tools.bin('pg_dumpall');
 }
 async function databaseSize(client) {
     const { rows } = await client.query('SELECT pg_database_size(current_database()) AS size');
@@ -42170,168 +42601,6 @@ async function finish(ctx, manifest) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/storage/storage.ts
-async function readAll(stream) {
-    const chunks = [];
-    for await (const chunk of stream)
-        chunks.push(chunk);
-    return Buffer.concat(chunks);
-}
-
-;// CONCATENATED MODULE: ./src/catalog/catalog.ts
-
-
-
-/** Groups a set's files by backup id; files that belong to no id are left out (and never touched). */
-function groupBackups(name, objects) {
-    const byId = new Map();
-    const prefix = layout.setPrefix(name);
-    for (const object of objects) {
-        if (!object.key.startsWith(prefix))
-            continue;
-        const file = object.key.slice(prefix.length);
-        if (file.includes('/'))
-            continue;
-        const id = layout.idOf(file);
-        if (!id)
-            continue;
-        let entry = byId.get(id);
-        if (!entry) {
-            entry = { id, time: backupTime(id), kind: kindOf(id), complete: false, pinned: false, files: [] };
-            byId.set(id, entry);
-        }
-        entry.files.push(object);
-        if (file === `${id}.manifest.json`)
-            entry.complete = true;
-        if (file === `${id}.pinned`)
-            entry.pinned = true;
-    }
-    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
-}
-async function listBackups(storage, name) {
-    return groupBackups(name, await storage.list(layout.setPrefix(name)));
-}
-async function readManifest(storage, name, id) {
-    const key = layout.manifest(name, id);
-    let text;
-    try {
-        text = (await readAll(await storage.get(key))).toString('utf8');
-    }
-    catch (error) {
-        throw new BackupError(`Backup ${id} of "${name}" has no readable manifest at ${storage.locate(key)}: ${error.message}`);
-    }
-    return parseManifest(text, storage.locate(key));
-}
-/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
-async function resolveBackup(storage, name, ref) {
-    const backups = (await listBackups(storage, name)).filter(b => b.complete);
-    if (ref === 'latest') {
-        // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
-        const candidates = backups.filter(b => b.kind !== 'pre-restore');
-        if (candidates.length === 0)
-            throw new BackupError(`No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`);
-        return readManifest(storage, name, candidates[0].id);
-    }
-    if (!backups.some(b => b.id === ref)) {
-        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
-    }
-    return readManifest(storage, name, ref);
-}
-
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
-;// CONCATENATED MODULE: ./src/pipeline/readback.ts
-
-
-
-
-
-
-
-
-/**
- * Streams a stored object back through decrypt → decompress → `consumers`, checking
- * its size and sha256 against the manifest on the way (no copy on disk).
- */
-async function readBack(storage, manifest, object, options) {
-    const stages = [];
-    if (manifest.encryption) {
-        if (!options.passphrase) {
-            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
-        }
-        stages.push(decryptStage(options.gpgHome, options.passphrase));
-    }
-    const decompress = decompressStage(manifest.compression.algorithm);
-    if (decompress)
-        stages.push(decompress);
-    stages.push(...(options.consumers ?? []));
-    if (stages.length === 0)
-        stages.push({ name: 'cat', command: 'cat', args: [] });
-    const source = await storage.get(layout.object(manifest.name, object.file));
-    const checksum = new Checksum();
-    const chain = startChain(stages, options.secrets, { input: 'pipe' });
-    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(source, checksum, forwardWhileOpen(chain.input)).catch(error => {
-        chain.kill();
-        throw error;
-    });
-    const done = (async () => {
-        // Check the checksum first: a corrupted object explains any decrypt/decompress error.
-        const [fed, chained] = await Promise.allSettled([feeding, chain.done]);
-        const sha256 = checksum.digest();
-        if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
-            throw new BackupError(`Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
-                `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
-        }
-        if (fed.status === 'rejected')
-            throw fed.reason;
-        if (chained.status === 'rejected')
-            throw chained.reason;
-        return { size: checksum.bytes, sha256 };
-    })();
-    done.catch(() => undefined);
-    return { output: chain.output, done };
-}
-/**
- * Writes into a program's stdin until it goes away, then drops the rest: the
- * source is still read to the end, so the checksum covers the whole object and a
- * corrupted byte is reported as such rather than as a decrypt error.
- */
-function forwardWhileOpen(target) {
-    let open = true;
-    const close = () => {
-        open = false;
-    };
-    target.on('error', close);
-    target.on('close', close);
-    return new external_node_stream_.Writable({
-        write(chunk, _encoding, callback) {
-            if (!open)
-                return callback();
-            if (target.write(chunk))
-                return callback();
-            const resume = () => {
-                target.off('drain', resume);
-                target.off('error', resume);
-                target.off('close', resume);
-                callback();
-            };
-            target.on('drain', resume);
-            target.on('error', resume);
-            target.on('close', resume);
-        },
-        final(callback) {
-            if (open)
-                target.end();
-            callback();
-        }
-    });
-}
-/** Decrypts and decompresses a stored object into a local file (parallel restore needs one). */
-async function readBackToFile(storage, manifest, object, path, options) {
-    const reading = await readBack(storage, manifest, object, options);
-    await Promise.all([(0,external_node_stream_promises_namespaceObject.pipeline)(reading.output, (0,external_node_fs_.createWriteStream)(path, { mode: 0o600 })), reading.done]);
-}
-
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
 
 
@@ -42341,28 +42610,39 @@ async function readBackToFile(storage, manifest, object, path, options) {
 const EXPECTED = [
     [/role "[^"]+" does not exist/, 'owner or grant for a role that exists only on the source'],
     [/must be (owner|member) of|permission denied to (set|grant)|must have admin option/, 'ownership or grant the restoring role may not give'],
-    [/extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
-    [/event trigger|publication "[^"]+"|subscription/i, 'platform-level object not restorable on a plain server']
+    [/^extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
+    [/^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/, 'platform-level object not restorable on a plain server']
 ];
-/** Splits pg_restore/psql stderr into errors, marking the ones a drill expects (pure). */
+/**
+ * Splits pg_restore/psql stderr into errors, marking the ones a drill expects (pure).
+ * Only the server's ERROR line is kept, never the failed SQL ("Command was: …"), which
+ * may hold secrets such as a user mapping's password; any other error is unexpected.
+ */
 function classifyErrors(stderr) {
     const errors = [];
     for (const block of stderr.split(/\n(?=pg_restore: |psql:)/)) {
-        const match = /(?:error: .*?ERROR:|ERROR:)\s+([\s\S]*)/.exec(block);
-        if (!match)
-            continue;
-        const message = match[1].replace(/\s+/g, ' ').trim().slice(0, 500);
-        const reason = EXPECTED.find(([pattern]) => pattern.test(message))?.[1];
-        errors.push(reason ? { message, expected: reason } : { message });
+        const line = block.split('\n')[0];
+        const server = /ERROR:\s+(.*)$/.exec(line);
+        if (server) {
+            const message = redactSqlSecrets(server[1].trim()).slice(0, 500);
+            const reason = EXPECTED.find(([pattern]) => pattern.test(message))?.[1];
+            errors.push(reason ? { message, expected: reason } : { message });
+        }
+        else if (/^pg_restore: error: |^psql:.*(FATAL|error):/.test(line)) {
+            errors.push({ message: redactSqlSecrets(line.replace(/^pg_restore: error: /, '')).slice(0, 500) });
+        }
     }
     return errors;
+}
+function redactSqlSecrets(text) {
+    return text.replace(/(password\s*[= ]\s*)('[^']*'|\S+)/gi, '$1***');
 }
 /**
  * Runs pg_restore (custom) or psql (plain) against the target and returns every
  * error it reported. Fails outright only when the tool could not run at all.
  */
 async function restoreArchive(options) {
-    const env = { ...process.env, ...libpqEnv(options.target) };
+    const env = childEnv(libpqEnv(options.target));
     let command;
     let args;
     if (options.format === 'custom') {
@@ -42372,12 +42652,6 @@ async function restoreArchive(options) {
             args.push(`--jobs=${options.jobs}`);
         if (options.clean)
             args.push('--clean', '--if-exists');
-        for (const t of options.tables ?? []) {
-            const [schema, table] = t.includes('.') ? t.split('.', 2) : [undefined, t];
-            if (schema)
-                args.push(`--schema=${schema}`);
-            args.push(`--table=${table}`);
-        }
         if (options.file)
             args.push(options.file);
     }
@@ -42501,7 +42775,9 @@ async function restoreInto(ctx, manifest, target, tools) {
         const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets };
         if (manifest.format === 'plain') {
             const reading = await readBack(storage, manifest, data, options);
-            const [errors] = await Promise.all([restoreArchive({ ...base, stream: reading.output }), reading.done]);
+            // If psql stops early, drain the rest so decryption and decompression can finish.
+            const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume());
+            const [errors] = await Promise.all([restoring, reading.done]);
             return errors;
         }
         const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'pgb-restore-'));
@@ -42582,8 +42858,8 @@ const UNFINISHED_AFTER_MS = 24 * 3_600_000;
 const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
- * Deletes data and other files of every pruned backup first and the manifests last, so an
- * interrupted prune leaves unfinished uploads (cleaned up next time), never a manifest without data.
+ * Deletes the manifests of every pruned backup first, then their other files: an interrupted
+ * prune leaves unfinished uploads (cleaned up next time), never a manifest without its data.
  */
 async function prune(ctx, options = {}) {
     const { settings, host } = ctx;
@@ -42606,7 +42882,7 @@ async function prune(ctx, options = {}) {
         const unfinished = plan.unfinished.length > 0 ? `, and ${plan.unfinished.length} unfinished upload(s) older than a day` : '';
         host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`);
         if (!settings.dryRun)
-            await deleteBackups(plan.storage, name, plan.doomed);
+            await deleteBackupFiles(plan.storage, name, plan.doomed);
     }
     const storagesOut = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }));
     const ids = (pick) => [...new Set(storagesOut.flatMap(pick))].sort().reverse();
@@ -42644,17 +42920,6 @@ function planPrune(backups, kind, policy, protect, now) {
     const deleted = new Set(decisions.filter(d => !d.keep).map(d => d.id));
     const doomed = [...group.filter(b => deleted.has(b.id)), ...unfinished];
     return { decisions, unfinished, doomed };
-}
-/** Every file grouped under each id, manifests in a second pass after all other files are gone. */
-async function deleteBackups(storage, name, doomed) {
-    const keys = doomed.flatMap(b => b.files.map(f => f.key));
-    const manifests = new Set(doomed.map(b => layout.manifest(name, b.id)));
-    const first = keys.filter(k => !manifests.has(k));
-    const last = keys.filter(k => manifests.has(k));
-    if (first.length > 0)
-        await storage.delete(first);
-    if (last.length > 0)
-        await storage.delete(last);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/monitor.ts
@@ -42715,6 +42980,10 @@ async function monitor(ctx) {
 
 
 
+
+
+
+const restore_run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -42722,6 +42991,8 @@ function restoreTarget(ctx) {
     const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url');
     if (!target.database)
         throw new InputError('target-database-url', 'must name a database');
+    if (ctx.settings.tables.some(t => /[*?"]/.test(t)))
+        throw new InputError('tables', 'restore takes exact table names (schema.table), not patterns');
     if (ctx.settings.confirm !== target.database) {
         throw new InputError('confirm', `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`);
     }
@@ -42747,7 +43018,7 @@ async function restore(ctx) {
     if (ctx.settings.safetySnapshot) {
         const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables };
         const snapshotCtx = { ...ctx, settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false } };
-        safetyBackupId = (await backup(snapshotCtx, 'pre-restore', target)).manifest.id;
+        safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id;
         ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`);
     }
     ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`);
@@ -42779,224 +43050,38 @@ async function restore(ctx) {
 }
 /**
  * Replaces the rows of the named tables in one transaction: TRUNCATE, then the
- * archive's data for just those tables. Any error rolls everything back.
+ * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
+ * as a cross product). Any error rolls everything back.
  */
 async function replaceTables(ctx, tools, file, target) {
     const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
-    const selectors = names.flatMap(([schema, table]) => [`--schema=${schema}`, `--table=${table}`]);
+    const listing = await restore_run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
+    const entries = listing.stdout.split('\n').filter(line => parseToc(line)[0]?.desc === 'TABLE DATA');
+    const wanted = names.map(([schema, table]) => {
+        const line = entries.find(l => {
+            const entry = parseToc(l)[0];
+            return entry.schema === schema && entry.tag === table;
+        });
+        if (!line)
+            throw new InputError('tables', `${schema}.${table} has no data in backup`);
+        return line;
+    });
+    const list = (0,external_node_path_.join)((0,external_node_path_.dirname)(file), 'tables.list');
+    await (0,promises_.writeFile)(list, wanted.join('\n') + '\n');
     const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`;
-    const env = libpqEnv(target);
     const chain = startChain([
-        { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', ...selectors, '--file=-', file] },
+        { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
         // psql runs --command then --file in order, all inside --single-transaction.
         {
             name: 'psql',
             command: tools.bin('psql'),
             args: ['--no-password', '--quiet', '--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--output=/dev/null', `--command=${truncate}`, '--file=-'],
-            env
+            env: libpqEnv(target)
         }
     ], ctx.secrets);
     chain.output.resume();
     await chain.done;
     return [];
-}
-
-;// CONCATENATED MODULE: ./src/postgres/toc.ts
-// Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
-const DESCS = [
-    'TABLE DATA', 'FK CONSTRAINT', 'ROW SECURITY', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'DEFAULT ACL', 'INDEX ATTACH',
-    'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'EVENT TRIGGER', 'LARGE OBJECT', 'BLOB DATA', 'BLOBS',
-    'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'ACCESS METHOD', 'FOREIGN DATA WRAPPER', 'SERVER', 'USER MAPPING',
-    'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'CHECK CONSTRAINT', 'CONSTRAINT', 'COMMENT', 'ACL',
-    'DATABASE PROPERTIES', 'DATABASE', 'DEFAULT', 'DOMAIN', 'EXTENSION', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'INDEX',
-    'POLICY', 'RULE', 'SCHEMA', 'SEQUENCE', 'TABLE', 'TRIGGER', 'TYPE', 'VIEW', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'CAST',
-    'COLLATION', 'CONVERSION', 'OPERATOR', 'SHELL TYPE', 'TRANSFORM', 'LANGUAGE', 'PROCEDURAL LANGUAGE'
-].sort((a, b) => b.length - a.length);
-function parseToc(text) {
-    const entries = [];
-    for (const line of text.split('\n')) {
-        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim());
-        if (!match)
-            continue;
-        const rest = match[1];
-        const desc = DESCS.find(d => rest.startsWith(`${d} `));
-        if (!desc)
-            continue;
-        const words = rest.slice(desc.length + 1).split(' ');
-        const owner = words.length > 2 ? words.pop() : '';
-        const schema = words.shift();
-        entries.push({ desc, schema, tag: words.join(' '), owner });
-    }
-    return entries;
-}
-function count(entries, ...descs) {
-    return entries.filter(e => descs.includes(e.desc)).length;
-}
-/** Tables with data in the archive, as "schema.table". */
-function tablesWithData(entries) {
-    return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`));
-}
-
-;// CONCATENATED MODULE: ./src/catalog/checks.ts
-
-const qualified = (t) => `${t.schema}.${t.table}`;
-/** Compares an archive's table of contents with what the manifest says was dumped (pure). */
-function tocChecks(manifest, toc, criticalTables) {
-    const checks = [];
-    const withData = tablesWithData(toc);
-    if (manifest.scope !== 'schema') {
-        const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified);
-        checks.push({
-            name: 'tables',
-            ok: missing.length === 0,
-            detail: missing.length === 0 ? `all ${manifest.tables.length} tables have data entries` : `missing from the archive: ${missing.join(', ')}`
-        });
-    }
-    if (criticalTables.length > 0) {
-        const problems = criticalTables.flatMap(name => {
-            const full = name.includes('.') ? name : `public.${name}`;
-            const counted = manifest.tables.find(t => qualified(t) === full);
-            if (!withData.has(full) || !counted)
-                return [`${full} is not in the backup`];
-            return counted.rows > 0 ? [] : [`${full} had no rows`];
-        });
-        checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') });
-    }
-    const facts = manifest.schemaFacts;
-    if (facts && manifest.scope !== 'data') {
-        const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`));
-        const lostRls = facts.rlsTables.filter(t => !rls.has(t));
-        const policies = count(toc, 'POLICY');
-        checks.push({
-            name: 'row level security',
-            ok: lostRls.length === 0 && policies === facts.policies,
-            detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
-        });
-        const indexes = count(toc, 'INDEX');
-        const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT');
-        checks.push({
-            name: 'indexes and constraints',
-            ok: indexes === facts.indexes && constraints === facts.constraints,
-            detail: `${indexes} of ${facts.indexes} indexes, ${constraints} of ${facts.constraints} constraints`
-        });
-    }
-    return checks;
-}
-/** Flags a backup much larger or smaller than the median of the set's earlier ones (pure). */
-function sizeCheck(size, previousSizes, maxChangePercent) {
-    if (size < 512)
-        return { name: 'size', ok: false, detail: `only ${size} bytes: the dump is empty or nearly so` };
-    if (previousSizes.length === 0)
-        return { name: 'size', ok: true, detail: `${size} bytes (no earlier backup to compare)` };
-    const sorted = [...previousSizes].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    const change = ((size - median) / median) * 100;
-    return {
-        name: 'size',
-        ok: Math.abs(change) <= maxChangePercent,
-        detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
-    };
-}
-
-;// CONCATENATED MODULE: ./src/commands/verify.ts
-
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Checks a stored backup without a server: checksum, decryption, decompression,
- * a readable table of contents that holds what the manifest says was dumped, and a
- * size in line with the set's history. Throws when a check fails.
- */
-async function verify(ctx, manifest) {
-    const storage = readableStorage(ctx);
-    const target = manifest ?? (await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup));
-    const checks = await runChecks(ctx, storage, target);
-    const ok = checks.every(c => c.ok);
-    await ctx.host.summary(verifySummary(target, checks));
-    if (!ok) {
-        const failed = checks.filter(c => !c.ok);
-        throw new BackupError(`Verify failed for backup ${target.id}: ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`);
-    }
-    ctx.host.info(`Verified backup ${target.id}: ${checks.map(c => c.name).join(', ')} passed`);
-    return { manifest: target, checks, ok };
-}
-async function runChecks(ctx, storage, manifest) {
-    const checks = [];
-    const data = manifest.objects.find(o => o.role === 'data');
-    if (!data)
-        return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }];
-    const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined;
-    await withGpgHome(async (gpgHome) => {
-        const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
-        const reading = await readBack(storage, manifest, data, options);
-        const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done]);
-        if (result.status === 'rejected') {
-            const message = errorMessage(result.reason);
-            const isChecksum = /checksum mismatch/i.test(message);
-            checks.push({ name: 'checksum', ok: !isChecksum, detail: isChecksum ? message : `${data.size} bytes, sha256 matches the manifest` });
-            if (!isChecksum)
-                checks.push({ name: 'archive readable', ok: false, detail: message });
-            return;
-        }
-        if (text.status === 'rejected') {
-            checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) });
-            return;
-        }
-        checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` });
-        const body = text.value;
-        if (manifest.format === 'custom') {
-            const toc = parseToc(body);
-            checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` });
-            checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables));
-        }
-        else {
-            const complete = body.includes('PostgreSQL database dump complete');
-            checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' });
-        }
-        for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
-            const back = await readBack(storage, manifest, extra, options);
-            back.output.resume();
-            const outcome = await back.done.then(() => undefined, (error) => errorMessage(error));
-            checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` });
-        }
-    });
-    const earlier = (await listBackups(storage, manifest.name))
-        .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
-        .map(b => b.files.find(f => f.key.endsWith(dataSuffix(data.file)))?.size)
-        .filter((s) => s !== undefined)
-        .slice(0, 10);
-    checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange));
-    return checks;
-}
-/** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
-function dataSuffix(file) {
-    return file.slice(file.indexOf('.'));
-}
-/**
- * pg_restore --list reads only the table of contents, so the rest of the stream is
- * drained past it: decryption and decompression still see every byte. For plain
- * dumps only the tail is kept (the completion marker): memory stays flat.
- */
-async function consume(stream, tools, ctx) {
-    if (!tools) {
-        let tail = '';
-        for await (const chunk of stream)
-            tail = (tail + chunk.toString()).slice(-4096);
-        return tail;
-    }
-    const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' });
-    const [listing] = await Promise.all([readAll(list.output), (0,external_node_stream_promises_namespaceObject.pipeline)(stream, forwardWhileOpen(list.input)), list.done]);
-    return listing.toString('utf8');
 }
 
 ;// CONCATENATED MODULE: ./src/commands/index.ts
@@ -43009,23 +43094,20 @@ async function consume(stream, tools, ctx) {
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
-        const result = await backup(ctx);
+        const canVerify = ctx.storages.some(s => s.kind !== 'artifact');
+        if (ctx.settings.verify && !canVerify)
+            ctx.host.warning('verify skipped: artifact storage cannot be read back');
+        const result = await backup(ctx, { verify: ctx.settings.verify && canVerify });
         const data = result.manifest.objects[0];
         const outputs = {
             'backup-id': result.manifest.id,
             location: result.location,
             'size-bytes': data.size,
             sha256: data.sha256,
-            'duration-seconds': result.durationSeconds.toFixed(1)
+            'duration-seconds': result.durationSeconds.toFixed(1),
+            verified: result.verified
         };
-        // Verify and prune only follow a backup that succeeded; a throw above skips both.
-        if (ctx.settings.verify) {
-            if (ctx.storages.some(s => s.kind !== 'artifact')) {
-                outputs.verified = (await verify(ctx, result.manifest)).ok;
-            }
-            else
-                ctx.host.warning('verify skipped: artifact storage cannot be read back');
-        }
+        // Prune only follows a backup that was published and verified; a throw above skips it.
         if (ctx.settings.prune) {
             const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] });
             outputs.kept = JSON.stringify(p.kept);
@@ -43118,6 +43200,7 @@ class LocalStorage {
         const partial = `${path}.partial-${process.pid}`;
         try {
             await (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_.createWriteStream)(partial, { mode: 0o600 }));
+            await syncFile(partial);
             await (0,promises_.rename)(partial, path);
         }
         catch (error) {
@@ -43130,6 +43213,7 @@ class LocalStorage {
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
         const partial = `${path}.partial-${process.pid}`;
         await (0,promises_.writeFile)(partial, body, { mode: 0o600 });
+        await syncFile(partial);
         await (0,promises_.rename)(partial, path);
     }
     async get(key) {
@@ -43158,6 +43242,16 @@ class LocalStorage {
     async delete(keys) {
         for (const key of keys)
             await (0,promises_.rm)(this.locate(key), { force: true });
+    }
+}
+/** On disk before the rename, so a crash never leaves a complete-looking name over missing bytes. */
+async function syncFile(path) {
+    const handle = await (0,promises_.open)(path, 'r+');
+    try {
+        await handle.sync();
+    }
+    finally {
+        await handle.close();
     }
 }
 
@@ -43255,9 +43349,17 @@ async function execute(host, now = () => new Date()) {
     // Masked before anything can fail, so that not even a malformed URL is ever echoed.
     for (const input of ['database-url', 'target-database-url', 'encryption-passphrase'])
         secrets.add(host.input(input).trim());
+    // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
+    const safe = {
+        ...host,
+        output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
+        info: message => host.info(secrets.redact(message)),
+        warning: message => host.warning(secrets.redact(message)),
+        summary: markdown => host.summary(secrets.redact(markdown))
+    };
     try {
-        const settings = readSettings(host);
-        const ctx = { settings, host, secrets, storages: openStorages(settings, host.env), now };
+        const settings = readSettings(safe);
+        const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now };
         const outputs = await COMMAND_RUNNERS[settings.command](ctx);
         for (const [name, value] of Object.entries(outputs))
             host.output(name, value);

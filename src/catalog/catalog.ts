@@ -65,3 +65,17 @@ export async function resolveBackup(storage: Storage, name: string, ref: string)
   }
   return readManifest(storage, name, ref)
 }
+
+/**
+ * Deletes every file of the given backups, manifests first: a backup stops existing the
+ * moment its manifest goes, so an interrupted delete leaves an unfinished upload (removed
+ * by a later prune), never a manifest pointing at missing data.
+ */
+export async function deleteBackupFiles(storage: Storage, name: string, backups: BackupEntry[]): Promise<void> {
+  const manifests = new Set(backups.map(b => layout.manifest(name, b.id)))
+  const keys = backups.flatMap(b => b.files.map(f => f.key))
+  const first = keys.filter(k => manifests.has(k))
+  const rest = keys.filter(k => !manifests.has(k))
+  if (first.length > 0) await storage.delete(first)
+  if (rest.length > 0) await storage.delete(rest)
+}

@@ -1,20 +1,24 @@
 import { checksumFile, dataFileName, layout, MANIFEST_VERSION, newBackupId, rolesFileName, type Manifest, type ManifestObject } from '../catalog/manifest.js'
-import { BackupError } from '../errors.js'
+import { BackupError, errorMessage } from '../errors.js'
+import type { BackupKind } from '../inputs.js'
+import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
+import { checkBackup, describeChecks } from './verify.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
-import { COMPRESSION_EXT, compressStage, encryptStage } from '../pipeline/stages.js'
+import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage } from '../pipeline/stages.js'
 import { connect, serverVersion } from '../postgres/client.js'
 import { libpqEnv, type Connection } from '../postgres/connection.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
 import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
-import { findClientTools, type ClientTools } from '../postgres/tools.js'
+import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { githubContext, setName, sourceConnection, type Context } from './context.js'
 import { ACTION_VERSION } from '../version.js'
 
 export interface BackupResult {
+  verified: boolean
   manifest: Manifest
   location: string
   durationSeconds: number
@@ -24,12 +28,18 @@ export interface BackupResult {
  * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
  * checksum file and, last, the manifest that makes the backup exist.
  */
-export async function backup(ctx: Context, kind = ctx.settings.kind, conn: Connection = sourceConnection(ctx)): Promise<BackupResult> {
+export async function backup(
+  ctx: Context,
+  options: { kind?: BackupKind; conn?: Connection; verify?: boolean } = {}
+): Promise<BackupResult> {
+  const kind = options.kind ?? ctx.settings.kind
+  const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
   const name = setName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   const client = await connect(conn)
+  let published = false
   try {
     const version = await serverVersion(client)
     const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
@@ -39,6 +49,9 @@ export async function backup(ctx: Context, kind = ctx.settings.kind, conn: Conne
     }
 
     // The dump and the row counts share one snapshot, so a drill can prove every row came back.
+    // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
+    // and counts must see every row (as pg_dump does, RLS off: fail rather than count a subset).
+    await client.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off")
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
@@ -52,14 +65,13 @@ export async function backup(ctx: Context, kind = ctx.settings.kind, conn: Conne
       const dump: Stage = { name: 'pg_dump', command: tools.bin('pg_dump'), args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }), env }
       const dataFile = dataFileName(id, settings.format, ext, encrypted)
       const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
-      const facts = schemaFacts(client, tables)
+      const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
       counting.catch(() => undefined)
       facts.catch(() => undefined)
       const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
-      if (data.size === 0) throw new BackupError('pg_dump produced no output; nothing was published')
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
-        const roles: Stage = { name: 'pg_dumpall', command: rolesTool(tools), args: pgDumpallRolesArgs(), env: libpqEnv(conn, conn.database) }
+        const roles: Stage = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env }
         const rolesFile = rolesFileName(id, ext, encrypted)
         result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) })
       }
@@ -81,20 +93,28 @@ export async function backup(ctx: Context, kind = ctx.settings.kind, conn: Conne
       format: settings.format,
       scope: settings.scope,
       filters,
-      compression: { algorithm: settings.compression, level: settings.compressionLevel },
+      compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
       objects: objects.objects,
       tables: objects.counts,
       schemaFacts: objects.facts,
       github: githubContext(host.env)
     }
+    // Verified before the manifest makes it exist: a backup that does not read back is never published.
+    // A size far from the set's history is only a flag: that backup is published, then the step fails.
+    const checks = options.verify ? await checkBackup(ctx, manifest) : []
+    const broken = checks.filter(c => !c.ok && c.name !== 'size')
+    if (broken.length > 0) throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`)
     await finish(ctx, manifest)
+    published = true
+    const flagged = checks.filter(c => !c.ok)
+    if (flagged.length > 0) throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`)
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const location = ctx.storages[0].locate(layout.object(name, manifest.objects[0].file))
     await host.summary(backupSummary(manifest, ctx.storages.map(s => s.locate(layout.object(name, manifest.objects[0].file))), durationSeconds))
-    return { manifest, location, durationSeconds }
+    return { manifest, location, durationSeconds, verified: options.verify === true }
   } catch (error) {
-    await discardPartial(ctx, name, id)
+    if (!published) await discardPartial(ctx, name, id)
     throw error
   } finally {
     await client.end().catch(() => undefined)
@@ -113,19 +133,18 @@ async function publishObject(ctx: Context, stages: Stage[], key: string) {
   return publish(startChain(stages, ctx.secrets), ctx.storages, key)
 }
 
-/** Removes whatever this failed run stored (never a manifest: it is written last). */
+/** Removes whatever this failed run stored, before its manifest was written. */
 async function discardPartial(ctx: Context, name: string, id: string): Promise<void> {
   for (const storage of ctx.storages) {
     await storage.discard?.()
     if (storage.kind === 'artifact') continue
-    const leftovers = await storage.list(layout.setPrefix(name)).catch(() => [])
-    const keys = leftovers.filter(o => layout.idOf(o.key.slice(name.length + 1)) === id).map(o => o.key)
-    if (keys.length > 0) await storage.delete(keys).catch(() => undefined)
+    try {
+      const leftovers = (await listBackups(storage, name)).filter(b => b.id === id)
+      await deleteBackupFiles(storage, name, leftovers)
+    } catch (error) {
+      ctx.host.warning(`could not remove the unfinished upload ${id} from ${storage.locate(layout.setPrefix(name))} (a later prune will): ${errorMessage(error)}`)
+    }
   }
-}
-
-function rolesTool(tools: ClientTools): string {
-  return tools.bin('pg_dumpall')
 }
 
 async function databaseSize(client: Awaited<ReturnType<typeof connect>>): Promise<number> {

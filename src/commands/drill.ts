@@ -111,7 +111,9 @@ async function restoreInto(ctx: Context, manifest: Manifest, target: Connection,
     const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
     if (manifest.format === 'plain') {
       const reading = await readBack(storage, manifest, data, options)
-      const [errors] = await Promise.all([restoreArchive({ ...base, stream: reading.output }), reading.done])
+      // If psql stops early, drain the rest so decryption and decompression can finish.
+      const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume())
+      const [errors] = await Promise.all([restoring, reading.done])
       return errors
     }
     const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'pgb-restore-'))

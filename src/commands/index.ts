@@ -12,21 +12,19 @@ export type Outputs = Record<string, string | number | boolean>
 /** Each command returns the step outputs it sets. */
 export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>> = {
   backup: async ctx => {
-    const result = await backup(ctx)
+    const canVerify = ctx.storages.some(s => s.kind !== 'artifact')
+    if (ctx.settings.verify && !canVerify) ctx.host.warning('verify skipped: artifact storage cannot be read back')
+    const result = await backup(ctx, { verify: ctx.settings.verify && canVerify })
     const data = result.manifest.objects[0]
     const outputs: Outputs = {
       'backup-id': result.manifest.id,
       location: result.location,
       'size-bytes': data.size,
       sha256: data.sha256,
-      'duration-seconds': result.durationSeconds.toFixed(1)
+      'duration-seconds': result.durationSeconds.toFixed(1),
+      verified: result.verified
     }
-    // Verify and prune only follow a backup that succeeded; a throw above skips both.
-    if (ctx.settings.verify) {
-      if (ctx.storages.some(s => s.kind !== 'artifact')) {
-        outputs.verified = (await verify(ctx, result.manifest)).ok
-      } else ctx.host.warning('verify skipped: artifact storage cannot be read back')
-    }
+    // Prune only follows a backup that was published and verified; a throw above skips it.
     if (ctx.settings.prune) {
       const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
       outputs.kept = JSON.stringify(p.kept)

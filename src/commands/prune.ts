@@ -1,10 +1,9 @@
-import { listBackups, type BackupEntry } from '../catalog/catalog.js'
+import { deleteBackupFiles, listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { layout } from '../catalog/manifest.js'
 import { hasKeepRule, planRetention, type KeepReason, type RetentionPolicy } from '../catalog/retention.js'
 import { BackupError } from '../errors.js'
 import type { BackupKind } from '../inputs.js'
 import { pruneSummary } from '../report/prune-summary.js'
-import type { Storage } from '../storage/storage.js'
 import { configuredSetName, type Context } from './context.js'
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
@@ -54,8 +53,8 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
 
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
- * Deletes data and other files of every pruned backup first and the manifests last, so an
- * interrupted prune leaves unfinished uploads (cleaned up next time), never a manifest without data.
+ * Deletes the manifests of every pruned backup first, then their other files: an interrupted
+ * prune leaves unfinished uploads (cleaned up next time), never a manifest without its data.
  */
 export async function prune(ctx: Context, options: PruneOptions = {}): Promise<PruneResult> {
   const { settings, host } = ctx
@@ -78,7 +77,7 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
     const kept = plan.decisions.filter(d => d.keep).length
     const unfinished = plan.unfinished.length > 0 ? `, and ${plan.unfinished.length} unfinished upload(s) older than a day` : ''
     host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`)
-    if (!settings.dryRun) await deleteBackups(plan.storage, name, plan.doomed)
+    if (!settings.dryRun) await deleteBackupFiles(plan.storage, name, plan.doomed)
   }
 
   const storagesOut: StoragePrune[] = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }))
@@ -119,14 +118,4 @@ export function planPrune(backups: BackupEntry[], kind: BackupKind, policy: Rete
   const deleted = new Set(decisions.filter(d => !d.keep).map(d => d.id))
   const doomed = [...group.filter(b => deleted.has(b.id)), ...unfinished]
   return { decisions, unfinished, doomed }
-}
-
-/** Every file grouped under each id, manifests in a second pass after all other files are gone. */
-async function deleteBackups(storage: Storage, name: string, doomed: BackupEntry[]): Promise<void> {
-  const keys = doomed.flatMap(b => b.files.map(f => f.key))
-  const manifests = new Set(doomed.map(b => layout.manifest(name, b.id)))
-  const first = keys.filter(k => !manifests.has(k))
-  const last = keys.filter(k => manifests.has(k))
-  if (first.length > 0) await storage.delete(first)
-  if (last.length > 0) await storage.delete(last)
 }

@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import { resolveBackup } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { BackupError, InputError } from '../errors.js'
@@ -8,12 +10,15 @@ import { startChain } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { readBackToFile } from '../pipeline/readback.js'
 import { connect, quoteIdent } from '../postgres/client.js'
-import { describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
+import { childEnv, describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
+import { parseToc } from '../postgres/toc.js'
 import { restoreArchive, type RestoreError } from '../postgres/restore.js'
 import { findClientTools, type ClientTools } from '../postgres/tools.js'
 import { restoreSummary } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
+
+const run = promisify(execFile)
 
 export interface RestoreResult {
   manifest: Manifest
@@ -28,6 +33,7 @@ export function restoreTarget(ctx: Context): Connection {
   if (!ctx.settings.targetDatabaseUrl) throw new InputError('target-database-url', 'is required: the database to restore into')
   const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url')
   if (!target.database) throw new InputError('target-database-url', 'must name a database')
+  if (ctx.settings.tables.some(t => /[*?"]/.test(t))) throw new InputError('tables', 'restore takes exact table names (schema.table), not patterns')
   if (ctx.settings.confirm !== target.database) {
     throw new InputError('confirm', `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`)
   }
@@ -54,7 +60,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   if (ctx.settings.safetySnapshot) {
     const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables }
     const snapshotCtx: Context = { ...ctx, settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false } }
-    safetyBackupId = (await backup(snapshotCtx, 'pre-restore', target)).manifest.id
+    safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id
     ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`)
   }
 
@@ -85,22 +91,33 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
 
 /**
  * Replaces the rows of the named tables in one transaction: TRUNCATE, then the
- * archive's data for just those tables. Any error rolls everything back.
+ * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
+ * as a cross product). Any error rolls everything back.
  */
 async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
   const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
-  const selectors = names.flatMap(([schema, table]) => [`--schema=${schema}`, `--table=${table}`])
+  const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
+  const entries = listing.stdout.split('\n').filter(line => parseToc(line)[0]?.desc === 'TABLE DATA')
+  const wanted = names.map(([schema, table]) => {
+    const line = entries.find(l => {
+      const entry = parseToc(l)[0]
+      return entry.schema === schema && entry.tag === table
+    })
+    if (!line) throw new InputError('tables', `${schema}.${table} has no data in backup`)
+    return line
+  })
+  const list = join(dirname(file), 'tables.list')
+  await writeFile(list, wanted.join('\n') + '\n')
   const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`
-  const env = libpqEnv(target)
   const chain = startChain(
     [
-      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', ...selectors, '--file=-', file] },
+      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
       // psql runs --command then --file in order, all inside --single-transaction.
       {
         name: 'psql',
         command: tools.bin('psql'),
         args: ['--no-password', '--quiet', '--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--output=/dev/null', `--command=${truncate}`, '--file=-'],
-        env
+        env: libpqEnv(target)
       }
     ],
     ctx.secrets

@@ -25,18 +25,24 @@ export interface VerifyResult {
  * a readable table of contents that holds what the manifest says was dumped, and a
  * size in line with the set's history. Throws when a check fails.
  */
-export async function verify(ctx: Context, manifest?: Manifest): Promise<VerifyResult> {
-  const storage = readableStorage(ctx)
-  const target = manifest ?? (await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup))
-  const checks = await runChecks(ctx, storage, target)
-  const ok = checks.every(c => c.ok)
-  await ctx.host.summary(verifySummary(target, checks))
-  if (!ok) {
-    const failed = checks.filter(c => !c.ok)
-    throw new BackupError(`Verify failed for backup ${target.id}: ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`)
-  }
-  ctx.host.info(`Verified backup ${target.id}: ${checks.map(c => c.name).join(', ')} passed`)
-  return { manifest: target, checks, ok }
+export async function verify(ctx: Context): Promise<VerifyResult> {
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  const checks = await checkBackup(ctx, manifest)
+  const failed = checks.filter(c => !c.ok)
+  if (failed.length > 0) throw new BackupError(`Verify failed for backup ${manifest.id}: ${describeChecks(failed)}`)
+  return { manifest, checks, ok: true }
+}
+
+/** Runs every check on a stored backup (its manifest may not be published yet) and reports them. */
+export async function checkBackup(ctx: Context, manifest: Manifest): Promise<Check[]> {
+  const checks = await runChecks(ctx, readableStorage(ctx), manifest)
+  await ctx.host.summary(verifySummary(manifest, checks))
+  if (checks.every(c => c.ok)) ctx.host.info(`Verified backup ${manifest.id}: ${checks.map(c => c.name).join(', ')} passed`)
+  return checks
+}
+
+export function describeChecks(checks: Check[]): string {
+  return checks.map(c => `${c.name}: ${c.detail}`).join('; ')
 }
 
 async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Promise<Check[]> {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 import { BackupError } from '../errors.js'
+import { childEnv } from '../postgres/connection.js'
 import type { Secrets } from '../secrets.js'
 
 /** One external program in a pipe chain. */
@@ -35,7 +36,6 @@ interface Exit {
   stderr: string
   spawnError?: Error
   killedByUs: boolean
-  at: number
 }
 
 const STDERR_TAIL = 8192
@@ -59,7 +59,7 @@ export function startChain(stages: Stage[], secrets: Secrets, options: { input?:
     const stdin = index === 0 ? (options.input ?? 'ignore') : (previous.stdout as Readable)
     const child = spawn(stage.command, stage.args, {
       stdio: [stdin, 'pipe', 'pipe', ...(stage.fd3 !== undefined ? (['pipe'] as const) : [])],
-      env: { ...process.env, ...stage.env }
+      env: childEnv(stage.env)
     })
     // The child now holds its own copy of the pipe; closing ours lets EPIPE reach the writer if the reader dies.
     if (previous) (previous.stdout as Readable).destroy()
@@ -82,7 +82,7 @@ export function startChain(stages: Stage[], secrets: Secrets, options: { input?:
           spawnError = error
         })
         child.on('close', (code, signal) => {
-          const exit = { stage, code, signal, stderr, spawnError, killedByUs: killing, at: Date.now() }
+          const exit = { stage, code, signal, stderr, spawnError, killedByUs: killing && signal === 'SIGTERM' }
           if (failed(exit)) kill()
           resolve(exit)
         })
@@ -93,9 +93,10 @@ export function startChain(stages: Stage[], secrets: Secrets, options: { input?:
   const done = Promise.all(exits).then(results => {
     const failures = results.filter(failed)
     if (failures.length === 0) return
-    // The root cause: not a stage we stopped, not one that merely lost its reader (SIGPIPE).
+    // The root cause: not a stage we stopped, not one that merely lost its reader (SIGPIPE),
+    // and the furthest upstream, since a stage fed nothing (or garbage) fails after its writer.
     const rootCause =
-      failures.filter(f => !f.killedByUs && f.signal !== 'SIGPIPE').sort((a, b) => a.at - b.at)[0] ??
+      failures.filter(f => !f.killedByUs && f.signal !== 'SIGPIPE').sort((a, b) => stages.indexOf(a.stage) - stages.indexOf(b.stage))[0] ??
       failures.filter(f => !f.killedByUs)[0] ??
       failures[0]
     throw new BackupError(secrets.redact(describeFailure(rootCause)))

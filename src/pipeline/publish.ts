@@ -16,7 +16,9 @@ export interface Published {
  */
 export async function publish(chain: Chain, storages: Storage[], key: string): Promise<Published> {
   const checksum = new Checksum(chain.done)
-  const branches = storages.map(() => new PassThrough({ highWaterMark: 1024 * 1024 }))
+  // Errors on a branch are reported through the upload's rejection; the listener keeps an
+  // early failure (e.g. mkdir) from surfacing as an unhandled 'error' event.
+  const branches = storages.map(() => new PassThrough({ highWaterMark: 1024 * 1024 }).on('error', () => undefined))
   let firstError: unknown
   const fail = (error: unknown): void => {
     if (firstError !== undefined) return

@@ -10,21 +10,21 @@ import { Checksum } from './checksum.js'
 import { decompressStage, decryptStage } from './stages.js'
 
 export interface ReadBack {
-  /** What the last stage writes (decompressed dump, or the consumer's own output). */
+  /** The decrypted, decompressed dump. */
   output: Readable
   /** Resolves when the object was read whole, its sha256 matched, and every stage exited 0. */
   done: Promise<{ size: number; sha256: string }>
 }
 
 /**
- * Streams a stored object back through decrypt → decompress → `consumers`, checking
+ * Streams a stored object back through decrypt → decompress, checking
  * its size and sha256 against the manifest on the way (no copy on disk).
  */
 export async function readBack(
   storage: Storage,
   manifest: Manifest,
   object: ManifestObject,
-  options: { passphrase?: string; gpgHome: string; secrets: Secrets; consumers?: Stage[] }
+  options: { passphrase?: string; gpgHome: string; secrets: Secrets }
 ): Promise<ReadBack> {
   const stages: Stage[] = []
   if (manifest.encryption) {
@@ -35,7 +35,6 @@ export async function readBack(
   }
   const decompress = decompressStage(manifest.compression.algorithm)
   if (decompress) stages.push(decompress)
-  stages.push(...(options.consumers ?? []))
   if (stages.length === 0) stages.push({ name: 'cat', command: 'cat', args: [] })
 
   const source = await storage.get(layout.object(manifest.name, object.file))

@@ -9,7 +9,7 @@ export type SqlClient = pg.Client
  * Opens a node-postgres session with libpq's sslmode semantics: by default
  * ("prefer") it tries TLS first and falls back to plain, as pg_dump does.
  */
-export async function connect(conn: Connection, database = conn.database): Promise<SqlClient> {
+export async function connect(conn: Connection): Promise<SqlClient> {
   const mode = conn.params.sslmode ?? 'prefer'
   const attempts: Array<pg.ClientConfig['ssl']> =
     mode === 'disable' ? [false] : mode === 'allow' || mode === 'prefer' ? [{ rejectUnauthorized: false }, false] : [tlsFor(conn, mode)]
@@ -20,7 +20,7 @@ export async function connect(conn: Connection, database = conn.database): Promi
       port: conn.port,
       user: conn.user,
       password: conn.password,
-      database,
+      database: conn.database,
       ssl,
       options: conn.params.options,
       application_name: 'pg-backup-action',
@@ -37,7 +37,7 @@ export async function connect(conn: Connection, database = conn.database): Promi
       if (!/does not support SSL/i.test(errorMessage(error))) break
     }
   }
-  throw new BackupError(`Could not connect to ${describeConnection({ ...conn, database })}: ${errorMessage(lastError)}`, {
+  throw new BackupError(`Could not connect to ${describeConnection(conn)}: ${errorMessage(lastError)}`, {
     cause: lastError
   })
 }

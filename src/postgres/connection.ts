@@ -116,3 +116,17 @@ export function sameDatabase(a: Connection, b: Connection): boolean {
   const norm = (h?: string) => (!h || h === 'localhost' || h === '127.0.0.1' || h === '::1' || h.startsWith('/') ? 'local' : h.toLowerCase())
   return norm(a.host) === norm(b.host) && (a.port ?? 5432) === (b.port ?? 5432) && (a.database ?? a.user) === (b.database ?? b.user)
 }
+
+/**
+ * The environment for a child program: ours without the action's inputs, the CLI's
+ * PG_BACKUP_* variables and any ambient connection settings, plus `extra`. A tool
+ * only ever sees the one connection it is meant for.
+ */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(INPUT_|PG_BACKUP_)/.test(key) || /^PG(HOST|HOSTADDR|PORT|USER|PASSWORD|DATABASE|SERVICE|OPTIONS)$/.test(key)) continue
+    env[key] = value
+  }
+  return { ...env, ...extra }
+}

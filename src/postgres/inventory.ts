@@ -11,19 +11,22 @@ export interface TableRef {
  * Ordinary tables pg_dump would dump data for: not system schemas, not members of
  * extensions (pg_dump skips those), leaf tables only (partition parents hold no rows).
  */
-export async function listTables(client: SqlClient, filters: TableFilters): Promise<TableRef[]> {
-  const { rows } = await client.query<TableRef>(`
+export async function listTables(client: SqlClient, filters: TableFilters, relkinds = ['r']): Promise<TableRef[]> {
+  const { rows } = await client.query<TableRef>(
+    `
     SELECT n.nspname AS schema, c.relname AS table
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind = 'r'
+    WHERE c.relkind = ANY ($1::"char"[])
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                       WHERE d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
-    ORDER BY 1, 2`)
+    ORDER BY 1, 2`,
+    [relkinds]
+  )
   return rows.filter(t => selectsTable(filters, t.schema, t.table))
 }
 
@@ -42,9 +45,10 @@ export async function countRows(client: SqlClient, tables: TableRef[]): Promise<
 }
 
 /**
- * Policies, indexes and constraints on the dumped tables, counted the way pg_restore's
- * table of contents lists them (an index backing a constraint appears as the constraint;
- * check constraints are part of CREATE TABLE), for verify's archive check.
+ * Policies, indexes and constraints on the dumped relations (listTables(…, ['r', 'p', 'm'])),
+ * counted the way pg_restore's table of contents lists them: an index backing a constraint
+ * appears as the constraint, check constraints are part of CREATE TABLE, and pg_dump skips
+ * invalid indexes and foreign keys that partitions inherit from their parent.
  */
 export async function schemaFacts(client: SqlClient, tables: TableRef[]): Promise<SchemaFacts> {
   const names = tables.map(t => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
@@ -55,8 +59,8 @@ export async function schemaFacts(client: SqlClient, tables: TableRef[]): Promis
           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
        (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
        (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
-          WHERE NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
-       (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x')) AS constraints`,
+          WHERE i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
+       (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x') AND NOT (k.contype = 'f' AND k.conparentid <> 0)) AS constraints`,
     [names]
   )
   const row = rows[0]

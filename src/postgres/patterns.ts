@@ -1,7 +1,8 @@
 /**
  * pg_dump's -n/-N/-t/-T selection, mirrored so that row counts cover exactly the
  * tables in the dump. Patterns follow psql's rules: unquoted text is folded to
- * lower case, `*` and `?` are wildcards, `.` separates schema from name.
+ * lower case, `*` and `?` are wildcards, other regular-expression syntax keeps its
+ * meaning, `.` separates schema from name.
  */
 export interface TableFilters {
   schemas: string[]
@@ -21,9 +22,17 @@ function splitPattern(pattern: string): string[] {
         i++
       } else quoted = !quoted
     } else if (c === '.' && !quoted) parts.push('')
-    else parts[parts.length - 1] += quoted ? escapeRegex(c) : c === '*' ? '.*' : c === '?' ? '.' : escapeRegex(c.toLowerCase())
+    else parts[parts.length - 1] += quoted ? escapeRegex(c) : unquoted(c)
   }
   return parts
+}
+
+/** Outside quotes psql keeps regular-expression syntax, except `*`, `?` and a literal `$`. */
+function unquoted(c: string): string {
+  if (c === '*') return '.*'
+  if (c === '?') return '.'
+  if (c === '$') return '\\$'
+  return c.toLowerCase()
 }
 
 function escapeRegex(c: string): string {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 import { BackupError } from '../errors.js'
 import type { Format } from '../inputs.js'
 import type { Secrets } from '../secrets.js'
-import { libpqEnv, type Connection } from './connection.js'
+import { childEnv, libpqEnv, type Connection } from './connection.js'
 import type { ClientTools } from './tools.js'
 
 export interface RestoreError {
@@ -17,21 +17,33 @@ export interface RestoreError {
 const EXPECTED: Array<[RegExp, string]> = [
   [/role "[^"]+" does not exist/, 'owner or grant for a role that exists only on the source'],
   [/must be (owner|member) of|permission denied to (set|grant)|must have admin option/, 'ownership or grant the restoring role may not give'],
-  [/extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
-  [/event trigger|publication "[^"]+"|subscription/i, 'platform-level object not restorable on a plain server']
+  [/^extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
+  [/^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/, 'platform-level object not restorable on a plain server']
 ]
 
-/** Splits pg_restore/psql stderr into errors, marking the ones a drill expects (pure). */
+/**
+ * Splits pg_restore/psql stderr into errors, marking the ones a drill expects (pure).
+ * Only the server's ERROR line is kept, never the failed SQL ("Command was: …"), which
+ * may hold secrets such as a user mapping's password; any other error is unexpected.
+ */
 export function classifyErrors(stderr: string): RestoreError[] {
   const errors: RestoreError[] = []
   for (const block of stderr.split(/\n(?=pg_restore: |psql:)/)) {
-    const match = /(?:error: .*?ERROR:|ERROR:)\s+([\s\S]*)/.exec(block)
-    if (!match) continue
-    const message = match[1].replace(/\s+/g, ' ').trim().slice(0, 500)
-    const reason = EXPECTED.find(([pattern]) => pattern.test(message))?.[1]
-    errors.push(reason ? { message, expected: reason } : { message })
+    const line = block.split('\n')[0]
+    const server = /ERROR:\s+(.*)$/.exec(line)
+    if (server) {
+      const message = redactSqlSecrets(server[1].trim()).slice(0, 500)
+      const reason = EXPECTED.find(([pattern]) => pattern.test(message))?.[1]
+      errors.push(reason ? { message, expected: reason } : { message })
+    } else if (/^pg_restore: error: |^psql:.*(FATAL|error):/.test(line)) {
+      errors.push({ message: redactSqlSecrets(line.replace(/^pg_restore: error: /, '')).slice(0, 500) })
+    }
   }
   return errors
+}
+
+function redactSqlSecrets(text: string): string {
+  return text.replace(/(password\s*[= ]\s*)('[^']*'|\S+)/gi, '$1***')
 }
 
 export interface RestoreOptions {
@@ -42,8 +54,6 @@ export interface RestoreOptions {
   secrets: Secrets
   /** pg_restore only: drop objects before recreating them. */
   clean?: boolean
-  /** pg_restore only: restore only these tables ("schema.table" or "table"). */
-  tables?: string[]
   /** Archive on disk (needed for parallel restore), or a stream for a single worker. */
   file?: string
   stream?: Readable
@@ -54,7 +64,7 @@ export interface RestoreOptions {
  * error it reported. Fails outright only when the tool could not run at all.
  */
 export async function restoreArchive(options: RestoreOptions): Promise<RestoreError[]> {
-  const env = { ...process.env, ...libpqEnv(options.target) }
+  const env = childEnv(libpqEnv(options.target))
   let command: string
   let args: string[]
   if (options.format === 'custom') {
@@ -62,11 +72,6 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreEr
     args = ['--no-password', `--dbname=${options.target.database ?? ''}`]
     if (options.file && options.jobs > 1) args.push(`--jobs=${options.jobs}`)
     if (options.clean) args.push('--clean', '--if-exists')
-    for (const t of options.tables ?? []) {
-      const [schema, table] = t.includes('.') ? t.split('.', 2) : [undefined, t]
-      if (schema) args.push(`--schema=${schema}`)
-      args.push(`--table=${table}`)
-    }
     if (options.file) args.push(options.file)
   } else {
     command = options.tools.bin('psql')

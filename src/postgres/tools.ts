@@ -59,7 +59,9 @@ export async function findClientTools(
     (t): t is ClientTools => t !== undefined
   )
   const usable = found.filter(t => t.major >= minMajor).sort((a, b) => b.major - a.major)
-  if (usable.length > 0) return usable[0]
+  // pg-bin-dir is the user's explicit choice: it wins whenever it is new enough.
+  const chosen = usable.find(t => pgBinDir && t.dir === pgBinDir) ?? usable[0]
+  if (chosen) return chosen
   const newest = found.sort((a, b) => b.major - a.major)[0]
   const have = newest ? `the newest ${tool} found is ${newest.version} (${newest.dir})` : `no ${tool} was found`
   throw new BackupError(

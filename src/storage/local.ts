@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -24,6 +24,7 @@ export class LocalStorage implements Storage {
     const partial = `${path}.partial-${process.pid}`
     try {
       await pipeline(body, createWriteStream(partial, { mode: 0o600 }))
+      await syncFile(partial)
       await rename(partial, path)
     } catch (error) {
       await rm(partial, { force: true })
@@ -36,6 +37,7 @@ export class LocalStorage implements Storage {
     await mkdir(dirname(path), { recursive: true })
     const partial = `${path}.partial-${process.pid}`
     await writeFile(partial, body, { mode: 0o600 })
+    await syncFile(partial)
     await rename(partial, path)
   }
 
@@ -65,5 +67,15 @@ export class LocalStorage implements Storage {
 
   async delete(keys: string[]): Promise<void> {
     for (const key of keys) await rm(this.locate(key), { force: true })
+  }
+}
+
+/** On disk before the rename, so a crash never leaves a complete-looking name over missing bytes. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
