@@ -72279,6 +72279,12 @@ function readSettings(host) {
     if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
         throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
     }
+    if (settings.clean && settings.tables.length > 0 && command === 'restore') {
+        throw new InputError('clean', 'cannot be combined with tables: a table restore replaces only those tables\' rows');
+    }
+    if (settings.prune && !storage.some(kind => kind !== 'artifact')) {
+        throw new InputError('prune', 'needs s3 or local storage: artifacts expire by artifact-retention-days instead');
+    }
     // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
         throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
@@ -73038,8 +73044,9 @@ async function readBack(storage, manifest, object, options) {
             throw new BackupError(`Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
                 `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
         }
-        if (fed.status === 'rejected')
-            throw fed.reason;
+        if (fed.status === 'rejected') {
+            throw new BackupError(`Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason });
+        }
         if (chained.status === 'rejected')
             throw chained.reason;
         return { size: checksum.bytes, sha256 };
@@ -73330,9 +73337,11 @@ async function runChecks(ctx, storage, manifest) {
         const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done]);
         if (result.status === 'rejected') {
             const message = errorMessage(result.reason);
-            const isChecksum = /checksum mismatch/i.test(message);
-            checks.push({ name: 'checksum', ok: !isChecksum, detail: isChecksum ? message : `${data.size} bytes, sha256 matches the manifest` });
-            if (!isChecksum)
+            // The whole object is read even when decoding fails, so the checksum was checked unless reading failed.
+            const isChecksum = /^Checksum mismatch/.test(message);
+            const unread = /^Could not read/.test(message);
+            checks.push({ name: 'checksum', ok: !isChecksum && !unread, detail: isChecksum || unread ? message : `${data.size} bytes, sha256 matches the manifest` });
+            if (!isChecksum && !unread)
                 checks.push({ name: 'archive readable', ok: false, detail: message });
             return;
         }
@@ -73495,12 +73504,14 @@ async function connect(conn) {
     });
 }
 function tlsFor(conn, mode) {
-    const ca = conn.params.sslrootcert ? (0,external_node_fs_.readFileSync)(conn.params.sslrootcert, 'utf8') : undefined;
+    const file = (name) => (conn.params[name] && conn.params[name] !== 'system' ? (0,external_node_fs_.readFileSync)(conn.params[name], 'utf8') : undefined);
+    // sslrootcert=system means the system's CAs, which is also Node's default.
+    const tls = { ca: file('sslrootcert'), cert: file('sslcert'), key: file('sslkey') };
     if (mode === 'require')
-        return { rejectUnauthorized: false, ca };
+        return { ...tls, rejectUnauthorized: false };
     if (mode === 'verify-ca')
-        return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
-    return { rejectUnauthorized: true, ca };
+        return { ...tls, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    return { ...tls, rejectUnauthorized: true };
 }
 async function serverVersion(client) {
     const { rows } = await client.query("SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS text");
@@ -73823,6 +73834,9 @@ async function backup(ctx, options = {}) {
     const name = setName(ctx, conn);
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
+    if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
+        ctx.host.warning('database-url points at Supabase\'s transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session');
+    }
     const client = await connect(conn);
     let published = false;
     try {

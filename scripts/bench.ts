@@ -3,10 +3,12 @@
  * and drill on a ~1 GiB database, against bare pg_dump / pg_restore on the same machine?
  *
  * Starts a throwaway cluster and an S3 server (s3rver), generates the data, then runs
- * every case once, in one process, and prints a Markdown table. Wall times are only
- * comparable within one run (shared, noisy machine): read the ratios.
+ * every case (once per round), in one process, and prints a Markdown table. Wall times
+ * are only comparable within one run (shared, noisy machine): read the ratios.
  *
  *   BENCH_SIZE_MB=100 npm run bench     # quick try (default 1024)
+ *   BENCH_ROUNDS=3 npm run bench        # medians of 3 interleaved rounds (default 1)
+ *   BENCH_CLI=/path/to/cli/index.js     # another build of the CLI (default dist/cli/index.js)
  */
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,7 +19,8 @@ import { createDataset, type Dataset } from './bench/data.js'
 import { killRunning, measure, type Measurement, type ProcPeak } from './bench/procs.js'
 
 const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1024)
-const CLI = resolve('dist/cli/index.js')
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
+const CLI = resolve(process.env.BENCH_CLI ?? 'dist/cli/index.js')
 const SOURCE = 'bench' // source database, and the backup set's name
 const JOBS = 2
 const MiB = 1024 * 1024
@@ -27,16 +30,37 @@ const TARGET_BACKUP_RATIO = 0.5
 const TARGET_DRILL_RATIO = 1.3
 const TARGET_RSS_MB = 150
 
-interface Row {
-  label: string
-  group: 'backup' | 'drill'
-  /** The row the group's ratios are taken against. */
-  reference?: boolean
-  /** One of the action's own runs (held to the RSS target). */
-  action?: boolean
+/** What one round's cases share: the servers, the round's own folder, what earlier cases left for later ones. */
+interface Round {
+  n: number
+  pg: TestCluster
+  s3: TestS3
+  dir: string
+  /** The action's unencrypted local backups (the drill reads the one made this round). */
+  localFolder: string
+  /** The decompressed archive, for the bare restore. */
+  archive?: string
+  /** Scratch databases to drop once the round is over (each is ~1 GiB). */
+  databases: string[]
+}
+
+/** One measured run of a case. */
+interface Sample {
   m: Measurement
   /** Bytes written (backups) or restored database size (drills). */
   outputBytes?: number
+  /** Anything else worth a line under the table. */
+  note?: string
+}
+
+interface Case {
+  label: string
+  group: 'backup' | 'drill'
+  /** The case the group's ratios are taken against. */
+  reference?: boolean
+  /** One of the action's own runs (held to the RSS target). */
+  action?: boolean
+  run(round: Round): Promise<Sample>
 }
 
 // Undone in reverse order on success, failure or Ctrl-C.
@@ -108,102 +132,171 @@ const S3_LAUNCHER = resolve('__tests__/helpers/s3rver-process.mjs')
 
 // ---------- backup cases ----------
 
-async function bareDumpToFile(pg: TestCluster, work: string): Promise<Row> {
-  const file = join(work, 'bare.dump')
-  const m = check('pg_dump -Fc', await measure(tool('pg_dump'), ['-Fc', '-f', file], { env: libpq(pg, SOURCE) }))
+async function bareDumpToFile(r: Round): Promise<Sample> {
+  const file = join(r.dir, 'bare.dump')
+  const m = check('pg_dump -Fc', await measure(tool('pg_dump'), ['-Fc', '-f', file], { env: libpq(r.pg, SOURCE) }))
   const outputBytes = statSync(file).size
   rmSync(file)
-  return { label: 'bare `pg_dump -Fc -f file` (gzip in pg_dump)', group: 'backup', reference: true, m, outputBytes }
+  return { m, outputBytes }
 }
 
-async function bareDumpToNull(pg: TestCluster): Promise<Row> {
+async function bareDumpToNull(r: Round): Promise<Sample> {
   const devNull = openSync('/dev/null', 'w')
   try {
-    const m = check('pg_dump -Fc -Z0', await measure(tool('pg_dump'), ['-Fc', '-Z0'], { env: libpq(pg, SOURCE), stdout: devNull }))
-    return { label: 'bare `pg_dump -Fc -Z0 > /dev/null`', group: 'backup', m }
+    return { m: check('pg_dump -Fc -Z0', await measure(tool('pg_dump'), ['-Fc', '-Z0'], { env: libpq(r.pg, SOURCE), stdout: devNull })) }
   } finally {
     closeSync(devNull)
   }
 }
 
 /** What the action's chain does, minus Node: the floor the action can hope for. */
-async function shellPipeline(pg: TestCluster, work: string): Promise<Row> {
-  const file = join(work, 'pipeline.dump.zst')
+async function shellPipeline(r: Round): Promise<Sample> {
+  const file = join(r.dir, 'pipeline.dump.zst')
   const script = `"${tool('pg_dump')}" -Fc -Z0 | zstd -q -c -T0 -3 > "${file}"`
-  const m = check('shell pipeline', await measure('/bin/bash', ['-c', `set -o pipefail; ${script}`], { env: libpq(pg, SOURCE) }))
+  const m = check('shell pipeline', await measure('/bin/bash', ['-c', `set -o pipefail; ${script}`], { env: libpq(r.pg, SOURCE) }))
   const outputBytes = statSync(file).size
   rmSync(file)
-  return { label: 'shell `pg_dump -Fc -Z0 | zstd -T0 -3 > file` (no Node)', group: 'backup', m, outputBytes }
+  return { m, outputBytes }
 }
 
-async function actionBackup(label: string, args: string[], env: Record<string, string>): Promise<Row> {
-  const m = await cli(label, ['backup', '--name', SOURCE, ...args], env)
-  return { label, group: 'backup', action: true, m, outputBytes: Number(outputs(m)['size-bytes']) }
+async function actionBackup(args: string[], env: Record<string, string>): Promise<Sample> {
+  const m = await cli('backup', ['backup', '--name', SOURCE, ...args], env)
+  return { m, outputBytes: Number(outputs(m)['size-bytes']) }
+}
+
+function folder(r: Round, name: string): string {
+  const dir = join(r.dir, name)
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+const source = (r: Round) => ({ PG_BACKUP_DATABASE_URL: r.pg.url(SOURCE) })
+
+async function actionBackupS3(r: Round): Promise<Sample> {
+  const before = r.s3.requestCount()
+  const args = ['--storage', 's3', '--s3-bucket', r.s3.bucket, '--s3-endpoint', r.s3.endpoint, '--s3-prefix', `round-${r.n}`, '--verify', 'false']
+  const sample = await actionBackup(args, { ...source(r), ...r.s3.env })
+  return { ...sample, note: `${r.s3.requestCount() - before} S3 requests` }
 }
 
 // ---------- drill cases ----------
 
 /** The stored .dump.zst of the one backup in a local backup folder. */
-function storedArchive(folder: string): string {
-  const file = readdirSync(join(folder, SOURCE)).find(f => f.endsWith('.dump.zst'))
-  if (!file) throw new Error(`no .dump.zst in ${folder}/${SOURCE}`)
-  return join(folder, SOURCE, file)
+function storedArchive(dir: string): string {
+  const file = readdirSync(join(dir, SOURCE)).find(f => f.endsWith('.dump.zst'))
+  if (!file) throw new Error(`no .dump.zst in ${dir}/${SOURCE}`)
+  return join(dir, SOURCE, file)
 }
 
-async function decompress(zst: string, work: string): Promise<{ row: Row; archive: string }> {
-  const archive = join(work, 'restore.dump')
-  cleanups.push(() => rmSync(archive, { force: true }))
-  const m = check('zstd -d', await measure('zstd', ['-q', '-d', '-f', '-o', archive, zst]))
-  return { row: { label: '  step: `zstd -d` of the stored archive to disk', group: 'drill', m, outputBytes: statSync(archive).size }, archive }
+/** The drill's first step done by hand, and the plain archive the bare restore needs. */
+async function decompress(r: Round): Promise<Sample> {
+  r.archive = join(r.dir, 'restore.dump')
+  const m = check('zstd -d', await measure('zstd', ['-q', '-d', '-f', '-o', r.archive, storedArchive(r.localFolder)]))
+  return { m, outputBytes: statSync(r.archive).size }
 }
 
-async function bareRestore(pg: TestCluster, archive: string): Promise<Row> {
-  const target = 'drill_bare'
-  await pg.createDatabase(target) // fresh and empty; goes with the cluster
-  const m = check('pg_restore', await measure(tool('pg_restore'), [`--jobs=${JOBS}`, '--no-password', `--dbname=${target}`, archive], { env: libpq(pg, target) }))
-  return { label: `bare \`pg_restore -j ${JOBS}\` of the decompressed archive`, group: 'drill', reference: true, m, outputBytes: await databaseBytes(pg, target) }
+/** A fresh, empty database to restore into. */
+async function scratchDatabase(r: Round, name: string): Promise<string> {
+  const database = `${name}_${r.n}`
+  await r.pg.createDatabase(database)
+  r.databases.push(database)
+  return database
 }
 
-async function actionDrill(pg: TestCluster, folder: string): Promise<Row> {
-  const target = 'drill_action'
-  await pg.createDatabase(target) // fresh and empty; goes with the cluster
-  const args = ['drill', '--storage', 'local', '--path', folder, '--name', SOURCE, '--jobs', String(JOBS)]
-  const m = await cli('drill', args, { PG_BACKUP_TARGET_DATABASE_URL: pg.url(target) })
-  return { label: `action drill, local (\`--jobs ${JOBS}\`)`, group: 'drill', action: true, m, outputBytes: await databaseBytes(pg, target) }
+async function bareRestore(r: Round): Promise<Sample> {
+  const target = await scratchDatabase(r, 'drill_bare')
+  const m = check('pg_restore', await measure(tool('pg_restore'), [`--jobs=${JOBS}`, '--no-password', `--dbname=${target}`, r.archive!], { env: libpq(r.pg, target) }))
+  return { m, outputBytes: await databaseBytes(r.pg, target) }
 }
+
+async function actionDrill(r: Round): Promise<Sample> {
+  const target = await scratchDatabase(r, 'drill_action')
+  const args = ['drill', '--storage', 'local', '--path', r.localFolder, '--name', SOURCE, '--jobs', String(JOBS)]
+  const m = await cli('drill', args, { PG_BACKUP_TARGET_DATABASE_URL: r.pg.url(target) })
+  const note = `restore-seconds output ${outputs(m)['restore-seconds']} s (decompress to disk + pg_restore)`
+  return { m, outputBytes: await databaseBytes(r.pg, target), note }
+}
+
+/** Every case, in the order each round runs them (the drill reads the first action backup). */
+const CASES: Case[] = [
+  { label: 'bare `pg_dump -Fc -f file` (gzip in pg_dump)', group: 'backup', reference: true, run: bareDumpToFile },
+  { label: 'bare `pg_dump -Fc -Z0 > /dev/null`', group: 'backup', run: bareDumpToNull },
+  { label: 'shell `pg_dump -Fc -Z0 | zstd -T0 -3 > file` (no Node)', group: 'backup', run: shellPipeline },
+  {
+    label: 'action backup, local, `--verify false`', group: 'backup', action: true,
+    run: r => actionBackup(['--storage', 'local', '--path', r.localFolder, '--verify', 'false'], source(r))
+  },
+  {
+    label: 'action backup, local, `--verify true`', group: 'backup', action: true,
+    run: r => actionBackup(['--storage', 'local', '--path', folder(r, 'verified'), '--verify', 'true'], source(r))
+  },
+  {
+    label: 'action backup, local, encrypted, `--verify false`', group: 'backup', action: true,
+    run: r => actionBackup(['--storage', 'local', '--path', folder(r, 'encrypted'), '--verify', 'false'], { ...source(r), PG_BACKUP_ENCRYPTION_PASSPHRASE: 'bench passphrase' })
+  },
+  { label: 'action backup, S3 (s3rver), `--verify false`', group: 'backup', action: true, run: actionBackupS3 },
+  { label: 'step: `zstd -d` of the stored archive to disk', group: 'drill', run: decompress },
+  { label: `bare \`pg_restore -j ${JOBS}\` of that archive`, group: 'drill', reference: true, run: bareRestore },
+  { label: `action drill, local (\`--jobs ${JOBS}\`)`, group: 'drill', action: true, run: actionDrill }
+]
 
 // ---------- report ----------
 
+/** A case with its samples, one per round. */
+interface Row extends Case {
+  samples: Sample[]
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** Median of the per-round ratios: each pair ran minutes apart at most, under the same load. */
+function ratio(row: Row, rows: Row[]): number | undefined {
+  const reference = rows.find(r => r.group === row.group && r.reference)
+  return reference && median(row.samples.map((s, i) => s.m.seconds / reference.samples[i].m.seconds))
+}
+
+function wall(row: Row): string {
+  const seconds = row.samples.map(s => s.m.seconds)
+  const spread = seconds.length > 1 ? ` (${Math.min(...seconds).toFixed(1)}–${Math.max(...seconds).toFixed(1)})` : ''
+  return `${median(seconds).toFixed(1)}${spread}`
+}
+
+const largest = (row: Row): ProcPeak | undefined =>
+  row.samples.map(s => s.m.largest).filter((p): p is ProcPeak => p !== undefined).sort((a, b) => b.kb - a.kb)[0]
+const nodePeak = (row: Row): ProcPeak | undefined =>
+  row.samples.map(s => s.m.root).filter((p): p is ProcPeak => p !== undefined).sort((a, b) => b.kb - a.kb)[0]
+
 function table(rows: Row[]): string {
   const lines = [
-    '| case | wall s | ratio | output size | peak RSS, largest process (name) | Node peak RSS |',
+    `| case | wall s${ROUNDS > 1 ? ', median (min–max)' : ''} | ratio | output size | peak RSS, largest process (name) | Node peak RSS |`,
     '|---|---:|---:|---:|---|---:|'
   ]
-  for (const group of ['backup', 'drill'] as const) {
-    const reference = rows.find(r => r.group === group && r.reference)
-    for (const row of rows.filter(r => r.group === group)) {
-      const ratio = reference ? `${(row.m.seconds / reference.m.seconds).toFixed(2)}×` : '—'
-      const largest = row.m.largest ? `${rss(row.m.largest)} (${row.m.largest.name})` : '—'
-      const node = row.action ? rss(row.m.root) : '—'
-      const size = row.outputBytes !== undefined ? mib(row.outputBytes) : '—'
-      lines.push(`| ${row.label} | ${row.m.seconds.toFixed(1)} | ${ratio} | ${size} | ${largest} | ${node} |`)
-    }
+  for (const row of rows) {
+    const r = ratio(row, rows)
+    const big = largest(row)
+    const output = row.samples[row.samples.length - 1].outputBytes
+    lines.push(
+      `| ${row.label} | ${wall(row)} | ${r === undefined ? '—' : `${r.toFixed(2)}×`} | ${output === undefined ? '—' : mib(output)} | ` +
+        `${big ? `${rss(big)} (${big.name})` : '—'} | ${row.action ? rss(nodePeak(row)) : '—'} |`
+    )
   }
   return lines.join('\n')
 }
 
 /** Each target as met / MISSED, with the numbers behind it. */
 function verdicts(rows: Row[]): string[] {
-  const ref = (group: Row['group']) => rows.find(r => r.group === group && r.reference)!.m.seconds
   const mark = (ok: boolean) => (ok ? 'met' : 'MISSED')
   const lines: string[] = []
   for (const row of rows.filter(r => r.action)) {
     const limit = row.group === 'backup' ? TARGET_BACKUP_RATIO : TARGET_DRILL_RATIO
-    const ratio = row.m.seconds / ref(row.group)
-    lines.push(`- ${row.label}: ${ratio.toFixed(2)}× (target ≤ ${limit}×) ${mark(ratio <= limit)}`)
+    const r = ratio(row, rows)!
+    lines.push(`- ${row.label}: ${r.toFixed(2)}× (target ≤ ${limit}×) ${mark(r <= limit)}`)
   }
-  const actionPeaks = rows.filter(r => r.action).map(r => ({ row: r, peak: r.m.largest! }))
-  const worst = actionPeaks.sort((a, b) => b.peak.kb - a.peak.kb)[0]
+  const worst = rows.filter(r => r.action).map(r => ({ row: r, peak: largest(r)! })).sort((a, b) => b.peak.kb - a.peak.kb)[0]
   if (worst) {
     const ok = worst.peak.kb <= TARGET_RSS_MB * 1024
     lines.push(`- largest process of any action run: ${rss(worst.peak)} (${worst.peak.name}, in "${worst.row.label}") (target ≤ ${TARGET_RSS_MB} MB) ${mark(ok)}`)
@@ -216,8 +309,8 @@ function verdicts(rows: Row[]): string[] {
  * one program are merged ("pg_restore ×3 11 MB @3.2–18.7 s"); blips under 0.1 s (version
  * probes) are only counted.
  */
-function timeline(row: Row): string {
-  const lived = row.m.peaks.filter(p => p.lastSeen - p.firstSeen >= 0.1 || p.pid === row.m.root?.pid)
+function timeline(m: Measurement): string {
+  const lived = m.peaks.filter(p => p.lastSeen - p.firstSeen >= 0.1 || p.pid === m.root?.pid)
   const groups: Array<{ name: string; count: number; kb: number; from: number; to: number }> = []
   for (const p of [...lived].sort((a, b) => a.firstSeen - b.firstSeen)) {
     const group = groups.find(g => g.name === p.name && p.firstSeen <= g.to)
@@ -225,7 +318,7 @@ function timeline(row: Row): string {
     else groups.push({ name: p.name, count: 1, kb: p.kb, from: p.firstSeen, to: p.lastSeen })
   }
   const parts = groups.map(g => `${g.name}${g.count > 1 ? ` ×${g.count}` : ''} ${(g.kb / 1024).toFixed(0)} MB @${g.from.toFixed(1)}–${g.to.toFixed(1)} s`)
-  const blips = row.m.peaks.length - lived.length
+  const blips = m.peaks.length - lived.length
   return parts.join(', ') + (blips > 0 ? ` (+${blips} short-lived)` : '')
 }
 
@@ -237,9 +330,28 @@ function printDataset(data: Dataset): void {
 
 // ---------- main ----------
 
+/** Runs every case once; drops the round's databases and files afterwards. */
+async function runRound(base: Omit<Round, 'dir' | 'localFolder' | 'databases'>, work: string): Promise<Sample[]> {
+  const dir = join(work, `round-${base.n}`)
+  const round: Round = { ...base, dir, localFolder: join(dir, 'local'), databases: [] }
+  mkdirSync(round.localFolder, { recursive: true })
+  try {
+    const samples: Sample[] = []
+    for (const c of CASES) {
+      log(`  round ${round.n}: ${c.label}`)
+      samples.push(await c.run(round))
+    }
+    return samples
+  } finally {
+    for (const database of round.databases) await round.pg.query('postgres', `DROP DATABASE IF EXISTS ${database}`)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function main(): Promise<void> {
   if (!statSync(CLI, { throwIfNoEntry: false })) throw new Error(`${CLI} not found: run npm run build first`)
   if (!(SIZE_MB > 0)) throw new Error(`BENCH_SIZE_MB must be a positive number, not ${process.env.BENCH_SIZE_MB}`)
+  if (!(ROUNDS >= 1)) throw new Error(`BENCH_ROUNDS must be 1 or more, not ${process.env.BENCH_ROUNDS}`)
   const work = mkdtempSync(join(tmpdir(), 'pg-bench-'))
   cleanups.push(() => rmSync(work, { recursive: true, force: true }))
 
@@ -247,7 +359,7 @@ async function main(): Promise<void> {
   const pg = await startCluster()
   cleanups.push(() => pg.stop())
   if (!existsSync(S3_LAUNCHER)) throw new Error(`${S3_LAUNCHER} is missing: build with npm run bench`)
-  const s3: TestS3 = await startS3()
+  const s3 = await startS3()
   cleanups.push(() => s3.stop())
   await tune(pg)
 
@@ -255,62 +367,36 @@ async function main(): Promise<void> {
   const data = await createDataset(pg, SOURCE, SIZE_MB, log)
   printDataset(data)
 
-  const source = { PG_BACKUP_DATABASE_URL: pg.url(SOURCE) }
-  const folder = (name: string) => {
-    const dir = join(work, name)
-    mkdirSync(dir)
-    return dir
+  // Rounds run the cases in turn rather than each case N times, so a burst of load on the
+  // shared machine hits one round, not every sample of one case.
+  const rows: Row[] = CASES.map(c => ({ ...c, samples: [] }))
+  for (let n = 1; n <= ROUNDS; n++) {
+    const samples = await runRound({ n, pg, s3 }, work)
+    samples.forEach((sample, i) => rows[i].samples.push(sample))
   }
-  const plainFolder = folder('local')
-  let s3Requests = 0
-  const s3Args = ['--storage', 's3', '--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--verify', 'false']
-  // Each case is logged as it starts: at 1 GiB the whole run takes minutes.
-  const steps: Array<[string, () => Promise<Row>]> = [
-    ['bare pg_dump -Fc', () => bareDumpToFile(pg, work)],
-    ['bare pg_dump -Fc -Z0', () => bareDumpToNull(pg)],
-    ['shell pipeline', () => shellPipeline(pg, work)],
-    ['action backup, local', () => actionBackup('action backup, local, `--verify false`', ['--storage', 'local', '--path', plainFolder, '--verify', 'false'], source)],
-    ['action backup, local, verify', () => actionBackup('action backup, local, `--verify true`', ['--storage', 'local', '--path', folder('verified'), '--verify', 'true'], source)],
-    ['action backup, local, encrypted', () => actionBackup('action backup, local, encrypted, `--verify false`', ['--storage', 'local', '--path', folder('encrypted'), '--verify', 'false'], { ...source, PG_BACKUP_ENCRYPTION_PASSPHRASE: 'bench passphrase' })],
-    ['action backup, s3', async () => {
-      const before = s3.requestCount()
-      const row = await actionBackup('action backup, S3 (s3rver), `--verify false`', s3Args, { ...source, ...s3.env })
-      s3Requests = s3.requestCount() - before
-      return row
-    }]
-  ]
-  const rows: Row[] = []
-  for (const [what, run] of steps) {
-    log(`Running: ${what}`)
-    rows.push(await run())
-  }
-
-  log('Running: drill cases')
-  const { row: unzst, archive } = await decompress(storedArchive(plainFolder), work)
-  rows.push(await bareRestore(pg, archive))
-  rows.push(unzst)
-  rows.push(await actionDrill(pg, plainFolder))
-  const drillOut = outputs(rows[rows.length - 1].m)
 
   // The action counts rows inside the dump's snapshot, concurrently with pg_dump; time that alone.
   const countStart = Date.now()
   await pg.query(SOURCE, 'SELECT (SELECT count(*) FROM ONLY accounts), (SELECT count(*) FROM ONLY events)')
   const countSeconds = (Date.now() - countStart) / 1000
 
-  log(`\n## pg-backup-action benchmark (BENCH_SIZE_MB=${SIZE_MB}, ${new Date().toISOString()})`)
+  log(`\n## pg-backup-action benchmark (BENCH_SIZE_MB=${SIZE_MB}, BENCH_ROUNDS=${ROUNDS}, ${new Date().toISOString()})`)
   printDataset(data)
   log('')
   log(table(rows))
-  log('\nRatios: backup rows against bare `pg_dump -Fc`, drill rows against bare `pg_restore -j 2`.')
+  log(`\nRatios: backup rows against bare \`pg_dump -Fc\`, drill rows against bare \`pg_restore -j ${JOBS}\`${ROUNDS > 1 ? ' (median of the per-round ratios)' : ''}.`)
   log('\nTargets:')
   for (const line of verdicts(rows)) log(line)
-  log('\nDetail:')
-  const plainBackup = rows.find(r => r.label.startsWith('action backup, local, `--verify false`'))!
-  log(`- compression: ${mib(unzst.outputBytes!)} uncompressed archive → ${mib(plainBackup.outputBytes!)} zstd (${(unzst.outputBytes! / plainBackup.outputBytes!).toFixed(1)}×)`)
+  log('\nDetail (processes: last round):')
+  const archiveBytes = rows.find(r => r.run === decompress)!.samples[0].outputBytes!
+  const zstBytes = rows.find(r => r.action)!.samples[0].outputBytes!
+  log(`- compression: ${mib(archiveBytes)} uncompressed archive → ${mib(zstBytes)} zstd (${(archiveBytes / zstBytes).toFixed(1)}×)`)
   log(`- count(*) of every table alone (the action runs it beside pg_dump): ${countSeconds.toFixed(1)} s`)
-  log(`- drill: restore-seconds output ${drillOut['restore-seconds']} s (download + decompress + pg_restore) of ${rows[rows.length - 1].m.seconds.toFixed(1)} s wall`)
-  log(`- S3 requests made by the S3 backup: ${s3Requests}`)
-  for (const row of rows) log(`- processes in "${row.label.trim()}": ${timeline(row)}`)
+  for (const row of rows) {
+    const last = row.samples[row.samples.length - 1]
+    const notes = row.samples.map(s => s.note).filter(Boolean)
+    log(`- ${row.label}: ${timeline(last.m)}${notes.length > 0 ? `; ${notes.join(' | ')}` : ''}`)
+  }
 }
 
 process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)))

@@ -110,6 +110,12 @@ export function readSettings(host: Host): Settings {
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
   }
+  if (settings.clean && settings.tables.length > 0 && command === 'restore') {
+    throw new InputError('clean', 'cannot be combined with tables: a table restore replaces only those tables\' rows')
+  }
+  if (settings.prune && !storage.some(kind => kind !== 'artifact')) {
+    throw new InputError('prune', 'needs s3 or local storage: artifacts expire by artifact-retention-days instead')
+  }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
     throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')

@@ -38,6 +38,9 @@ export async function backup(
   const name = setName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
+  if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
+    ctx.host.warning('database-url points at Supabase\'s transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session')
+  }
   const client = await connect(conn)
   let published = false
   try {

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs'
 import { Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { layout, type Manifest, type ManifestObject } from '../catalog/manifest.js'
-import { BackupError } from '../errors.js'
+import { BackupError, errorMessage } from '../errors.js'
 import type { Secrets } from '../secrets.js'
 import type { Storage } from '../storage/storage.js'
 import { startChain, type Stage } from './chain.js'
@@ -54,7 +54,9 @@ export async function readBack(
           `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`
       )
     }
-    if (fed.status === 'rejected') throw fed.reason
+    if (fed.status === 'rejected') {
+      throw new BackupError(`Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason })
+    }
     if (chained.status === 'rejected') throw chained.reason
     return { size: checksum.bytes, sha256 }
   })()

@@ -43,10 +43,12 @@ export async function connect(conn: Connection): Promise<SqlClient> {
 }
 
 function tlsFor(conn: Connection, mode: string): pg.ClientConfig['ssl'] {
-  const ca = conn.params.sslrootcert ? readFileSync(conn.params.sslrootcert, 'utf8') : undefined
-  if (mode === 'require') return { rejectUnauthorized: false, ca }
-  if (mode === 'verify-ca') return { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined }
-  return { rejectUnauthorized: true, ca }
+  const file = (name: string) => (conn.params[name] && conn.params[name] !== 'system' ? readFileSync(conn.params[name], 'utf8') : undefined)
+  // sslrootcert=system means the system's CAs, which is also Node's default.
+  const tls = { ca: file('sslrootcert'), cert: file('sslcert'), key: file('sslkey') }
+  if (mode === 'require') return { ...tls, rejectUnauthorized: false }
+  if (mode === 'verify-ca') return { ...tls, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+  return { ...tls, rejectUnauthorized: true }
 }
 
 export interface ServerVersion {
