@@ -10,6 +10,7 @@
  *   BENCH_ROUNDS=3 npm run bench        # medians of 3 interleaved rounds (default 1)
  *   BENCH_CLI=/path/to/cli/index.js     # another build of the CLI (default dist/cli/index.js)
  */
+import { execFileSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -40,7 +41,7 @@ interface Round {
   localFolder: string
   /** The decompressed archive, for the bare restore. */
   archive?: string
-  /** Scratch databases to drop once the round is over (each is ~1 GiB). */
+  /** Scratch databases made this round (dropped at its end, if a failure left them). */
   databases: string[]
 }
 
@@ -112,7 +113,6 @@ async function databaseBytes(pg: TestCluster, database: string): Promise<number>
   const [row] = await pg.query<{ size: string }>('postgres', 'SELECT pg_database_size($1) AS size', [database])
   return Number(row.size)
 }
-
 
 /**
  * Bulk-restore settings a real server would have; startCluster() keeps memory small for
@@ -195,26 +195,32 @@ async function decompress(r: Round): Promise<Sample> {
   return { m, outputBytes: statSync(r.archive).size }
 }
 
-/** A fresh, empty database to restore into. */
-async function scratchDatabase(r: Round, name: string): Promise<string> {
+/**
+ * Restores into a fresh, empty database, then measures and drops it: left in place,
+ * autovacuum would ANALYZE its new tables during the next case (on 2 cores, that shows).
+ */
+async function intoScratchDatabase(r: Round, name: string, restore: (database: string) => Promise<Sample>): Promise<Sample> {
   const database = `${name}_${r.n}`
   await r.pg.createDatabase(database)
   r.databases.push(database)
-  return database
+  const sample = await restore(database)
+  const outputBytes = await databaseBytes(r.pg, database)
+  await r.pg.query('postgres', `DROP DATABASE ${database}`)
+  return { ...sample, outputBytes }
 }
 
 async function bareRestore(r: Round): Promise<Sample> {
-  const target = await scratchDatabase(r, 'drill_bare')
-  const m = check('pg_restore', await measure(tool('pg_restore'), [`--jobs=${JOBS}`, '--no-password', `--dbname=${target}`, r.archive!], { env: libpq(r.pg, target) }))
-  return { m, outputBytes: await databaseBytes(r.pg, target) }
+  return intoScratchDatabase(r, 'drill_bare', async target => ({
+    m: check('pg_restore', await measure(tool('pg_restore'), [`--jobs=${JOBS}`, '--no-password', `--dbname=${target}`, r.archive!], { env: libpq(r.pg, target) }))
+  }))
 }
 
 async function actionDrill(r: Round): Promise<Sample> {
-  const target = await scratchDatabase(r, 'drill_action')
   const args = ['drill', '--storage', 'local', '--path', r.localFolder, '--name', SOURCE, '--jobs', String(JOBS)]
-  const m = await cli('drill', args, { PG_BACKUP_TARGET_DATABASE_URL: r.pg.url(target) })
-  const note = `restore-seconds output ${outputs(m)['restore-seconds']} s (decompress to disk + pg_restore)`
-  return { m, outputBytes: await databaseBytes(r.pg, target), note }
+  return intoScratchDatabase(r, 'drill_action', async target => {
+    const m = await cli('drill', args, { PG_BACKUP_TARGET_DATABASE_URL: r.pg.url(target) })
+    return { m, note: `restore-seconds output ${outputs(m)['restore-seconds']} s (decompress to disk + pg_restore)` }
+  })
 }
 
 /** Every case, in the order each round runs them (the drill reads the first action backup). */
@@ -330,6 +336,15 @@ function printDataset(data: Dataset): void {
 
 // ---------- main ----------
 
+/**
+ * Starts each case from a quiet disk: the previous case's dirty buffers checkpointed and
+ * the kernel's writeback done, instead of flushing ~1 GiB during the next measurement.
+ */
+async function settle(pg: TestCluster): Promise<void> {
+  await pg.query('postgres', 'CHECKPOINT')
+  execFileSync('sync')
+}
+
 /** Runs every case once; drops the round's databases and files afterwards. */
 async function runRound(base: Omit<Round, 'dir' | 'localFolder' | 'databases'>, work: string): Promise<Sample[]> {
   const dir = join(work, `round-${base.n}`)
@@ -339,11 +354,13 @@ async function runRound(base: Omit<Round, 'dir' | 'localFolder' | 'databases'>, 
     const samples: Sample[] = []
     for (const c of CASES) {
       log(`  round ${round.n}: ${c.label}`)
+      await settle(round.pg)
       samples.push(await c.run(round))
     }
     return samples
   } finally {
-    for (const database of round.databases) await round.pg.query('postgres', `DROP DATABASE IF EXISTS ${database}`)
+    // On failure a restore may still hold a connection; stopping the cluster removes the database anyway.
+    for (const database of round.databases) await round.pg.query('postgres', `DROP DATABASE IF EXISTS ${database}`).catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -394,7 +411,7 @@ async function main(): Promise<void> {
   log(`- count(*) of every table alone (the action runs it beside pg_dump): ${countSeconds.toFixed(1)} s`)
   for (const row of rows) {
     const last = row.samples[row.samples.length - 1]
-    const notes = row.samples.map(s => s.note).filter(Boolean)
+    const notes = [...new Set(row.samples.map(s => s.note).filter(Boolean))]
     log(`- ${row.label}: ${timeline(last.m)}${notes.length > 0 ? `; ${notes.join(' | ')}` : ''}`)
   }
 }

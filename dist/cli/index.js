@@ -41320,9 +41320,25 @@ var promises_ = __nccwpck_require__(51455);
 var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
+;// CONCATENATED MODULE: ./src/tempdir.ts
+
+
+
+/** A private scratch folder on the runner's temp disk, created for `work` and removed after it. */
+async function withTempDir(prefix, work) {
+    const dir = await makeTempDir(prefix);
+    try {
+        return await work(dir);
+    }
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+}
+function makeTempDir(prefix) {
+    return (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `pgb-${prefix}-`));
+}
+
 ;// CONCATENATED MODULE: ./src/pipeline/gpg-home.ts
-
-
 
 
 /**
@@ -41330,18 +41346,20 @@ var external_node_path_ = __nccwpck_require__(76760);
  * gpg-agent that gpg starts for the passphrase is stopped afterwards.
  */
 async function withGpgHome(work) {
-    const home = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'pgb-gpg-'));
-    try {
-        return await work(home);
-    }
-    finally {
-        await new Promise(resolve => (0,external_node_child_process_.execFile)('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], () => resolve(undefined)));
-        await (0,promises_.rm)(home, { recursive: true, force: true });
-    }
+    return withTempDir('gpg', async (home) => {
+        try {
+            return await work(home);
+        }
+        finally {
+            await new Promise(resolve => (0,external_node_child_process_.execFile)('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], () => resolve(undefined)));
+        }
+    });
 }
 
 ;// CONCATENATED MODULE: external "node:stream/promises"
 const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(57075);
 ;// CONCATENATED MODULE: ./src/postgres/connection.ts
 
 const PARAM_ENV = {
@@ -41477,6 +41495,7 @@ function childEnv(extra = {}) {
 
 
 
+
 const STDERR_TAIL = 8192;
 /**
  * Starts programs connected stdout→stdin through kernel pipes, so the bytes never
@@ -41496,8 +41515,9 @@ function startChain(stages, secrets, options = {}) {
     stages.forEach((stage, index) => {
         const previous = children[index - 1];
         const stdin = index === 0 ? (options.input ?? 'ignore') : previous.stdout;
+        const stdout = index === stages.length - 1 && options.outputFd !== undefined ? options.outputFd : 'pipe';
         const child = (0,external_node_child_process_.spawn)(stage.command, stage.args, {
-            stdio: [stdin, 'pipe', 'pipe', ...(stage.fd3 !== undefined ? ['pipe'] : [])],
+            stdio: [stdin, stdout, 'pipe', ...(stage.fd3 !== undefined ? ['pipe'] : [])],
             env: childEnv(stage.env)
         });
         // The child now holds its own copy of the pipe; closing ours lets EPIPE reach the writer if the reader dies.
@@ -41541,7 +41561,7 @@ function startChain(stages, secrets, options = {}) {
     });
     done.catch(() => undefined);
     const last = children[children.length - 1];
-    return { output: last.stdout, input: children[0].stdin ?? undefined, done, kill };
+    return { output: last.stdout ?? external_node_stream_.Readable.from([]), input: children[0].stdin ?? undefined, done, kill };
 }
 function failed(exit) {
     return exit.spawnError !== undefined || exit.code !== 0;
@@ -41562,10 +41582,6 @@ function describeFailure(exit) {
     return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`;
 }
 
-// EXTERNAL MODULE: external "node:fs"
-var external_node_fs_ = __nccwpck_require__(73024);
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(57075);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
 ;// CONCATENATED MODULE: ./src/pipeline/checksum.ts
@@ -41639,6 +41655,9 @@ function encryptStage(home, passphrase) {
         'AES256',
         '--s2k-digest-algo',
         'SHA512',
+        // The maximum iteration count, stated: a fresh gpg-agent would otherwise spend ~1 s calibrating it.
+        '--s2k-count',
+        '65011712',
         '--compress-algo',
         'none',
         '--output',
@@ -41680,7 +41699,7 @@ async function readBack(storage, manifest, object, options) {
         stages.push({ name: 'cat', command: 'cat', args: [] });
     const source = await storage.get(layout.object(manifest.name, object.file));
     const checksum = new Checksum();
-    const chain = startChain(stages, options.secrets, { input: 'pipe' });
+    const chain = startChain(stages, options.secrets, { input: 'pipe', outputFd: options.outputFd });
     const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(source, checksum, forwardWhileOpen(chain.input)).catch(error => {
         chain.kill();
         throw error;
@@ -41740,10 +41759,19 @@ function forwardWhileOpen(target) {
 }
 /** Decrypts and decompresses a stored object into a local file (parallel restore needs one). */
 async function readBackToFile(storage, manifest, object, path, options) {
-    const reading = await readBack(storage, manifest, object, options);
-    await Promise.all([(0,external_node_stream_promises_namespaceObject.pipeline)(reading.output, (0,external_node_fs_.createWriteStream)(path, { mode: 0o600 })), reading.done]);
+    // The last program writes the file itself: the decompressed bytes never pass through Node.
+    const file = await (0,promises_.open)(path, 'w', 0o600);
+    try {
+        const reading = await readBack(storage, manifest, object, { ...options, outputFd: file.fd });
+        await reading.done;
+    }
+    finally {
+        await file.close();
+    }
 }
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(73024);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./src/postgres/tools.ts
@@ -41799,6 +41827,11 @@ async function findClientTools(tool, minMajor, pgBinDir, env, what = `the server
     throw new BackupError(`${tool} ${minMajor} or newer is needed for ${what}, but ${have}. ` +
         `Install postgresql-client-${minMajor} (on Ubuntu runners: the PGDG apt repository, apt-get install postgresql-client-${minMajor}), ` +
         `or set pg-bin-dir to a directory holding ${tool} ${minMajor} or newer.`);
+}
+/** The tool that reads an archive back: pg_restore (custom) or psql (plain), at least as new as the pg_dump that wrote it. */
+function archiveReader(format, pgDumpVersion, pgBinDir, env) {
+    const major = Number(pgDumpVersion.split('.')[0]);
+    return findClientTools(format === 'custom' ? 'pg_restore' : 'psql', major, pgBinDir, env, `an archive made by pg_dump ${pgDumpVersion}`);
 }
 
 ;// CONCATENATED MODULE: ./src/report/format.ts
@@ -41979,7 +42012,7 @@ async function runChecks(ctx, storage, manifest) {
     const data = manifest.objects.find(o => o.role === 'data');
     if (!data)
         return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }];
-    const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined;
+    const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined;
     await withGpgHome(async (gpgHome) => {
         const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
         const reading = await readBack(storage, manifest, data, options);
@@ -42338,7 +42371,7 @@ class S3Storage {
     settings;
     kind = 's3';
     client;
-    /** Part size for multipart uploads; raise it for databases over ~80 GB (S3 allows 10,000 parts). */
+    /** Part size for multipart uploads (see sizePartsFor). */
     partSize = 8 * MiB;
     constructor(settings, env = process.env) {
         this.settings = settings;
@@ -42354,10 +42387,25 @@ class S3Storage {
             config.responseChecksumValidation = 'WHEN_REQUIRED';
         }
         this.client = new dist_cjs.S3Client(config);
+        // lib-storage reports a failed part as "Upload aborted." (its own abort wins a race):
+        // remember the request error that started it, to report that instead.
+        this.client.middlewareStack.add(next => async (args) => {
+            try {
+                return await next(args);
+            }
+            catch (error) {
+                this.lastRequestError = error;
+                throw error;
+            }
+        }, { step: 'finalizeRequest', name: 'pgBackupRememberError' });
     }
-    /** Sizes parts so that a dump of up to `expectedBytes` (times a margin) fits in 10,000 parts. */
-    sizePartsFor(expectedBytes) {
-        const needed = Math.ceil((expectedBytes * 2) / MAX_PARTS);
+    lastRequestError;
+    /**
+     * Sizes parts so that a dump as large as the database (it leaves out indexes and is
+     * compressed, so usually far smaller) fits in S3's 10,000 parts.
+     */
+    sizePartsFor(databaseBytes) {
+        const needed = Math.ceil(databaseBytes / MAX_PARTS);
         this.partSize = Math.max(8 * MiB, Math.ceil(needed / MiB) * MiB);
     }
     fullKey(key) {
@@ -42377,11 +42425,13 @@ class S3Storage {
         };
     }
     async upload(key, body, contentType = 'application/octet-stream') {
+        this.lastRequestError = undefined;
         const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
             params: { ...this.objectParams(key, contentType), Body: body },
             partSize: this.partSize,
-            queueSize: 4,
+            // lib-storage buffers queueSize parts (and copies while assembling them): keep ~16 MiB in flight.
+            queueSize: Math.max(1, Math.floor((16 * MiB) / this.partSize)),
             leavePartsOnError: false
         });
         // A failing source must abort the multipart upload, not complete it with what was read so far.
@@ -42389,6 +42439,9 @@ class S3Storage {
         body.once('error', onError);
         try {
             await upload.done();
+        }
+        catch (error) {
+            throw error.name === 'AbortError' && this.lastRequestError ? this.lastRequestError : error;
         }
         finally {
             body.off('error', onError);
@@ -42711,7 +42764,6 @@ async function restoreArchive(options) {
 
 
 
-
 /** The database the drill restores into, refused when it is the backup's source. */
 function drillTarget(ctx, manifest) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -42736,8 +42788,7 @@ async function drill(ctx) {
     drillTarget(ctx);
     const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
     const target = drillTarget(ctx, manifest);
-    const archiveMajor = Number(manifest.tools.pgDump.split('.')[0]);
-    const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`);
+    const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
     const client = await connect(target);
     try {
         await refuseNonEmpty(client, target);
@@ -42794,15 +42845,11 @@ async function restoreInto(ctx, manifest, target, tools) {
             const [errors] = await Promise.all([restoring, reading.done]);
             return errors;
         }
-        const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'pgb-restore-'));
-        try {
+        return withTempDir('restore', async (dir) => {
             const file = (0,external_node_path_.join)(dir, 'archive.dump');
             await readBackToFile(storage, manifest, data, file, options);
-            return await restoreArchive({ ...base, file });
-        }
-        finally {
-            await (0,promises_.rm)(dir, { recursive: true, force: true });
-        }
+            return restoreArchive({ ...base, file });
+        });
     });
 }
 async function compareCounts(client, manifest) {
@@ -43023,9 +43070,7 @@ async function restore(ctx) {
     const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
     if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
         throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
-    const archiveMajor = Number(manifest.tools.pgDump.split('.')[0]);
-    const what = `an archive made by pg_dump ${manifest.tools.pgDump}`;
-    const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, what);
+    const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
     const probe = await connect(target);
     await probe.end();
     let safetyBackupId;
@@ -43037,20 +43082,14 @@ async function restore(ctx) {
     }
     ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`);
     const started = Date.now();
-    const errors = await withGpgHome(async (gpgHome) => {
-        const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'pgb-restore-'));
-        try {
-            const file = (0,external_node_path_.join)(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql');
-            const data = manifest.objects.find(o => o.role === 'data');
-            await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets });
-            if (ctx.settings.tables.length > 0)
-                return await replaceTables(ctx, tools, file, target);
-            return await restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file });
-        }
-        finally {
-            await (0,promises_.rm)(dir, { recursive: true, force: true });
-        }
-    });
+    const errors = await withGpgHome(gpgHome => withTempDir('restore', async (dir) => {
+        const file = (0,external_node_path_.join)(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql');
+        const data = manifest.objects.find(o => o.role === 'data');
+        await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets });
+        if (ctx.settings.tables.length > 0)
+            return replaceTables(ctx, tools, file, target);
+        return restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file });
+    }));
     const restoreSeconds = (Date.now() - started) / 1000;
     const result = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors };
     await ctx.host.summary(restoreSummary(result, ctx.settings.tables));
@@ -43289,7 +43328,7 @@ class ArtifactStorage {
         this.uploader = uploader;
     }
     async stage() {
-        this.staging ??= new LocalStorage(await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), 'pgb-artifact-')));
+        this.staging ??= new LocalStorage(await makeTempDir('artifact'));
         return this.staging;
     }
     locate(key) {

@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolveBackup } from '../catalog/catalog.js'
 import { layout, type Manifest } from '../catalog/manifest.js'
@@ -9,7 +7,8 @@ import { readBack, readBackToFile } from '../pipeline/readback.js'
 import { connect, quoteIdent, type SqlClient } from '../postgres/client.js'
 import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
 import { restoreArchive, type RestoreError } from '../postgres/restore.js'
-import { findClientTools } from '../postgres/tools.js'
+import { archiveReader, type ClientTools } from '../postgres/tools.js'
+import { withTempDir } from '../tempdir.js'
 import { drillSummary } from '../report/summary.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 
@@ -56,8 +55,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
   drillTarget(ctx)
   const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
   const target = drillTarget(ctx, manifest)
-  const archiveMajor = Number(manifest.tools.pgDump.split('.')[0])
-  const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`)
+  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
 
   const client = await connect(target)
   try {
@@ -103,7 +101,7 @@ async function refuseNonEmpty(client: SqlClient, target: Connection): Promise<vo
 }
 
 /** Custom archives go to disk first so pg_restore can run jobs in parallel; plain SQL streams into psql. */
-async function restoreInto(ctx: Context, manifest: Manifest, target: Connection, tools: Awaited<ReturnType<typeof findClientTools>>): Promise<RestoreError[]> {
+async function restoreInto(ctx: Context, manifest: Manifest, target: Connection, tools: ClientTools): Promise<RestoreError[]> {
   const storage = readableStorage(ctx)
   const data = manifest.objects.find(o => o.role === 'data')!
   return withGpgHome(async gpgHome => {
@@ -116,14 +114,11 @@ async function restoreInto(ctx: Context, manifest: Manifest, target: Connection,
       const [errors] = await Promise.all([restoring, reading.done])
       return errors
     }
-    const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'pgb-restore-'))
-    try {
+    return withTempDir('restore', async dir => {
       const file = join(dir, 'archive.dump')
       await readBackToFile(storage, manifest, data, file, options)
-      return await restoreArchive({ ...base, file })
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+      return restoreArchive({ ...base, file })
+    })
   })
 }
 

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { resolveBackup } from '../catalog/catalog.js'
@@ -13,7 +12,8 @@ import { connect, quoteIdent } from '../postgres/client.js'
 import { childEnv, describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
 import { parseToc } from '../postgres/toc.js'
 import { restoreArchive, type RestoreError } from '../postgres/restore.js'
-import { findClientTools, type ClientTools } from '../postgres/tools.js'
+import { archiveReader, type ClientTools } from '../postgres/tools.js'
+import { withTempDir } from '../tempdir.js'
 import { restoreSummary } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
@@ -50,9 +50,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   const storage = readableStorage(ctx)
   const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0) throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
-  const archiveMajor = Number(manifest.tools.pgDump.split('.')[0])
-  const what = `an archive made by pg_dump ${manifest.tools.pgDump}`
-  const tools = await findClientTools(manifest.format === 'custom' ? 'pg_restore' : 'psql', archiveMajor, ctx.settings.pgBinDir, ctx.host.env, what)
+  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
   const probe = await connect(target)
   await probe.end()
 
@@ -66,18 +64,15 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
 
   ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`)
   const started = Date.now()
-  const errors = await withGpgHome(async gpgHome => {
-    const dir = await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'pgb-restore-'))
-    try {
+  const errors = await withGpgHome(gpgHome =>
+    withTempDir('restore', async dir => {
       const file = join(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql')
       const data = manifest.objects.find(o => o.role === 'data')!
       await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets })
-      if (ctx.settings.tables.length > 0) return await replaceTables(ctx, tools, file, target)
-      return await restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
-  })
+      if (ctx.settings.tables.length > 0) return replaceTables(ctx, tools, file, target)
+      return restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
+    })
+  )
   const restoreSeconds = (Date.now() - started) / 1000
   const result: RestoreResult = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors }
   await ctx.host.summary(restoreSummary(result, ctx.settings.tables))

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import { startChain } from '../pipeline/chain.js'
 import { forwardWhileOpen, readBack } from '../pipeline/readback.js'
 import { parseToc } from '../postgres/toc.js'
-import { findClientTools, type ClientTools } from '../postgres/tools.js'
+import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { verifySummary } from '../report/summary.js'
 import type { Storage } from '../storage/storage.js'
 import { readAll } from '../storage/storage.js'
@@ -49,7 +49,7 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
   const checks: Check[] = []
   const data = manifest.objects.find(o => o.role === 'data')
   if (!data) return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }]
-  const tools = manifest.format === 'custom' ? await findClientTools('pg_restore', Number(manifest.tools.pgDump.split('.')[0]), ctx.settings.pgBinDir, ctx.host.env, `an archive made by pg_dump ${manifest.tools.pgDump}`) : undefined
+  const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined
 
   await withGpgHome(async gpgHome => {
     const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import type { Readable, Writable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { BackupError } from '../errors.js'
 import { childEnv } from '../postgres/connection.js'
 import type { Secrets } from '../secrets.js'
@@ -19,7 +19,7 @@ export interface Stage {
 }
 
 export interface Chain {
-  /** stdout of the last stage. */
+  /** stdout of the last stage (empty when it writes to `outputFd`). */
   output: Readable
   /** stdin of the first stage, when `input: 'pipe'`. */
   input?: Writable
@@ -45,7 +45,7 @@ const STDERR_TAIL = 8192
  * pass through Node between them. Every stage's exit status is checked; when one
  * fails the others are stopped and the error names the stage that failed first.
  */
-export function startChain(stages: Stage[], secrets: Secrets, options: { input?: 'pipe' | 'ignore' } = {}): Chain {
+export function startChain(stages: Stage[], secrets: Secrets, options: { input?: 'pipe' | 'ignore'; outputFd?: number } = {}): Chain {
   const children: ChildProcess[] = []
   const exits: Array<Promise<Exit>> = []
   let killing = false
@@ -57,8 +57,9 @@ export function startChain(stages: Stage[], secrets: Secrets, options: { input?:
   stages.forEach((stage, index) => {
     const previous = children[index - 1]
     const stdin = index === 0 ? (options.input ?? 'ignore') : (previous.stdout as Readable)
+    const stdout = index === stages.length - 1 && options.outputFd !== undefined ? options.outputFd : 'pipe'
     const child = spawn(stage.command, stage.args, {
-      stdio: [stdin, 'pipe', 'pipe', ...(stage.fd3 !== undefined ? (['pipe'] as const) : [])],
+      stdio: [stdin, stdout, 'pipe', ...(stage.fd3 !== undefined ? (['pipe'] as const) : [])],
       env: childEnv(stage.env)
     })
     // The child now holds its own copy of the pipe; closing ours lets EPIPE reach the writer if the reader dies.
@@ -104,7 +105,7 @@ export function startChain(stages: Stage[], secrets: Secrets, options: { input?:
   done.catch(() => undefined)
 
   const last = children[children.length - 1]
-  return { output: last.stdout as Readable, input: children[0].stdin ?? undefined, done, kill }
+  return { output: last.stdout ?? Readable.from([]), input: children[0].stdin ?? undefined, done, kill }
 }
 
 function failed(exit: Exit): boolean {

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { layout, type Manifest, type ManifestObject } from '../catalog/manifest.js'
@@ -10,7 +10,7 @@ import { Checksum } from './checksum.js'
 import { decompressStage, decryptStage } from './stages.js'
 
 export interface ReadBack {
-  /** The decrypted, decompressed dump. */
+  /** The decrypted, decompressed dump (empty when written to `outputFd`). */
   output: Readable
   /** Resolves when the object was read whole, its sha256 matched, and every stage exited 0. */
   done: Promise<{ size: number; sha256: string }>
@@ -24,7 +24,7 @@ export async function readBack(
   storage: Storage,
   manifest: Manifest,
   object: ManifestObject,
-  options: { passphrase?: string; gpgHome: string; secrets: Secrets }
+  options: { passphrase?: string; gpgHome: string; secrets: Secrets; outputFd?: number }
 ): Promise<ReadBack> {
   const stages: Stage[] = []
   if (manifest.encryption) {
@@ -39,7 +39,7 @@ export async function readBack(
 
   const source = await storage.get(layout.object(manifest.name, object.file))
   const checksum = new Checksum()
-  const chain = startChain(stages, options.secrets, { input: 'pipe' })
+  const chain = startChain(stages, options.secrets, { input: 'pipe', outputFd: options.outputFd })
   const feeding = pipeline(source, checksum, forwardWhileOpen(chain.input!)).catch(error => {
     chain.kill()
     throw error
@@ -105,6 +105,12 @@ export async function readBackToFile(
   path: string,
   options: { passphrase?: string; gpgHome: string; secrets: Secrets }
 ): Promise<void> {
-  const reading = await readBack(storage, manifest, object, options)
-  await Promise.all([pipeline(reading.output, createWriteStream(path, { mode: 0o600 })), reading.done])
+  // The last program writes the file itself: the decompressed bytes never pass through Node.
+  const file = await open(path, 'w', 0o600)
+  try {
+    const reading = await readBack(storage, manifest, object, { ...options, outputFd: file.fd })
+    await reading.done
+  } finally {
+    await file.close()
+  }
 }

@@ -42,6 +42,9 @@ export function encryptStage(home: string, passphrase: string): Stage {
     'AES256',
     '--s2k-digest-algo',
     'SHA512',
+    // The maximum iteration count, stated: a fresh gpg-agent would otherwise spend ~1 s calibrating it.
+    '--s2k-count',
+    '65011712',
     '--compress-algo',
     'none',
     '--output',

@@ -70,3 +70,9 @@ export async function findClientTools(
       `or set pg-bin-dir to a directory holding ${tool} ${minMajor} or newer.`
   )
 }
+
+/** The tool that reads an archive back: pg_restore (custom) or psql (plain), at least as new as the pg_dump that wrote it. */
+export function archiveReader(format: 'custom' | 'plain', pgDumpVersion: string, pgBinDir: string | undefined, env: NodeJS.ProcessEnv): Promise<ClientTools> {
+  const major = Number(pgDumpVersion.split('.')[0])
+  return findClientTools(format === 'custom' ? 'pg_restore' : 'psql', major, pgBinDir, env, `an archive made by pg_dump ${pgDumpVersion}`)
+}

@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import { makeTempDir } from '../tempdir.js'
 import { LocalStorage } from './local.js'
 import type { Storage, StoredObject } from './storage.js'
 
@@ -25,7 +25,7 @@ export class ArtifactStorage implements Storage {
   ) {}
 
   private async stage(): Promise<LocalStorage> {
-    this.staging ??= new LocalStorage(await mkdtemp(join(process.env.RUNNER_TEMP || tmpdir(), 'pgb-artifact-')))
+    this.staging ??= new LocalStorage(await makeTempDir('artifact'))
     return this.staging
   }
 

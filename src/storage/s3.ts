@@ -22,7 +22,7 @@ const MAX_PARTS = 10000
 export class S3Storage implements Storage {
   readonly kind = 's3' as const
   readonly client: S3Client
-  /** Part size for multipart uploads; raise it for databases over ~80 GB (S3 allows 10,000 parts). */
+  /** Part size for multipart uploads (see sizePartsFor). */
   partSize = 8 * MiB
 
   constructor(
@@ -41,11 +41,29 @@ export class S3Storage implements Storage {
       config.responseChecksumValidation = 'WHEN_REQUIRED'
     }
     this.client = new S3Client(config)
+    // lib-storage reports a failed part as "Upload aborted." (its own abort wins a race):
+    // remember the request error that started it, to report that instead.
+    this.client.middlewareStack.add(
+      next => async args => {
+        try {
+          return await next(args)
+        } catch (error) {
+          this.lastRequestError = error
+          throw error
+        }
+      },
+      { step: 'finalizeRequest', name: 'pgBackupRememberError' }
+    )
   }
 
-  /** Sizes parts so that a dump of up to `expectedBytes` (times a margin) fits in 10,000 parts. */
-  sizePartsFor(expectedBytes: number): void {
-    const needed = Math.ceil((expectedBytes * 2) / MAX_PARTS)
+  private lastRequestError: unknown
+
+  /**
+   * Sizes parts so that a dump as large as the database (it leaves out indexes and is
+   * compressed, so usually far smaller) fits in S3's 10,000 parts.
+   */
+  sizePartsFor(databaseBytes: number): void {
+    const needed = Math.ceil(databaseBytes / MAX_PARTS)
     this.partSize = Math.max(8 * MiB, Math.ceil(needed / MiB) * MiB)
   }
 
@@ -69,11 +87,13 @@ export class S3Storage implements Storage {
   }
 
   async upload(key: string, body: Readable, contentType = 'application/octet-stream'): Promise<void> {
+    this.lastRequestError = undefined
     const upload = new Upload({
       client: this.client,
       params: { ...this.objectParams(key, contentType), Body: body },
       partSize: this.partSize,
-      queueSize: 4,
+      // lib-storage buffers queueSize parts (and copies while assembling them): keep ~16 MiB in flight.
+      queueSize: Math.max(1, Math.floor((16 * MiB) / this.partSize)),
       leavePartsOnError: false
     })
     // A failing source must abort the multipart upload, not complete it with what was read so far.
@@ -81,6 +101,8 @@ export class S3Storage implements Storage {
     body.once('error', onError)
     try {
       await upload.done()
+    } catch (error) {
+      throw (error as Error).name === 'AbortError' && this.lastRequestError ? this.lastRequestError : error
     } finally {
       body.off('error', onError)
     }
