@@ -41167,7 +41167,9 @@ function groupBackups(name, objects) {
         if (file === `${id}.pinned`)
             entry.pinned = true;
     }
-    return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
+    // Newest first; ids only resolve to the second, so ties go to the one written last.
+    const written = (b) => Math.max(...b.files.map(f => f.modified.getTime()));
+    return [...byId.values()].sort((a, b) => b.time.getTime() - a.time.getTime() || written(b) - written(a) || (a.id < b.id ? 1 : -1));
 }
 async function listBackups(storage, name) {
     return groupBackups(name, await storage.list(layout.setPrefix(name)));

@@ -33,7 +33,9 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
     if (file === `${id}.manifest.json`) entry.complete = true
     if (file === `${id}.pinned`) entry.pinned = true
   }
-  return [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1))
+  // Newest first; ids only resolve to the second, so ties go to the one written last.
+  const written = (b: BackupEntry) => Math.max(...b.files.map(f => f.modified.getTime()))
+  return [...byId.values()].sort((a, b) => b.time.getTime() - a.time.getTime() || written(b) - written(a) || (a.id < b.id ? 1 : -1))
 }
 
 export async function listBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
