@@ -151,6 +151,16 @@ describe('drill', () => {
     expect(run.failure).toMatch(/already holds 1 table\(s\); a drill restores into an empty scratch database/)
   })
 
+  test('a plain-format backup verifies and drills through psql', async () => {
+    const backup = await runAction({ storage: 'local', path: dir, name: 'plain', format: 'plain', compression: 'gzip', 'database-url': pg.url('shop') })
+    expect(backup.failure).toBeUndefined()
+    expect(backup.outputs.verified).toBe('true')
+    await pg.createDatabase('plain_drill')
+    const drill = await runAction({ storage: 'local', path: dir, name: 'plain', command: 'drill', 'target-database-url': pg.url('plain_drill') })
+    expect(drill.failure).toBeUndefined()
+    expect(await databaseFingerprint(pg, 'plain_drill')).toEqual(await databaseFingerprint(pg, 'shop'))
+  })
+
   test('partitioned tables, materialized views and inherited foreign keys verify and drill', async () => {
     await pg.createDatabase('events')
     await pg.query(
