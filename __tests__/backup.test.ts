@@ -11,17 +11,15 @@ import { LocalStorage } from '../src/storage/local.js'
 import { expectNoSecrets, runAction, runDist, testContext } from './helpers/action.js'
 import type { TestCluster } from './helpers/postgres.js'
 import { decode, restoreInto } from './helpers/restore-by-hand.js'
-import { startS3, type TestS3 } from './helpers/s3.js'
-import { databaseFingerprint, startShop } from './helpers/sample.js'
+import type { TestS3 } from './helpers/s3.js'
+import { databaseFingerprint, startShopAndS3 } from './helpers/sample.js'
 
 const PASSPHRASE = 'correct horse battery staple'
 let pg: TestCluster
 let s3: TestS3
 
 beforeAll(async () => {
-  ;[pg, s3] = await Promise.all([startShop(), startS3()])
-  // The action reads S3 credentials through the default AWS chain, i.e. the process environment.
-  Object.assign(process.env, s3.env)
+  ;({ pg, s3 } = await startShopAndS3())
 })
 
 afterAll(async () => {

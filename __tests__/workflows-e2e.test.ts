@@ -8,8 +8,8 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals'
 import { join } from 'node:path'
 import { expectNoSecrets, runAction } from './helpers/action.js'
 import type { TestCluster } from './helpers/postgres.js'
-import { startS3, type TestS3 } from './helpers/s3.js'
-import { databaseFingerprint, startShop } from './helpers/sample.js'
+import type { TestS3 } from './helpers/s3.js'
+import { databaseFingerprint, startShopAndS3 } from './helpers/sample.js'
 import { actionInputEnv, actionStepsOf } from './helpers/workflow-steps.js'
 
 const PASSPHRASE = 'workflow passphrase'
@@ -17,8 +17,7 @@ let pg: TestCluster
 let s3: TestS3
 
 beforeAll(async () => {
-  ;[pg, s3] = await Promise.all([startShop(), startS3()])
-  Object.assign(process.env, s3.env)
+  ;({ pg, s3 } = await startShopAndS3())
 })
 
 afterAll(async () => {

@@ -3,6 +3,7 @@
  */
 import pg from 'pg'
 import { startCluster, type TestCluster } from './postgres.js'
+import { startS3, type TestS3 } from './s3.js'
 
 /**
  * Plain SQL (no psql meta-commands, no COPY FROM STDIN): runs through psql or one node-postgres query.
@@ -201,4 +202,11 @@ export async function startShop(): Promise<TestCluster> {
   await cluster.createDatabase('shop')
   await cluster.query('shop', SAMPLE_SQL)
   return cluster
+}
+
+/** The sample database and an S3 server whose credentials are in the process environment, where the action's AWS chain reads them. */
+export async function startShopAndS3(): Promise<{ pg: TestCluster; s3: TestS3 }> {
+  const [pg, s3] = await Promise.all([startShop(), startS3()])
+  Object.assign(process.env, s3.env)
+  return { pg, s3 }
 }

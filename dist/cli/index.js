@@ -41100,10 +41100,19 @@ const layout = {
     manifest: (name, id) => `${name}/${id}.manifest.json`,
     checksums: (name, id) => `${name}/${id}.sha256`,
     drill: (name, id) => `${name}/${id}.drill.json`,
+    /** An empty marker: prune never deletes a pinned backup. */
+    pinned: (name, id) => `${name}/${id}.pinned`,
     object: (name, file) => `${name}/${file}`,
     /** The backup id a file in the set belongs to, if any. */
     idOf: (file) => /^(\d{8}T\d{6}Z-[a-z-]+-[0-9a-f]{4})\./.exec(file)?.[1]
 };
+/** The dump itself; the manifest always lists it first. */
+function dataObject(manifest) {
+    const data = manifest.objects.find(o => o.role === 'data');
+    if (!data)
+        throw new Error(`the manifest of ${manifest.id} lists no data object`);
+    return data;
+}
 function dataFileName(id, format, compressionExt, encrypted) {
     return `${id}.${format === 'custom' ? 'dump' : 'sql'}${compressionExt}${encrypted ? '.gpg' : ''}`;
 }
@@ -41164,7 +41173,7 @@ function groupBackups(name, objects) {
         entry.files.push(object);
         if (file === `${id}.manifest.json`)
             entry.complete = true;
-        if (file === `${id}.pinned`)
+        if (object.key === layout.pinned(name, id))
             entry.pinned = true;
     }
     // Newest first; ids only resolve to the second, so ties go to the one written last.
@@ -41216,150 +41225,8 @@ async function deleteBackupFiles(storage, name, backups) {
         await storage.delete(rest);
 }
 
-;// CONCATENATED MODULE: ./src/postgres/toc.ts
-// Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
-const DESCS = [
-    'TABLE DATA', 'FK CONSTRAINT', 'ROW SECURITY', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'DEFAULT ACL', 'INDEX ATTACH',
-    'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'EVENT TRIGGER', 'LARGE OBJECT', 'BLOB DATA', 'BLOBS',
-    'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'ACCESS METHOD', 'FOREIGN DATA WRAPPER', 'SERVER', 'USER MAPPING',
-    'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'CHECK CONSTRAINT', 'CONSTRAINT', 'COMMENT', 'ACL',
-    'DATABASE PROPERTIES', 'DATABASE', 'DEFAULT', 'DOMAIN', 'EXTENSION', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'INDEX',
-    'POLICY', 'RULE', 'SCHEMA', 'SEQUENCE', 'TABLE', 'TRIGGER', 'TYPE', 'VIEW', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'CAST',
-    'COLLATION', 'CONVERSION', 'OPERATOR', 'SHELL TYPE', 'TRANSFORM', 'LANGUAGE', 'PROCEDURAL LANGUAGE'
-].sort((a, b) => b.length - a.length);
-function parseToc(text) {
-    const entries = [];
-    for (const line of text.split('\n')) {
-        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim());
-        if (!match)
-            continue;
-        const rest = match[1];
-        const desc = DESCS.find(d => rest.startsWith(`${d} `));
-        if (!desc)
-            continue;
-        const words = rest.slice(desc.length + 1).split(' ');
-        const owner = words.length > 2 ? words.pop() : '';
-        const schema = words.shift();
-        entries.push({ desc, schema, tag: words.join(' '), owner });
-    }
-    return entries;
-}
-function count(entries, ...descs) {
-    return entries.filter(e => descs.includes(e.desc)).length;
-}
-/** Tables with data in the archive, as "schema.table". */
-function tablesWithData(entries) {
-    return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`));
-}
-
-;// CONCATENATED MODULE: ./src/catalog/checks.ts
-
-const qualified = (t) => `${t.schema}.${t.table}`;
-/** Compares an archive's table of contents with what the manifest says was dumped (pure). */
-function tocChecks(manifest, toc, criticalTables) {
-    const checks = [];
-    const withData = tablesWithData(toc);
-    if (manifest.scope !== 'schema') {
-        const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified);
-        checks.push({
-            name: 'tables',
-            ok: missing.length === 0,
-            detail: missing.length === 0 ? `all ${manifest.tables.length} tables have data entries` : `missing from the archive: ${missing.join(', ')}`
-        });
-    }
-    if (criticalTables.length > 0) {
-        const problems = criticalTables.flatMap(name => {
-            const full = name.includes('.') ? name : `public.${name}`;
-            const counted = manifest.tables.find(t => qualified(t) === full);
-            if (!withData.has(full) || !counted)
-                return [`${full} is not in the backup`];
-            return counted.rows > 0 ? [] : [`${full} had no rows`];
-        });
-        checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') });
-    }
-    const facts = manifest.schemaFacts;
-    if (facts && manifest.scope !== 'data') {
-        const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`));
-        const lostRls = facts.rlsTables.filter(t => !rls.has(t));
-        const policies = count(toc, 'POLICY');
-        checks.push({
-            name: 'row level security',
-            ok: lostRls.length === 0 && policies === facts.policies,
-            detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
-        });
-        const indexes = count(toc, 'INDEX');
-        const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT');
-        checks.push({
-            name: 'indexes and constraints',
-            ok: indexes === facts.indexes && constraints === facts.constraints,
-            detail: `${indexes} of ${facts.indexes} indexes, ${constraints} of ${facts.constraints} constraints`
-        });
-    }
-    return checks;
-}
-/** Flags a backup much larger or smaller than the median of the set's earlier ones (pure). */
-function sizeCheck(size, previousSizes, maxChangePercent) {
-    if (size < 512)
-        return { name: 'size', ok: false, detail: `only ${size} bytes: the dump is empty or nearly so` };
-    if (previousSizes.length === 0)
-        return { name: 'size', ok: true, detail: `${size} bytes (no earlier backup to compare)` };
-    const sorted = [...previousSizes].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    const change = ((size - median) / median) * 100;
-    return {
-        name: 'size',
-        ok: Math.abs(change) <= maxChangePercent,
-        detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
-    };
-}
-
 // EXTERNAL MODULE: external "node:child_process"
 var external_node_child_process_ = __nccwpck_require__(31421);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(51455);
-// EXTERNAL MODULE: external "node:os"
-var external_node_os_ = __nccwpck_require__(48161);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(76760);
-;// CONCATENATED MODULE: ./src/tempdir.ts
-
-
-
-/** A private scratch folder on the runner's temp disk, created for `work` and removed after it. */
-async function withTempDir(prefix, work) {
-    const dir = await makeTempDir(prefix);
-    try {
-        return await work(dir);
-    }
-    finally {
-        await (0,promises_.rm)(dir, { recursive: true, force: true });
-    }
-}
-function makeTempDir(prefix) {
-    return (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `pgb-${prefix}-`));
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/gpg-home.ts
-
-
-/**
- * A private, throwaway GnuPG home: the user's keyring is never touched, and the
- * gpg-agent that gpg starts for the passphrase is stopped afterwards.
- */
-async function withGpgHome(work) {
-    return withTempDir('gpg', async (home) => {
-        try {
-            return await work(home);
-        }
-        finally {
-            await new Promise(resolve => (0,external_node_child_process_.execFile)('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], () => resolve(undefined)));
-        }
-    });
-}
-
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(57075);
 ;// CONCATENATED MODULE: ./src/postgres/connection.ts
@@ -41584,6 +41451,48 @@ function describeFailure(exit) {
     return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`;
 }
 
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(51455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(48161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(76760);
+;// CONCATENATED MODULE: ./src/tempdir.ts
+
+
+
+/** A private scratch folder on the runner's temp disk, created for `work` and removed after it. */
+async function withTempDir(prefix, work) {
+    const dir = await makeTempDir(prefix);
+    try {
+        return await work(dir);
+    }
+    finally {
+        await (0,promises_.rm)(dir, { recursive: true, force: true });
+    }
+}
+function makeTempDir(prefix) {
+    return (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `pgb-${prefix}-`));
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/gpg-home.ts
+
+
+/**
+ * A private, throwaway GnuPG home: the user's keyring is never touched, and the
+ * gpg-agent that gpg starts for the passphrase is stopped afterwards.
+ */
+async function withGpgHome(work) {
+    return withTempDir('gpg', async (home) => {
+        try {
+            return await work(home);
+        }
+        finally {
+            await new Promise(resolve => (0,external_node_child_process_.execFile)('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], () => resolve(undefined)));
+        }
+    });
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(77598);
 ;// CONCATENATED MODULE: ./src/pipeline/checksum.ts
@@ -41615,6 +41524,47 @@ class Checksum extends external_node_stream_.Transform {
     digest() {
         return this.hash.digest('hex');
     }
+}
+
+;// CONCATENATED MODULE: ./src/pipeline/publish.ts
+
+
+
+/**
+ * Streams a chain's output into `key` on every storage at once, hashing on the way.
+ * Either every storage ends up with the complete object, or the first error is thrown
+ * after every upload has been aborted and every program stopped.
+ */
+async function publish(chain, storages, key) {
+    const checksum = new Checksum(chain.done);
+    // Errors on a branch are reported through the upload's rejection; the listener keeps an
+    // early failure (e.g. mkdir) from surfacing as an unhandled 'error' event.
+    const branches = storages.map(() => new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 }).on('error', () => undefined));
+    let firstError;
+    const fail = (error) => {
+        if (firstError !== undefined)
+            return;
+        firstError = error;
+        chain.kill();
+        checksum.destroy(error);
+        for (const branch of branches)
+            branch.destroy(error);
+    };
+    checksum.on('error', fail);
+    chain.output.on('error', fail);
+    for (const branch of branches)
+        checksum.pipe(branch);
+    chain.output.pipe(checksum);
+    const work = [
+        chain.done,
+        ...storages.map((storage, i) => storage.upload(key, branches[i]).catch(error => {
+            throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error });
+        }))
+    ];
+    await Promise.allSettled(work.map(p => p.catch(fail)));
+    if (firstError !== undefined)
+        throw firstError;
+    return { size: checksum.bytes, sha256: checksum.digest() };
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/stages.ts
@@ -41673,454 +41623,8 @@ function decryptStage(home, passphrase) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/pipeline/readback.ts
-
-
-
-
-
-
-
-
-/**
- * Streams a stored object back through decrypt → decompress, checking
- * its size and sha256 against the manifest on the way (no copy on disk).
- */
-async function readBack(storage, manifest, object, options) {
-    const stages = [];
-    if (manifest.encryption) {
-        if (!options.passphrase) {
-            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
-        }
-        stages.push(decryptStage(options.gpgHome, options.passphrase));
-    }
-    const decompress = decompressStage(manifest.compression.algorithm);
-    if (decompress)
-        stages.push(decompress);
-    if (stages.length === 0)
-        stages.push({ name: 'cat', command: 'cat', args: [] });
-    const source = await storage.get(layout.object(manifest.name, object.file));
-    const checksum = new Checksum();
-    const chain = startChain(stages, options.secrets, { input: 'pipe', outputFd: options.outputFd });
-    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(source, checksum, forwardWhileOpen(chain.input)).catch(error => {
-        chain.kill();
-        throw error;
-    });
-    const done = (async () => {
-        // Check the checksum first: a corrupted object explains any decrypt/decompress error.
-        const [fed, chained] = await Promise.allSettled([feeding, chain.done]);
-        const sha256 = checksum.digest();
-        if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
-            throw new BackupError(`Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
-                `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
-        }
-        if (fed.status === 'rejected') {
-            throw new BackupError(`Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason });
-        }
-        if (chained.status === 'rejected')
-            throw chained.reason;
-        return { size: checksum.bytes, sha256 };
-    })();
-    done.catch(() => undefined);
-    return { output: chain.output, done };
-}
-/**
- * Writes into a program's stdin until it goes away, then drops the rest: the
- * source is still read to the end, so the checksum covers the whole object and a
- * corrupted byte is reported as such rather than as a decrypt error.
- */
-function forwardWhileOpen(target) {
-    let open = true;
-    const close = () => {
-        open = false;
-    };
-    target.on('error', close);
-    target.on('close', close);
-    return new external_node_stream_.Writable({
-        write(chunk, _encoding, callback) {
-            if (!open)
-                return callback();
-            if (target.write(chunk))
-                return callback();
-            const resume = () => {
-                target.off('drain', resume);
-                target.off('error', resume);
-                target.off('close', resume);
-                callback();
-            };
-            target.on('drain', resume);
-            target.on('error', resume);
-            target.on('close', resume);
-        },
-        final(callback) {
-            if (open)
-                target.end();
-            callback();
-        }
-    });
-}
-/** Decrypts and decompresses a stored object into a local file (parallel restore needs one). */
-async function readBackToFile(storage, manifest, object, path, options) {
-    // The last program writes the file itself: the decompressed bytes never pass through Node.
-    const file = await (0,promises_.open)(path, 'w', 0o600);
-    try {
-        const reading = await readBack(storage, manifest, object, { ...options, outputFd: file.fd });
-        await reading.done;
-    }
-    finally {
-        await file.close();
-    }
-}
-
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(57975);
-;// CONCATENATED MODULE: ./src/postgres/tools.ts
-
-
-
-
-
-const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
-/** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
-function candidateDirs(pgBinDir, env) {
-    const debian = '/usr/lib/postgresql';
-    const versioned = (0,external_node_fs_.existsSync)(debian)
-        ? (0,external_node_fs_.readdirSync)(debian)
-            .filter(v => /^\d+$/.test(v))
-            .map(v => (0,external_node_path_.join)(debian, v, 'bin'))
-        : [];
-    const dirs = [pgBinDir, ...(env.PATH ?? '').split(external_node_path_.delimiter), ...versioned].filter((d) => Boolean(d));
-    return [...new Set(dirs)];
-}
-function parseToolVersion(output) {
-    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output);
-    if (!match)
-        return undefined;
-    return { major: Number(match[1]), version: match[2] === undefined ? match[1] : `${match[1]}.${match[2]}` };
-}
-async function probe(dir, tool) {
-    const path = (0,external_node_path_.join)(dir, tool);
-    if (!(0,external_node_fs_.existsSync)(path))
-        return undefined;
-    try {
-        const { stdout } = await run(path, ['--version'], { timeout: 10000 });
-        const parsed = parseToolVersion(stdout);
-        return parsed && { dir, ...parsed, bin: name => (0,external_node_path_.join)(dir, name) };
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * Picks the newest installation of `tool` whose major version is at least the
- * server's: pg_dump refuses newer servers, and older archives restore with newer tools.
- */
-async function findClientTools(tool, minMajor, pgBinDir, env, what = `the server (PostgreSQL ${minMajor})`) {
-    const found = (await Promise.all(candidateDirs(pgBinDir, env).map(dir => probe(dir, tool)))).filter((t) => t !== undefined);
-    const usable = found.filter(t => t.major >= minMajor).sort((a, b) => b.major - a.major);
-    // pg-bin-dir is the user's explicit choice: it wins whenever it is new enough.
-    const chosen = usable.find(t => pgBinDir && t.dir === pgBinDir) ?? usable[0];
-    if (chosen)
-        return chosen;
-    const newest = found.sort((a, b) => b.major - a.major)[0];
-    const have = newest ? `the newest ${tool} found is ${newest.version} (${newest.dir})` : `no ${tool} was found`;
-    throw new BackupError(`${tool} ${minMajor} or newer is needed for ${what}, but ${have}. ` +
-        `Install postgresql-client-${minMajor} (on Ubuntu runners: the PGDG apt repository, apt-get install postgresql-client-${minMajor}), ` +
-        `or set pg-bin-dir to a directory holding ${tool} ${minMajor} or newer.`);
-}
-/** The tool that reads an archive back: pg_restore (custom) or psql (plain), at least as new as the pg_dump that wrote it. */
-function archiveReader(format, pgDumpVersion, pgBinDir, env) {
-    const major = Number(pgDumpVersion.split('.')[0]);
-    return findClientTools(format === 'custom' ? 'pg_restore' : 'psql', major, pgBinDir, env, `an archive made by pg_dump ${pgDumpVersion}`);
-}
-
-;// CONCATENATED MODULE: ./src/report/format.ts
-/** Small, pure formatting helpers for summaries and logs. */
-function formatBytes(bytes) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = bytes;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-function formatSeconds(seconds) {
-    if (seconds < 60)
-        return `${seconds.toFixed(1)} s`;
-    if (seconds >= 3600)
-        return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
-    const m = Math.floor(seconds / 60);
-    return `${m} min ${Math.round(seconds - m * 60)} s`;
-}
-/** A Markdown table; cells are escaped so that names cannot break the layout. */
-function table(head, rows) {
-    const cell = (v) => String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
-    return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)].join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/report/summary.ts
-
-const TOP_TABLES = 10;
-function backupSummary(manifest, locations, durationSeconds) {
-    const data = manifest.objects[0];
-    const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES);
-    const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-    return [
-        `## Backup ${manifest.id}`,
-        '',
-        table(['', ''], [
-            ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
-            ['Set / kind', `${manifest.name} / ${manifest.kind}`],
-            ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
-            ['Time', formatSeconds(durationSeconds)],
-            ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
-            ['SHA-256', `\`${data.sha256}\``],
-            ['Stored at', locations.map(l => `\`${l}\``).join('<br>')]
-        ]),
-        '',
-        largest.length > 0 ? `### Largest tables\n\n${table(['Table', 'Rows'], largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')]))}` : '',
-        ''
-    ].join('\n');
-}
-function checksTable(checks) {
-    return table(['Check', 'Result', 'Detail'], checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail]));
-}
-function verifySummary(manifest, checks) {
-    const ok = checks.every(c => c.ok);
-    return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`;
-}
-function drillSummary(report) {
-    const rows = [
-        ['Backup', report.backupId],
-        ['Restored into', report.target],
-        ['Restore time', formatSeconds(report.restoreSeconds)],
-        ['Tables checked', `${report.tables} (${report.rows.toLocaleString('en-US')} rows)`],
-        ['Row count mismatches', report.mismatches.length],
-        ['Expected restore errors', report.expectedErrors.length],
-        ['Unexpected restore errors', report.unexpectedErrors.length]
-    ];
-    if (report.checkSql)
-        rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`]);
-    const mismatches = report.mismatches.length
-        ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
-        : '';
-    const expected = report.expectedErrors.length
-        ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(['Why expected', 'Error'], report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message]))}\n</details>\n`
-        : '';
-    return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`;
-}
-function restoreSummary(result, tables) {
-    const expected = result.errors.filter(e => e.expected).length;
-    const unexpected = result.errors.length - expected;
-    return `## Restore of ${result.manifest.id} ${unexpected === 0 ? 'done ✅' : 'FAILED ❌'}\n\n${table(['', ''], [
-        ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
-        ['Restored into', result.target],
-        ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
-        ['Restore time', formatSeconds(result.restoreSeconds)],
-        ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
-        ['Errors', `${unexpected} unexpected, ${expected} expected`]
-    ])}\n`;
-}
-
-;// CONCATENATED MODULE: ./src/commands/context.ts
-
-
-function sourceConnection(ctx) {
-    return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
-}
-/** The backup set's name: the `name` input, else the database's name. */
-function setName(ctx, conn) {
-    const name = ctx.settings.name ?? conn?.database ?? conn?.user;
-    if (!name)
-        throw new Error('Input "name": could not be derived from database-url; set it');
-    return name.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-/** The set a command reads: `name`, else the database named by database-url or PGDATABASE (no connection made). */
-function configuredSetName(ctx) {
-    if (ctx.settings.name)
-        return ctx.settings.name;
-    if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
-        throw new InputError('name', 'is required (or database-url, whose database names the set)');
-    return setName(ctx, sourceConnection(ctx));
-}
-/** The first storage that can be read back (artifact storage is write-only). */
-function readableStorage(ctx) {
-    const storage = ctx.storages.find(s => s.kind !== 'artifact');
-    if (!storage)
-        throw new Error('Input "storage": this command reads backups back; include s3 or local');
-    return storage;
-}
-/** GitHub's context for the manifest, when running in Actions. */
-function githubContext(env) {
-    if (!env.GITHUB_ACTIONS)
-        return undefined;
-    const fields = {
-        repository: env.GITHUB_REPOSITORY,
-        workflow: env.GITHUB_WORKFLOW,
-        runId: env.GITHUB_RUN_ID,
-        runAttempt: env.GITHUB_RUN_ATTEMPT,
-        sha: env.GITHUB_SHA,
-        ref: env.GITHUB_REF,
-        event: env.GITHUB_EVENT_NAME,
-        actor: env.GITHUB_ACTOR,
-        serverUrl: env.GITHUB_SERVER_URL
-    };
-    return Object.fromEntries(Object.entries(fields).filter((e) => Boolean(e[1])));
-}
-
-;// CONCATENATED MODULE: ./src/commands/verify.ts
-
-
-
-
-
-
-
-
-
-
-
-
-/**
- * Checks a stored backup without a server: checksum, decryption, decompression,
- * a readable table of contents that holds what the manifest says was dumped, and a
- * size in line with the set's history. Throws when a check fails.
- */
-async function verify(ctx) {
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
-    const checks = await checkBackup(ctx, manifest);
-    const failed = checks.filter(c => !c.ok);
-    if (failed.length > 0)
-        throw new BackupError(`Verify failed for backup ${manifest.id}: ${describeChecks(failed)}`);
-    return { manifest, checks, ok: true };
-}
-/** Runs every check on a stored backup (its manifest may not be published yet) and reports them. */
-async function checkBackup(ctx, manifest) {
-    const checks = await runChecks(ctx, readableStorage(ctx), manifest);
-    await ctx.host.summary(verifySummary(manifest, checks));
-    if (checks.every(c => c.ok))
-        ctx.host.info(`Verified backup ${manifest.id}: ${checks.map(c => c.name).join(', ')} passed`);
-    return checks;
-}
-function describeChecks(checks) {
-    return checks.map(c => `${c.name}: ${c.detail}`).join('; ');
-}
-async function runChecks(ctx, storage, manifest) {
-    const checks = [];
-    const data = manifest.objects.find(o => o.role === 'data');
-    if (!data)
-        return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }];
-    const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined;
-    await withGpgHome(async (gpgHome) => {
-        const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
-        const reading = await readBack(storage, manifest, data, options);
-        const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done]);
-        if (result.status === 'rejected') {
-            const message = errorMessage(result.reason);
-            // The whole object is read even when decoding fails, so the checksum was checked unless reading failed.
-            const isChecksum = /^Checksum mismatch/.test(message);
-            const unread = /^Could not read/.test(message);
-            checks.push({ name: 'checksum', ok: !isChecksum && !unread, detail: isChecksum || unread ? message : `${data.size} bytes, sha256 matches the manifest` });
-            if (!isChecksum && !unread)
-                checks.push({ name: 'archive readable', ok: false, detail: message });
-            return;
-        }
-        if (text.status === 'rejected') {
-            checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) });
-            return;
-        }
-        checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` });
-        const body = text.value;
-        if (manifest.format === 'custom') {
-            const toc = parseToc(body);
-            checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` });
-            checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables));
-        }
-        else {
-            const complete = body.includes('PostgreSQL database dump complete');
-            checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' });
-        }
-        for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
-            const back = await readBack(storage, manifest, extra, options);
-            back.output.resume();
-            const outcome = await back.done.then(() => undefined, (error) => errorMessage(error));
-            checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` });
-        }
-    });
-    const earlier = (await listBackups(storage, manifest.name))
-        .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
-        .map(b => b.files.find(f => f.key.endsWith(dataSuffix(data.file)))?.size)
-        .filter((s) => s !== undefined)
-        .slice(0, 10);
-    checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange));
-    return checks;
-}
-/** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
-function dataSuffix(file) {
-    return file.slice(file.indexOf('.'));
-}
-/**
- * pg_restore --list reads only the table of contents, so the rest of the stream is
- * drained past it: decryption and decompression still see every byte. For plain
- * dumps only the tail is kept (the completion marker): memory stays flat.
- */
-async function consume(stream, tools, ctx) {
-    if (!tools) {
-        let tail = '';
-        for await (const chunk of stream)
-            tail = (tail + chunk.toString()).slice(-4096);
-        return tail;
-    }
-    const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' });
-    const [listing] = await Promise.all([readAll(list.output), (0,external_node_stream_promises_namespaceObject.pipeline)(stream, forwardWhileOpen(list.input)), list.done]);
-    return listing.toString('utf8');
-}
-
-;// CONCATENATED MODULE: ./src/pipeline/publish.ts
-
-
-
-/**
- * Streams a chain's output into `key` on every storage at once, hashing on the way.
- * Either every storage ends up with the complete object, or the first error is thrown
- * after every upload has been aborted and every program stopped.
- */
-async function publish(chain, storages, key) {
-    const checksum = new Checksum(chain.done);
-    // Errors on a branch are reported through the upload's rejection; the listener keeps an
-    // early failure (e.g. mkdir) from surfacing as an unhandled 'error' event.
-    const branches = storages.map(() => new external_node_stream_.PassThrough({ highWaterMark: 1024 * 1024 }).on('error', () => undefined));
-    let firstError;
-    const fail = (error) => {
-        if (firstError !== undefined)
-            return;
-        firstError = error;
-        chain.kill();
-        checksum.destroy(error);
-        for (const branch of branches)
-            branch.destroy(error);
-    };
-    checksum.on('error', fail);
-    chain.output.on('error', fail);
-    for (const branch of branches)
-        checksum.pipe(branch);
-    chain.output.pipe(checksum);
-    const work = [
-        chain.done,
-        ...storages.map((storage, i) => storage.upload(key, branches[i]).catch(error => {
-            throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error });
-        }))
-    ];
-    await Promise.allSettled(work.map(p => p.catch(fail)));
-    if (firstError !== undefined)
-        throw firstError;
-    return { size: checksum.bytes, sha256: checksum.digest() };
-}
-
 // EXTERNAL MODULE: ./node_modules/pg/lib/index.js
 var lib = __nccwpck_require__(13273);
 ;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
@@ -42355,6 +41859,159 @@ async function schemaFacts(client, tables) {
     return { rlsTables: row.rls ?? [], policies: Number(row.policies), indexes: Number(row.indexes), constraints: Number(row.constraints) };
 }
 
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(57975);
+;// CONCATENATED MODULE: ./src/postgres/tools.ts
+
+
+
+
+
+const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+/** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
+function candidateDirs(pgBinDir, env) {
+    const debian = '/usr/lib/postgresql';
+    const versioned = (0,external_node_fs_.existsSync)(debian)
+        ? (0,external_node_fs_.readdirSync)(debian)
+            .filter(v => /^\d+$/.test(v))
+            .map(v => (0,external_node_path_.join)(debian, v, 'bin'))
+        : [];
+    const dirs = [pgBinDir, ...(env.PATH ?? '').split(external_node_path_.delimiter), ...versioned].filter((d) => Boolean(d));
+    return [...new Set(dirs)];
+}
+function parseToolVersion(output) {
+    const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(output);
+    if (!match)
+        return undefined;
+    return { major: Number(match[1]), version: match[2] === undefined ? match[1] : `${match[1]}.${match[2]}` };
+}
+async function probe(dir, tool) {
+    const path = (0,external_node_path_.join)(dir, tool);
+    if (!(0,external_node_fs_.existsSync)(path))
+        return undefined;
+    try {
+        const { stdout } = await run(path, ['--version'], { timeout: 10000 });
+        const parsed = parseToolVersion(stdout);
+        return parsed && { dir, ...parsed, bin: name => (0,external_node_path_.join)(dir, name) };
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Picks the newest installation of `tool` whose major version is at least the
+ * server's: pg_dump refuses newer servers, and older archives restore with newer tools.
+ */
+async function findClientTools(tool, minMajor, pgBinDir, env, what = `the server (PostgreSQL ${minMajor})`) {
+    const found = (await Promise.all(candidateDirs(pgBinDir, env).map(dir => probe(dir, tool)))).filter((t) => t !== undefined);
+    const usable = found.filter(t => t.major >= minMajor).sort((a, b) => b.major - a.major);
+    // pg-bin-dir is the user's explicit choice: it wins whenever it is new enough.
+    const chosen = usable.find(t => pgBinDir && t.dir === pgBinDir) ?? usable[0];
+    if (chosen)
+        return chosen;
+    const newest = found.sort((a, b) => b.major - a.major)[0];
+    const have = newest ? `the newest ${tool} found is ${newest.version} (${newest.dir})` : `no ${tool} was found`;
+    throw new BackupError(`${tool} ${minMajor} or newer is needed for ${what}, but ${have}. ` +
+        `Install postgresql-client-${minMajor} (on Ubuntu runners: the PGDG apt repository, apt-get install postgresql-client-${minMajor}), ` +
+        `or set pg-bin-dir to a directory holding ${tool} ${minMajor} or newer.`);
+}
+/** The tool that reads an archive back: pg_restore (custom) or psql (plain), at least as new as the pg_dump that wrote it. */
+function archiveReader(format, pgDumpVersion, pgBinDir, env) {
+    const major = Number(pgDumpVersion.split('.')[0]);
+    return findClientTools(format === 'custom' ? 'pg_restore' : 'psql', major, pgBinDir, env, `an archive made by pg_dump ${pgDumpVersion}`);
+}
+
+;// CONCATENATED MODULE: ./src/report/format.ts
+/** Small, pure formatting helpers for summaries and logs. */
+function formatBytes(bytes) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+function formatSeconds(seconds) {
+    if (seconds < 60)
+        return `${seconds.toFixed(1)} s`;
+    if (seconds >= 3600)
+        return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+    const m = Math.floor(seconds / 60);
+    return `${m} min ${Math.round(seconds - m * 60)} s`;
+}
+/** A Markdown table; cells are escaped so that names cannot break the layout. */
+function table(head, rows) {
+    const cell = (v) => String(v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+    return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map(r => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/report/summary.ts
+
+
+const TOP_TABLES = 10;
+function backupSummary(manifest, locations, durationSeconds) {
+    const data = dataObject(manifest);
+    const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES);
+    const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+    return [
+        `## Backup ${manifest.id}`,
+        '',
+        table(['', ''], [
+            ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
+            ['Set / kind', `${manifest.name} / ${manifest.kind}`],
+            ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
+            ['Time', formatSeconds(durationSeconds)],
+            ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
+            ['SHA-256', `\`${data.sha256}\``],
+            ['Stored at', locations.map(l => `\`${l}\``).join('<br>')]
+        ]),
+        '',
+        largest.length > 0 ? `### Largest tables\n\n${table(['Table', 'Rows'], largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')]))}` : '',
+        ''
+    ].join('\n');
+}
+function checksTable(checks) {
+    return table(['Check', 'Result', 'Detail'], checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail]));
+}
+function verifySummary(manifest, checks) {
+    const ok = checks.every(c => c.ok);
+    return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`;
+}
+function drillSummary(report) {
+    const rows = [
+        ['Backup', report.backupId],
+        ['Restored into', report.target],
+        ['Restore time', formatSeconds(report.restoreSeconds)],
+        ['Tables checked', `${report.tables} (${report.rows.toLocaleString('en-US')} rows)`],
+        ['Row count mismatches', report.mismatches.length],
+        ['Expected restore errors', report.expectedErrors.length],
+        ['Unexpected restore errors', report.unexpectedErrors.length]
+    ];
+    if (report.checkSql)
+        rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`]);
+    const mismatches = report.mismatches.length
+        ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
+        : '';
+    const expected = report.expectedErrors.length
+        ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(['Why expected', 'Error'], report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message]))}\n</details>\n`
+        : '';
+    return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`;
+}
+function restoreSummary(result, tables) {
+    const expected = result.errors.filter(e => e.expected).length;
+    const unexpected = result.errors.length - expected;
+    return `## Restore of ${result.manifest.id} ${unexpected === 0 ? 'done ✅' : 'FAILED ❌'}\n\n${table(['', ''], [
+        ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
+        ['Restored into', result.target],
+        ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
+        ['Restore time', formatSeconds(result.restoreSeconds)],
+        ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
+        ['Errors', `${unexpected} unexpected, ${expected} expected`]
+    ])}\n`;
+}
+
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(53711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
@@ -42375,6 +42032,8 @@ class S3Storage {
     client;
     /** Part size for multipart uploads (see sizePartsFor). */
     partSize = 8 * MiB;
+    /** The last failed request, to report instead of lib-storage's "Upload aborted.". */
+    lastRequestError;
     constructor(settings, env = process.env) {
         this.settings = settings;
         const config = {
@@ -42401,7 +42060,6 @@ class S3Storage {
             }
         }, { step: 'finalizeRequest', name: 'pgBackupRememberError' });
     }
-    lastRequestError;
     /**
      * Sizes parts so that a dump as large as the database (it leaves out indexes and is
      * compressed, so usually far smaller) fits in S3's 10,000 parts.
@@ -42509,6 +42167,380 @@ function withContentMd5(command) {
 /** Recorded in manifests; bump with package.json. */
 const ACTION_VERSION = '0.1.0';
 
+;// CONCATENATED MODULE: ./src/commands/context.ts
+
+
+function sourceConnection(ctx) {
+    return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
+}
+/** The backup set's name: the `name` input, else the database's name. */
+function setName(ctx, conn) {
+    const name = ctx.settings.name ?? conn?.database ?? conn?.user;
+    if (!name)
+        throw new InputError('name', 'could not be derived from database-url; set it');
+    return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+/** The set a command reads: `name`, else the database named by database-url or PGDATABASE (no connection made). */
+function configuredSetName(ctx) {
+    if (ctx.settings.name)
+        return ctx.settings.name;
+    if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
+        throw new InputError('name', 'is required (or database-url, whose database names the set)');
+    return setName(ctx, sourceConnection(ctx));
+}
+/** The storages that can be read back (artifact storage is write-only). */
+function readableStorages(ctx) {
+    return ctx.storages.filter(s => s.kind !== 'artifact');
+}
+/** The first storage that can be read back: where verify, drill, restore and monitor read. */
+function readableStorage(ctx) {
+    const storage = readableStorages(ctx)[0];
+    if (!storage)
+        throw new InputError('storage', 'this command reads backups back; include s3 or local');
+    return storage;
+}
+/** GitHub's context for the manifest, when running in Actions. */
+function githubContext(env) {
+    if (!env.GITHUB_ACTIONS)
+        return undefined;
+    const fields = {
+        repository: env.GITHUB_REPOSITORY,
+        workflow: env.GITHUB_WORKFLOW,
+        runId: env.GITHUB_RUN_ID,
+        runAttempt: env.GITHUB_RUN_ATTEMPT,
+        sha: env.GITHUB_SHA,
+        ref: env.GITHUB_REF,
+        event: env.GITHUB_EVENT_NAME,
+        actor: env.GITHUB_ACTOR,
+        serverUrl: env.GITHUB_SERVER_URL
+    };
+    return Object.fromEntries(Object.entries(fields).filter((e) => Boolean(e[1])));
+}
+
+;// CONCATENATED MODULE: ./src/postgres/toc.ts
+// Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
+const DESCS = [
+    'TABLE DATA', 'FK CONSTRAINT', 'ROW SECURITY', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'DEFAULT ACL', 'INDEX ATTACH',
+    'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'EVENT TRIGGER', 'LARGE OBJECT', 'BLOB DATA', 'BLOBS',
+    'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'ACCESS METHOD', 'FOREIGN DATA WRAPPER', 'SERVER', 'USER MAPPING',
+    'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'CHECK CONSTRAINT', 'CONSTRAINT', 'COMMENT', 'ACL',
+    'DATABASE PROPERTIES', 'DATABASE', 'DEFAULT', 'DOMAIN', 'EXTENSION', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'INDEX',
+    'POLICY', 'RULE', 'SCHEMA', 'SEQUENCE', 'TABLE', 'TRIGGER', 'TYPE', 'VIEW', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'CAST',
+    'COLLATION', 'CONVERSION', 'OPERATOR', 'SHELL TYPE', 'TRANSFORM', 'LANGUAGE', 'PROCEDURAL LANGUAGE'
+].sort((a, b) => b.length - a.length);
+function parseToc(text) {
+    const entries = [];
+    for (const line of text.split('\n')) {
+        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim());
+        if (!match)
+            continue;
+        const rest = match[1];
+        const desc = DESCS.find(d => rest.startsWith(`${d} `));
+        if (!desc)
+            continue;
+        const words = rest.slice(desc.length + 1).split(' ');
+        const owner = words.length > 2 ? words.pop() : '';
+        const schema = words.shift();
+        entries.push({ desc, schema, tag: words.join(' '), owner });
+    }
+    return entries;
+}
+function count(entries, ...descs) {
+    return entries.filter(e => descs.includes(e.desc)).length;
+}
+/** Tables with data in the archive, as "schema.table". */
+function tablesWithData(entries) {
+    return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`));
+}
+
+;// CONCATENATED MODULE: ./src/catalog/checks.ts
+
+const qualified = (t) => `${t.schema}.${t.table}`;
+/** Compares an archive's table of contents with what the manifest says was dumped (pure). */
+function tocChecks(manifest, toc, criticalTables) {
+    const checks = [];
+    const withData = tablesWithData(toc);
+    if (manifest.scope !== 'schema') {
+        const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified);
+        checks.push({
+            name: 'tables',
+            ok: missing.length === 0,
+            detail: missing.length === 0 ? `all ${manifest.tables.length} tables have data entries` : `missing from the archive: ${missing.join(', ')}`
+        });
+    }
+    if (criticalTables.length > 0) {
+        const problems = criticalTables.flatMap(name => {
+            const full = name.includes('.') ? name : `public.${name}`;
+            const counted = manifest.tables.find(t => qualified(t) === full);
+            if (!withData.has(full) || !counted)
+                return [`${full} is not in the backup`];
+            return counted.rows > 0 ? [] : [`${full} had no rows`];
+        });
+        checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') });
+    }
+    const facts = manifest.schemaFacts;
+    if (facts && manifest.scope !== 'data') {
+        const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`));
+        const lostRls = facts.rlsTables.filter(t => !rls.has(t));
+        const policies = count(toc, 'POLICY');
+        checks.push({
+            name: 'row level security',
+            ok: lostRls.length === 0 && policies === facts.policies,
+            detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
+        });
+        const indexes = count(toc, 'INDEX');
+        const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT');
+        checks.push({
+            name: 'indexes and constraints',
+            ok: indexes === facts.indexes && constraints === facts.constraints,
+            detail: `${indexes} of ${facts.indexes} indexes, ${constraints} of ${facts.constraints} constraints`
+        });
+    }
+    return checks;
+}
+/** Flags a backup much larger or smaller than the median of the set's earlier ones (pure). */
+function sizeCheck(size, previousSizes, maxChangePercent) {
+    if (size < 512)
+        return { name: 'size', ok: false, detail: `only ${size} bytes: the dump is empty or nearly so` };
+    if (previousSizes.length === 0)
+        return { name: 'size', ok: true, detail: `${size} bytes (no earlier backup to compare)` };
+    const sorted = [...previousSizes].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    const change = ((size - median) / median) * 100;
+    return {
+        name: 'size',
+        ok: Math.abs(change) <= maxChangePercent,
+        detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
+    };
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/pipeline/readback.ts
+
+
+
+
+
+
+
+
+
+
+
+/** A read-back failure that happened before decoding: the object could not be read, or its bytes are not the manifest's. */
+class StoredObjectError extends BackupError {
+    problem;
+    constructor(problem, message, options) {
+        super(message, options);
+        this.problem = problem;
+    }
+}
+/**
+ * Streams a stored object back through decrypt → decompress, checking
+ * its size and sha256 against the manifest on the way (no copy on disk).
+ */
+async function readBack(storage, manifest, object, options) {
+    const stages = [];
+    if (manifest.encryption) {
+        if (!options.passphrase) {
+            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
+        }
+        stages.push(decryptStage(options.gpgHome, options.passphrase));
+    }
+    const decompress = decompressStage(manifest.compression.algorithm);
+    if (decompress)
+        stages.push(decompress);
+    if (stages.length === 0)
+        stages.push({ name: 'cat', command: 'cat', args: [] });
+    const source = await storage.get(layout.object(manifest.name, object.file));
+    const checksum = new Checksum();
+    const chain = startChain(stages, options.secrets, { input: 'pipe', outputFd: options.outputFd });
+    const feeding = (0,external_node_stream_promises_namespaceObject.pipeline)(source, checksum, forwardWhileOpen(chain.input)).catch(error => {
+        chain.kill();
+        throw error;
+    });
+    const done = (async () => {
+        // Check the checksum first: a corrupted object explains any decrypt/decompress error.
+        const [fed, chained] = await Promise.allSettled([feeding, chain.done]);
+        const sha256 = checksum.digest();
+        if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
+            throw new StoredObjectError('checksum', `Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
+                `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
+        }
+        if (fed.status === 'rejected') {
+            throw new StoredObjectError('unreadable', `Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason });
+        }
+        if (chained.status === 'rejected')
+            throw chained.reason;
+        return { size: checksum.bytes, sha256 };
+    })();
+    done.catch(() => undefined);
+    return { output: chain.output, done };
+}
+/**
+ * Writes into a program's stdin until it goes away, then drops the rest: the
+ * source is still read to the end, so the checksum covers the whole object and a
+ * corrupted byte is reported as such rather than as a decrypt error.
+ */
+function forwardWhileOpen(target) {
+    let open = true;
+    const close = () => {
+        open = false;
+    };
+    target.on('error', close);
+    target.on('close', close);
+    return new external_node_stream_.Writable({
+        write(chunk, _encoding, callback) {
+            if (!open)
+                return callback();
+            if (target.write(chunk))
+                return callback();
+            const resume = () => {
+                target.off('drain', resume);
+                target.off('error', resume);
+                target.off('close', resume);
+                callback();
+            };
+            target.on('drain', resume);
+            target.on('error', resume);
+            target.on('close', resume);
+        },
+        final(callback) {
+            if (open)
+                target.end();
+            callback();
+        }
+    });
+}
+/**
+ * Decrypts and decompresses a backup's dump into a private temporary file for `work`
+ * (parallel restore needs one), removed afterwards. The last program writes the file
+ * itself: the decompressed bytes never pass through Node.
+ */
+async function withDumpOnDisk(storage, manifest, options, work) {
+    return withGpgHome(gpgHome => withTempDir('restore', async (dir) => {
+        const path = (0,external_node_path_.join)(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql');
+        const file = await (0,promises_.open)(path, 'w', 0o600);
+        try {
+            const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome, outputFd: file.fd });
+            await reading.done;
+        }
+        finally {
+            await file.close();
+        }
+        return work(path);
+    }));
+}
+
+;// CONCATENATED MODULE: ./src/commands/verify.ts
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Checks a stored backup without a server: checksum, decryption, decompression,
+ * a readable table of contents that holds what the manifest says was dumped, and a
+ * size in line with the set's history. Throws when a check fails.
+ */
+async function verify(ctx) {
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const checks = await checkBackup(ctx, manifest);
+    const failed = checks.filter(c => !c.ok);
+    if (failed.length > 0)
+        throw new BackupError(`Verify failed for backup ${manifest.id}: ${describeChecks(failed)}`);
+    return { manifest, checks, ok: true };
+}
+/** Runs every check on a stored backup (its manifest may not be published yet) and reports them. */
+async function checkBackup(ctx, manifest) {
+    const checks = await runChecks(ctx, readableStorage(ctx), manifest);
+    await ctx.host.summary(verifySummary(manifest, checks));
+    if (checks.every(c => c.ok))
+        ctx.host.info(`Verified backup ${manifest.id}: ${checks.map(c => c.name).join(', ')} passed`);
+    return checks;
+}
+function describeChecks(checks) {
+    return checks.map(c => `${c.name}: ${c.detail}`).join('; ');
+}
+async function runChecks(ctx, storage, manifest) {
+    const checks = [];
+    const data = manifest.objects.find(o => o.role === 'data');
+    if (!data)
+        return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }];
+    const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined;
+    await withGpgHome(async (gpgHome) => {
+        const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
+        const reading = await readBack(storage, manifest, data, options);
+        const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done]);
+        if (result.status === 'rejected') {
+            const message = errorMessage(result.reason);
+            // The whole object is read even when decoding fails, so only a StoredObjectError leaves the checksum unproven.
+            if (result.reason instanceof StoredObjectError)
+                checks.push({ name: 'checksum', ok: false, detail: message });
+            else
+                checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 matches the manifest` }, { name: 'archive readable', ok: false, detail: message });
+            return;
+        }
+        if (text.status === 'rejected') {
+            checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) });
+            return;
+        }
+        checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` });
+        const body = text.value;
+        if (manifest.format === 'custom') {
+            const toc = parseToc(body);
+            checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` });
+            checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables));
+        }
+        else {
+            const complete = body.includes('PostgreSQL database dump complete');
+            checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' });
+        }
+        for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
+            const back = await readBack(storage, manifest, extra, options);
+            back.output.resume();
+            const outcome = await back.done.then(() => undefined, (error) => errorMessage(error));
+            checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` });
+        }
+    });
+    const earlier = (await listBackups(storage, manifest.name))
+        .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
+        .map(b => b.files.find(f => f.key.endsWith(dataSuffix(data.file)))?.size)
+        .filter((s) => s !== undefined)
+        .slice(0, 10);
+    checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange));
+    return checks;
+}
+/** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
+function dataSuffix(file) {
+    return file.slice(file.indexOf('.'));
+}
+/**
+ * pg_restore --list reads only the table of contents, so the rest of the stream is
+ * drained past it: decryption and decompression still see every byte. For plain
+ * dumps only the tail is kept (the completion marker): memory stays flat.
+ */
+async function consume(stream, tools, ctx) {
+    if (!tools) {
+        let tail = '';
+        for await (const chunk of stream)
+            tail = (tail + chunk.toString()).slice(-4096);
+        return tail;
+    }
+    const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' });
+    const [listing] = await Promise.all([readAll(list.output), (0,external_node_stream_promises_namespaceObject.pipeline)(stream, forwardWhileOpen(list.input)), list.done]);
+    return listing.toString('utf8');
+}
+
 ;// CONCATENATED MODULE: ./src/commands/backup.ts
 
 
@@ -42547,9 +42579,11 @@ async function backup(ctx, options = {}) {
         const version = await serverVersion(client);
         const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env);
         host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} as ${id}`);
-        for (const storage of ctx.storages) {
-            if (storage instanceof S3Storage)
-                storage.sizePartsFor(await databaseSize(client));
+        const s3 = ctx.storages.filter(s => s instanceof S3Storage);
+        if (s3.length > 0) {
+            const size = await databaseSize(client);
+            for (const storage of s3)
+                storage.sizePartsFor(size);
         }
         // The dump and the row counts share one snapshot, so a drill can prove every row came back.
         // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
@@ -42613,9 +42647,9 @@ async function backup(ctx, options = {}) {
         if (flagged.length > 0)
             throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`);
         const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
-        const location = ctx.storages[0].locate(layout.object(name, manifest.objects[0].file));
-        await host.summary(backupSummary(manifest, ctx.storages.map(s => s.locate(layout.object(name, manifest.objects[0].file))), durationSeconds));
-        return { manifest, location, durationSeconds, verified: options.verify === true };
+        const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)));
+        await host.summary(backupSummary(manifest, locations, durationSeconds));
+        return { manifest, location: locations[0], durationSeconds, verified: options.verify === true };
     }
     catch (error) {
         if (!published)
@@ -42640,10 +42674,9 @@ async function publishObject(ctx, stages, key) {
 }
 /** Removes whatever this failed run stored, before its manifest was written. */
 async function discardPartial(ctx, name, id) {
-    for (const storage of ctx.storages) {
+    for (const storage of ctx.storages)
         await storage.discard?.();
-        if (storage.kind === 'artifact')
-            continue;
+    for (const storage of readableStorages(ctx)) {
         try {
             const leftovers = (await listBackups(storage, name)).filter(b => b.id === id);
             await deleteBackupFiles(storage, name, leftovers);
@@ -42663,7 +42696,7 @@ async function finish(ctx, manifest) {
     const json = JSON.stringify(manifest, null, 2) + '\n';
     for (const storage of ctx.storages) {
         if (manifest.pinned)
-            await storage.put(`${name}/${id}.pinned`, '', 'text/plain');
+            await storage.put(layout.pinned(name, id), '', 'text/plain');
         await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain');
         await storage.put(layout.manifest(name, id), json, 'application/json');
         await storage.commit?.(layout.manifest(name, id));
@@ -42765,31 +42798,31 @@ async function restoreArchive(options) {
 
 
 
-
-/** The database the drill restores into, refused when it is the backup's source. */
-function drillTarget(ctx, manifest) {
+/** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
+function drillTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
         throw new InputError('target-database-url', 'is required: the scratch database to restore into');
     const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url');
-    const sources = [];
     if (ctx.settings.databaseUrl)
-        sources.push(parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets));
-    if (manifest?.database.host)
-        sources.push({ host: manifest.database.host, port: manifest.database.port, database: manifest.database.name, params: {} });
-    if (sources.some(source => sameDatabase(source, target))) {
+        refuseSource(target, parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets));
+    return target;
+}
+function refuseSource(target, source) {
+    if (sameDatabase(source, target)) {
         throw new InputError('target-database-url', `points at the database the backup came from (${describeConnection(target)}); a drill needs a throwaway database`);
     }
-    return target;
 }
 /**
  * Restores a backup into an empty scratch database and proves it: every table the
  * manifest counted is there with exactly as many rows, and check-sql finds nothing.
  */
 async function drill(ctx) {
-    const storage = readableStorage(ctx);
-    drillTarget(ctx);
-    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
-    const target = drillTarget(ctx, manifest);
+    const target = drillTarget(ctx);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    // The manifest knows where the backup came from, even when database-url is not given.
+    const { host, port, name: database } = manifest.database;
+    if (host)
+        refuseSource(target, { host, port, database, params: {} });
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
     const client = await connect(target);
     try {
@@ -42816,7 +42849,7 @@ async function drill(ctx) {
             passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
         };
         const json = JSON.stringify(report, null, 2) + '\n';
-        for (const s of ctx.storages.filter(s => s.kind !== 'artifact'))
+        for (const s of readableStorages(ctx))
             await s.put(layout.drill(manifest.name, manifest.id), json);
         await ctx.host.summary(drillSummary(report));
         if (!report.passed)
@@ -42836,40 +42869,27 @@ async function refuseNonEmpty(client, target) {
 /** Custom archives go to disk first so pg_restore can run jobs in parallel; plain SQL streams into psql. */
 async function restoreInto(ctx, manifest, target, tools) {
     const storage = readableStorage(ctx);
-    const data = manifest.objects.find(o => o.role === 'data');
+    const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets };
+    const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets };
+    if (manifest.format === 'custom')
+        return withDumpOnDisk(storage, manifest, options, file => restoreArchive({ ...base, file }));
     return withGpgHome(async (gpgHome) => {
-        const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets };
-        const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets };
-        if (manifest.format === 'plain') {
-            const reading = await readBack(storage, manifest, data, options);
-            // If psql stops early, drain the rest so decryption and decompression can finish.
-            const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume());
-            const [errors] = await Promise.all([restoring, reading.done]);
-            return errors;
-        }
-        return withTempDir('restore', async (dir) => {
-            const file = (0,external_node_path_.join)(dir, 'archive.dump');
-            await readBackToFile(storage, manifest, data, file, options);
-            return restoreArchive({ ...base, file });
-        });
+        const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome });
+        // If psql stops early, drain the rest so decryption and decompression can finish.
+        const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume());
+        const [errors] = await Promise.all([restoring, reading.done]);
+        return errors;
     });
 }
+/** Counts the restored tables the way the backup counted the source, and lists every difference. */
 async function compareCounts(client, manifest) {
-    const mismatches = [];
     const { rows } = await client.query("SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'");
-    const present = new Set(rows.map(r => `${r.schema}.${r.table}`));
-    for (const t of manifest.tables) {
-        const name = `${t.schema}.${t.table}`;
-        if (!present.has(name)) {
-            mismatches.push({ table: name, expected: t.rows, actual: null });
-            continue;
-        }
-        const result = await client.query(`SELECT count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
-        const actual = Number(result.rows[0].n);
-        if (actual !== t.rows)
-            mismatches.push({ table: name, expected: t.rows, actual });
-    }
-    return mismatches;
+    const key = (t) => `${t.schema}.${t.table}`;
+    const present = new Set(rows.map(key));
+    const restored = new Map((await countRows(client, manifest.tables.filter(t => present.has(key(t))))).map(t => [key(t), t.rows]));
+    return manifest.tables
+        .map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null }))
+        .filter(t => t.actual !== t.expected);
 }
 async function runCheckSql(client, sql) {
     const result = await client.query(sql);
@@ -42931,7 +42951,7 @@ async function prune(ctx, options = {}) {
     }
     const kind = options.kind ?? settings.kind;
     const name = options.name ?? configuredSetName(ctx);
-    const storages = ctx.storages.filter(s => s.kind !== 'artifact');
+    const storages = readableStorages(ctx);
     if (storages.length === 0)
         throw new BackupError('Input "storage": prune reads backups back; include s3 or local');
     // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
@@ -43044,8 +43064,6 @@ async function monitor(ctx) {
 
 
 
-
-
 const restore_run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
@@ -43084,14 +43102,9 @@ async function restore(ctx) {
     }
     ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`);
     const started = Date.now();
-    const errors = await withGpgHome(gpgHome => withTempDir('restore', async (dir) => {
-        const file = (0,external_node_path_.join)(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql');
-        const data = manifest.objects.find(o => o.role === 'data');
-        await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets });
-        if (ctx.settings.tables.length > 0)
-            return replaceTables(ctx, tools, file, target);
-        return restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file });
-    }));
+    const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file => ctx.settings.tables.length > 0
+        ? replaceTables(ctx, tools, file, target)
+        : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }));
     const restoreSeconds = (Date.now() - started) / 1000;
     const result = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors };
     await ctx.host.summary(restoreSummary(result, ctx.settings.tables));
@@ -43111,15 +43124,15 @@ async function restore(ctx) {
 async function replaceTables(ctx, tools, file, target) {
     const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
     const listing = await restore_run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
-    const entries = listing.stdout.split('\n').filter(line => parseToc(line)[0]?.desc === 'TABLE DATA');
+    const data = listing.stdout
+        .split('\n')
+        .map(line => ({ line, entry: parseToc(line)[0] }))
+        .filter(({ entry }) => entry?.desc === 'TABLE DATA');
     const wanted = names.map(([schema, table]) => {
-        const line = entries.find(l => {
-            const entry = parseToc(l)[0];
-            return entry.schema === schema && entry.tag === table;
-        });
-        if (!line)
+        const found = data.find(({ entry }) => entry.schema === schema && entry.tag === table);
+        if (!found)
             throw new InputError('tables', `${schema}.${table} has no data in backup`);
-        return line;
+        return found.line;
     });
     const list = (0,external_node_path_.join)((0,external_node_path_.dirname)(file), 'tables.list');
     await (0,promises_.writeFile)(list, wanted.join('\n') + '\n');
@@ -43146,14 +43159,16 @@ async function replaceTables(ctx, tools, file, target) {
 
 
 
+
+
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
-        const canVerify = ctx.storages.some(s => s.kind !== 'artifact');
+        const canVerify = readableStorages(ctx).length > 0;
         if (ctx.settings.verify && !canVerify)
             ctx.host.warning('verify skipped: artifact storage cannot be read back');
         const result = await backup(ctx, { verify: ctx.settings.verify && canVerify });
-        const data = result.manifest.objects[0];
+        const data = dataObject(result.manifest);
         const outputs = {
             'backup-id': result.manifest.id,
             location: result.location,

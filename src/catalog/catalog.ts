@@ -31,7 +31,7 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
     }
     entry.files.push(object)
     if (file === `${id}.manifest.json`) entry.complete = true
-    if (file === `${id}.pinned`) entry.pinned = true
+    if (object.key === layout.pinned(name, id)) entry.pinned = true
   }
   // Newest first; ids only resolve to the second, so ties go to the one written last.
   const written = (b: BackupEntry) => Math.max(...b.files.map(f => f.modified.getTime()))

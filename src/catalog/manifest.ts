@@ -83,9 +83,18 @@ export const layout = {
   manifest: (name: string, id: string) => `${name}/${id}.manifest.json`,
   checksums: (name: string, id: string) => `${name}/${id}.sha256`,
   drill: (name: string, id: string) => `${name}/${id}.drill.json`,
+  /** An empty marker: prune never deletes a pinned backup. */
+  pinned: (name: string, id: string) => `${name}/${id}.pinned`,
   object: (name: string, file: string) => `${name}/${file}`,
   /** The backup id a file in the set belongs to, if any. */
   idOf: (file: string): string | undefined => /^(\d{8}T\d{6}Z-[a-z-]+-[0-9a-f]{4})\./.exec(file)?.[1]
+}
+
+/** The dump itself; the manifest always lists it first. */
+export function dataObject(manifest: Manifest): ManifestObject {
+  const data = manifest.objects.find(o => o.role === 'data')
+  if (!data) throw new Error(`the manifest of ${manifest.id} lists no data object`)
+  return data
 }
 
 export function dataFileName(id: string, format: Format, compressionExt: string, encrypted: boolean): string {

@@ -1,21 +1,21 @@
-import { checksumFile, dataFileName, layout, MANIFEST_VERSION, newBackupId, rolesFileName, type Manifest, type ManifestObject } from '../catalog/manifest.js'
+import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
+import { checksumFile, dataFileName, dataObject, layout, MANIFEST_VERSION, newBackupId, rolesFileName, type Manifest, type ManifestObject } from '../catalog/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import type { BackupKind } from '../inputs.js'
-import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
-import { checkBackup, describeChecks } from './verify.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
 import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage } from '../pipeline/stages.js'
-import { connect, serverVersion } from '../postgres/client.js'
+import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
 import { libpqEnv, type Connection } from '../postgres/connection.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
 import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
-import { githubContext, setName, sourceConnection, type Context } from './context.js'
 import { ACTION_VERSION } from '../version.js'
+import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
   verified: boolean
@@ -47,8 +47,10 @@ export async function backup(
     const version = await serverVersion(client)
     const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
     host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} as ${id}`)
-    for (const storage of ctx.storages) {
-      if (storage instanceof S3Storage) storage.sizePartsFor(await databaseSize(client))
+    const s3 = ctx.storages.filter(s => s instanceof S3Storage)
+    if (s3.length > 0) {
+      const size = await databaseSize(client)
+      for (const storage of s3) storage.sizePartsFor(size)
     }
 
     // The dump and the row counts share one snapshot, so a drill can prove every row came back.
@@ -113,9 +115,9 @@ export async function backup(
     const flagged = checks.filter(c => !c.ok)
     if (flagged.length > 0) throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`)
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
-    const location = ctx.storages[0].locate(layout.object(name, manifest.objects[0].file))
-    await host.summary(backupSummary(manifest, ctx.storages.map(s => s.locate(layout.object(name, manifest.objects[0].file))), durationSeconds))
-    return { manifest, location, durationSeconds, verified: options.verify === true }
+    const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
+    await host.summary(backupSummary(manifest, locations, durationSeconds))
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true }
   } catch (error) {
     if (!published) await discardPartial(ctx, name, id)
     throw error
@@ -138,9 +140,8 @@ async function publishObject(ctx: Context, stages: Stage[], key: string) {
 
 /** Removes whatever this failed run stored, before its manifest was written. */
 async function discardPartial(ctx: Context, name: string, id: string): Promise<void> {
-  for (const storage of ctx.storages) {
-    await storage.discard?.()
-    if (storage.kind === 'artifact') continue
+  for (const storage of ctx.storages) await storage.discard?.()
+  for (const storage of readableStorages(ctx)) {
     try {
       const leftovers = (await listBackups(storage, name)).filter(b => b.id === id)
       await deleteBackupFiles(storage, name, leftovers)
@@ -150,7 +151,7 @@ async function discardPartial(ctx: Context, name: string, id: string): Promise<v
   }
 }
 
-async function databaseSize(client: Awaited<ReturnType<typeof connect>>): Promise<number> {
+async function databaseSize(client: SqlClient): Promise<number> {
   const { rows } = await client.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size')
   return Number(rows[0].size)
 }
@@ -160,7 +161,7 @@ async function finish(ctx: Context, manifest: Manifest): Promise<void> {
   const { name, id } = manifest
   const json = JSON.stringify(manifest, null, 2) + '\n'
   for (const storage of ctx.storages) {
-    if (manifest.pinned) await storage.put(`${name}/${id}.pinned`, '', 'text/plain')
+    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain')
     await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain')
     await storage.put(layout.manifest(name, id), json, 'application/json')
     await storage.commit?.(layout.manifest(name, id))

@@ -21,7 +21,7 @@ export function sourceConnection(ctx: Context): Connection {
 /** The backup set's name: the `name` input, else the database's name. */
 export function setName(ctx: Context, conn?: Connection): string {
   const name = ctx.settings.name ?? conn?.database ?? conn?.user
-  if (!name) throw new Error('Input "name": could not be derived from database-url; set it')
+  if (!name) throw new InputError('name', 'could not be derived from database-url; set it')
   return name.replace(/[^A-Za-z0-9._-]/g, '_')
 }
 
@@ -32,10 +32,15 @@ export function configuredSetName(ctx: Context): string {
   return setName(ctx, sourceConnection(ctx))
 }
 
-/** The first storage that can be read back (artifact storage is write-only). */
+/** The storages that can be read back (artifact storage is write-only). */
+export function readableStorages(ctx: Context): Storage[] {
+  return ctx.storages.filter(s => s.kind !== 'artifact')
+}
+
+/** The first storage that can be read back: where verify, drill, restore and monitor read. */
 export function readableStorage(ctx: Context): Storage {
-  const storage = ctx.storages.find(s => s.kind !== 'artifact')
-  if (!storage) throw new Error('Input "storage": this command reads backups back; include s3 or local')
+  const storage = readableStorages(ctx)[0]
+  if (!storage) throw new InputError('storage', 'this command reads backups back; include s3 or local')
   return storage
 }
 

@@ -1,16 +1,15 @@
-import { join } from 'node:path'
 import { resolveBackup } from '../catalog/catalog.js'
-import { layout, type Manifest } from '../catalog/manifest.js'
+import { dataObject, layout, type Manifest } from '../catalog/manifest.js'
 import { BackupError, InputError } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
-import { readBack, readBackToFile } from '../pipeline/readback.js'
-import { connect, quoteIdent, type SqlClient } from '../postgres/client.js'
+import { readBack, withDumpOnDisk } from '../pipeline/readback.js'
+import { connect, type SqlClient } from '../postgres/client.js'
 import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
+import { countRows, type TableRef } from '../postgres/inventory.js'
 import { restoreArchive, type RestoreError } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
-import { withTempDir } from '../tempdir.js'
 import { drillSummary } from '../report/summary.js'
-import { configuredSetName, readableStorage, type Context } from './context.js'
+import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
 
 export interface TableResult {
   table: string
@@ -33,17 +32,18 @@ export interface DrillReport {
   passed: boolean
 }
 
-/** The database the drill restores into, refused when it is the backup's source. */
-export function drillTarget(ctx: Context, manifest?: Manifest): Connection {
+/** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
+export function drillTarget(ctx: Context): Connection {
   if (!ctx.settings.targetDatabaseUrl) throw new InputError('target-database-url', 'is required: the scratch database to restore into')
   const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url')
-  const sources: Connection[] = []
-  if (ctx.settings.databaseUrl) sources.push(parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets))
-  if (manifest?.database.host) sources.push({ host: manifest.database.host, port: manifest.database.port, database: manifest.database.name, params: {} })
-  if (sources.some(source => sameDatabase(source, target))) {
+  if (ctx.settings.databaseUrl) refuseSource(target, parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets))
+  return target
+}
+
+function refuseSource(target: Connection, source: Connection): void {
+  if (sameDatabase(source, target)) {
     throw new InputError('target-database-url', `points at the database the backup came from (${describeConnection(target)}); a drill needs a throwaway database`)
   }
-  return target
 }
 
 /**
@@ -51,10 +51,11 @@ export function drillTarget(ctx: Context, manifest?: Manifest): Connection {
  * manifest counted is there with exactly as many rows, and check-sql finds nothing.
  */
 export async function drill(ctx: Context): Promise<DrillReport> {
-  const storage = readableStorage(ctx)
-  drillTarget(ctx)
-  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
-  const target = drillTarget(ctx, manifest)
+  const target = drillTarget(ctx)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  // The manifest knows where the backup came from, even when database-url is not given.
+  const { host, port, name: database } = manifest.database
+  if (host) refuseSource(target, { host, port, database, params: {} })
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
 
   const client = await connect(target)
@@ -82,7 +83,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
     }
     const json = JSON.stringify(report, null, 2) + '\n'
-    for (const s of ctx.storages.filter(s => s.kind !== 'artifact')) await s.put(layout.drill(manifest.name, manifest.id), json)
+    for (const s of readableStorages(ctx)) await s.put(layout.drill(manifest.name, manifest.id), json)
     await ctx.host.summary(drillSummary(report))
     if (!report.passed) throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report)}`)
     return report
@@ -103,42 +104,29 @@ async function refuseNonEmpty(client: SqlClient, target: Connection): Promise<vo
 /** Custom archives go to disk first so pg_restore can run jobs in parallel; plain SQL streams into psql. */
 async function restoreInto(ctx: Context, manifest: Manifest, target: Connection, tools: ClientTools): Promise<RestoreError[]> {
   const storage = readableStorage(ctx)
-  const data = manifest.objects.find(o => o.role === 'data')!
+  const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
+  const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }
+  if (manifest.format === 'custom') return withDumpOnDisk(storage, manifest, options, file => restoreArchive({ ...base, file }))
   return withGpgHome(async gpgHome => {
-    const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }
-    const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
-    if (manifest.format === 'plain') {
-      const reading = await readBack(storage, manifest, data, options)
-      // If psql stops early, drain the rest so decryption and decompression can finish.
-      const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume())
-      const [errors] = await Promise.all([restoring, reading.done])
-      return errors
-    }
-    return withTempDir('restore', async dir => {
-      const file = join(dir, 'archive.dump')
-      await readBackToFile(storage, manifest, data, file, options)
-      return restoreArchive({ ...base, file })
-    })
+    const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome })
+    // If psql stops early, drain the rest so decryption and decompression can finish.
+    const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume())
+    const [errors] = await Promise.all([restoring, reading.done])
+    return errors
   })
 }
 
+/** Counts the restored tables the way the backup counted the source, and lists every difference. */
 async function compareCounts(client: SqlClient, manifest: Manifest): Promise<TableResult[]> {
-  const mismatches: TableResult[] = []
-  const { rows } = await client.query<{ schema: string; table: string }>(
+  const { rows } = await client.query<TableRef>(
     "SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'"
   )
-  const present = new Set(rows.map(r => `${r.schema}.${r.table}`))
-  for (const t of manifest.tables) {
-    const name = `${t.schema}.${t.table}`
-    if (!present.has(name)) {
-      mismatches.push({ table: name, expected: t.rows, actual: null })
-      continue
-    }
-    const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
-    const actual = Number(result.rows[0].n)
-    if (actual !== t.rows) mismatches.push({ table: name, expected: t.rows, actual })
-  }
-  return mismatches
+  const key = (t: TableRef) => `${t.schema}.${t.table}`
+  const present = new Set(rows.map(key))
+  const restored = new Map((await countRows(client, manifest.tables.filter(t => present.has(key(t))))).map(t => [key(t), t.rows]))
+  return manifest.tables
+    .map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null }))
+    .filter(t => t.actual !== t.expected)
 }
 
 async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {

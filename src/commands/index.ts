@@ -1,6 +1,7 @@
+import { dataObject } from '../catalog/manifest.js'
 import type { Command } from '../inputs.js'
 import { backup } from './backup.js'
-import type { Context } from './context.js'
+import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'
 import { prune } from './prune.js'
 import { monitor } from './monitor.js'
@@ -12,10 +13,10 @@ export type Outputs = Record<string, string | number | boolean>
 /** Each command returns the step outputs it sets. */
 export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>> = {
   backup: async ctx => {
-    const canVerify = ctx.storages.some(s => s.kind !== 'artifact')
+    const canVerify = readableStorages(ctx).length > 0
     if (ctx.settings.verify && !canVerify) ctx.host.warning('verify skipped: artifact storage cannot be read back')
     const result = await backup(ctx, { verify: ctx.settings.verify && canVerify })
-    const data = result.manifest.objects[0]
+    const data = dataObject(result.manifest)
     const outputs: Outputs = {
       'backup-id': result.manifest.id,
       location: result.location,

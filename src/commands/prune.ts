@@ -4,7 +4,7 @@ import { hasKeepRule, planRetention, type KeepReason, type RetentionPolicy } fro
 import { BackupError } from '../errors.js'
 import type { BackupKind } from '../inputs.js'
 import { pruneSummary } from '../report/prune-summary.js'
-import { configuredSetName, type Context } from './context.js'
+import { configuredSetName, readableStorages, type Context } from './context.js'
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 export const UNFINISHED_AFTER_MS = 24 * 3_600_000
@@ -63,7 +63,7 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
   }
   const kind = options.kind ?? settings.kind
   const name = options.name ?? configuredSetName(ctx)
-  const storages = ctx.storages.filter(s => s.kind !== 'artifact')
+  const storages = readableStorages(ctx)
   if (storages.length === 0) throw new BackupError('Input "storage": prune reads backups back; include s3 or local')
 
   // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.

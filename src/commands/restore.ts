@@ -6,14 +6,12 @@ import { resolveBackup } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { BackupError, InputError } from '../errors.js'
 import { startChain } from '../pipeline/chain.js'
-import { withGpgHome } from '../pipeline/gpg-home.js'
-import { readBackToFile } from '../pipeline/readback.js'
+import { withDumpOnDisk } from '../pipeline/readback.js'
 import { connect, quoteIdent } from '../postgres/client.js'
 import { childEnv, describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
 import { parseToc } from '../postgres/toc.js'
 import { restoreArchive, type RestoreError } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
-import { withTempDir } from '../tempdir.js'
 import { restoreSummary } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
@@ -64,14 +62,10 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
 
   ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`)
   const started = Date.now()
-  const errors = await withGpgHome(gpgHome =>
-    withTempDir('restore', async dir => {
-      const file = join(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql')
-      const data = manifest.objects.find(o => o.role === 'data')!
-      await readBackToFile(storage, manifest, data, file, { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets })
-      if (ctx.settings.tables.length > 0) return replaceTables(ctx, tools, file, target)
-      return restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
-    })
+  const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file =>
+    ctx.settings.tables.length > 0
+      ? replaceTables(ctx, tools, file, target)
+      : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
   )
   const restoreSeconds = (Date.now() - started) / 1000
   const result: RestoreResult = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors }
@@ -92,14 +86,14 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
 async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
   const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
   const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
-  const entries = listing.stdout.split('\n').filter(line => parseToc(line)[0]?.desc === 'TABLE DATA')
+  const data = listing.stdout
+    .split('\n')
+    .map(line => ({ line, entry: parseToc(line)[0] }))
+    .filter(({ entry }) => entry?.desc === 'TABLE DATA')
   const wanted = names.map(([schema, table]) => {
-    const line = entries.find(l => {
-      const entry = parseToc(l)[0]
-      return entry.schema === schema && entry.tag === table
-    })
-    if (!line) throw new InputError('tables', `${schema}.${table} has no data in backup`)
-    return line
+    const found = data.find(({ entry }) => entry.schema === schema && entry.tag === table)
+    if (!found) throw new InputError('tables', `${schema}.${table} has no data in backup`)
+    return found.line
   })
   const list = join(dirname(file), 'tables.list')
   await writeFile(list, wanted.join('\n') + '\n')

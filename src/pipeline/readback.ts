@@ -1,13 +1,27 @@
 import { open } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { layout, type Manifest, type ManifestObject } from '../catalog/manifest.js'
+import { join } from 'node:path'
+import { dataObject, layout, type Manifest, type ManifestObject } from '../catalog/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import type { Secrets } from '../secrets.js'
 import type { Storage } from '../storage/storage.js'
+import { withTempDir } from '../tempdir.js'
 import { startChain, type Stage } from './chain.js'
+import { withGpgHome } from './gpg-home.js'
 import { Checksum } from './checksum.js'
 import { decompressStage, decryptStage } from './stages.js'
+
+/** A read-back failure that happened before decoding: the object could not be read, or its bytes are not the manifest's. */
+export class StoredObjectError extends BackupError {
+  constructor(
+    readonly problem: 'unreadable' | 'checksum',
+    message: string,
+    options?: { cause?: unknown }
+  ) {
+    super(message, options)
+  }
+}
 
 export interface ReadBack {
   /** The decrypted, decompressed dump (empty when written to `outputFd`). */
@@ -49,13 +63,14 @@ export async function readBack(
     const [fed, chained] = await Promise.allSettled([feeding, chain.done])
     const sha256 = checksum.digest()
     if (fed.status === 'fulfilled' && (checksum.bytes !== object.size || sha256 !== object.sha256)) {
-      throw new BackupError(
+      throw new StoredObjectError(
+        'checksum',
         `Checksum mismatch for ${storage.locate(layout.object(manifest.name, object.file))}: ` +
           `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`
       )
     }
     if (fed.status === 'rejected') {
-      throw new BackupError(`Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason })
+      throw new StoredObjectError('unreadable', `Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason })
     }
     if (chained.status === 'rejected') throw chained.reason
     return { size: checksum.bytes, sha256 }
@@ -97,20 +112,23 @@ export function forwardWhileOpen(target: Writable): Writable {
   })
 }
 
-/** Decrypts and decompresses a stored object into a local file (parallel restore needs one). */
-export async function readBackToFile(
-  storage: Storage,
-  manifest: Manifest,
-  object: ManifestObject,
-  path: string,
-  options: { passphrase?: string; gpgHome: string; secrets: Secrets }
-): Promise<void> {
-  // The last program writes the file itself: the decompressed bytes never pass through Node.
-  const file = await open(path, 'w', 0o600)
-  try {
-    const reading = await readBack(storage, manifest, object, { ...options, outputFd: file.fd })
-    await reading.done
-  } finally {
-    await file.close()
-  }
+/**
+ * Decrypts and decompresses a backup's dump into a private temporary file for `work`
+ * (parallel restore needs one), removed afterwards. The last program writes the file
+ * itself: the decompressed bytes never pass through Node.
+ */
+export async function withDumpOnDisk<T>(storage: Storage, manifest: Manifest, options: { passphrase?: string; secrets: Secrets }, work: (file: string) => Promise<T>): Promise<T> {
+  return withGpgHome(gpgHome =>
+    withTempDir('restore', async dir => {
+      const path = join(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql')
+      const file = await open(path, 'w', 0o600)
+      try {
+        const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome, outputFd: file.fd })
+        await reading.done
+      } finally {
+        await file.close()
+      }
+      return work(path)
+    })
+  )
 }

@@ -1,5 +1,5 @@
 import type { Check } from '../catalog/checks.js'
-import type { Manifest } from '../catalog/manifest.js'
+import { dataObject, type Manifest } from '../catalog/manifest.js'
 import type { DrillReport } from '../commands/drill.js'
 import type { RestoreResult } from '../commands/restore.js'
 import { formatBytes, formatSeconds, table } from './format.js'
@@ -7,7 +7,7 @@ import { formatBytes, formatSeconds, table } from './format.js'
 const TOP_TABLES = 10
 
 export function backupSummary(manifest: Manifest, locations: string[], durationSeconds: number): string {
-  const data = manifest.objects[0]
+  const data = dataObject(manifest)
   const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES)
   const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0)
   return [

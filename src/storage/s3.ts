@@ -24,6 +24,8 @@ export class S3Storage implements Storage {
   readonly client: S3Client
   /** Part size for multipart uploads (see sizePartsFor). */
   partSize = 8 * MiB
+  /** The last failed request, to report instead of lib-storage's "Upload aborted.". */
+  private lastRequestError: unknown
 
   constructor(
     private readonly settings: S3Settings,
@@ -55,8 +57,6 @@ export class S3Storage implements Storage {
       { step: 'finalizeRequest', name: 'pgBackupRememberError' }
     )
   }
-
-  private lastRequestError: unknown
 
   /**
    * Sizes parts so that a dump as large as the database (it leaves out indexes and is
