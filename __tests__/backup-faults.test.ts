@@ -21,7 +21,10 @@ function snapshot(root: string): Map<string, string> {
 beforeAll(async () => {
   pg = await startShop()
   // ~24 MB that zstd cannot shrink, so an upload spans several multipart parts.
-  await pg.query('shop', `CREATE TABLE public.blobs AS SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex') FROM generate_series(1, 512) j) AS b FROM generate_series(1, 3000) i`)
+  await pg.query(
+    'shop',
+    `CREATE TABLE public.blobs AS SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex') FROM generate_series(1, 512) j) AS b FROM generate_series(1, 3000) i`
+  )
   dir = mkdtempSync(join(tmpdir(), 'pgb-faults-'))
   const first = await runAction({ 'database-url': pg.url('shop'), storage: 'local', path: dir, name: 'shop' })
   expect(first.failure).toBeUndefined()
@@ -45,7 +48,14 @@ describe('a failing backup fails clearly, publishes nothing and keeps earlier ba
       `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${PG15_BIN_DIR}/pg_dump --version; fi\n${PG15_BIN_DIR}/pg_dump "$@" | head -c 65536\nkill -9 $$\n`
     )
     chmodSync(join(bin, 'pg_dump'), 0o755)
-    const run = await runAction({ 'database-url': pg.url('shop'), storage: 'local', path: dir, name: 'shop', 'pg-bin-dir': bin, 'encryption-passphrase': PASSPHRASE })
+    const run = await runAction({
+      'database-url': pg.url('shop'),
+      storage: 'local',
+      path: dir,
+      name: 'shop',
+      'pg-bin-dir': bin,
+      'encryption-passphrase': PASSPHRASE
+    })
     expect(run.failure).toMatch(/^pg_dump failed: it was killed by SIGKILL/)
     expect(run.outputs).toEqual({})
     expectUntouched()
@@ -56,7 +66,14 @@ describe('a failing backup fails clearly, publishes nothing and keeps earlier ba
     const s3 = await startS3()
     Object.assign(process.env, s3.env)
     const before = s3.requestCount()
-    const running = runAction({ 'database-url': pg.url('shop'), storage: 'local,s3', path: dir, name: 'shop', 's3-bucket': s3.bucket, 's3-endpoint': s3.endpoint })
+    const running = runAction({
+      'database-url': pg.url('shop'),
+      storage: 'local,s3',
+      path: dir,
+      name: 'shop',
+      's3-bucket': s3.bucket,
+      's3-endpoint': s3.endpoint
+    })
     // Stop the server once the multipart upload has started and a part is on its way.
     while (s3.requestCount() < before + 2) await new Promise(r => setTimeout(r, 10))
     await s3.stop()

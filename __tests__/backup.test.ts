@@ -91,7 +91,17 @@ describe('backup', () => {
   test('dist/index.js runs as the runner runs it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgb-dist-'))
     const run = await runDist(
-      { command: 'backup', 'database-url': pg.url('shop'), storage: 's3', 's3-bucket': s3.bucket, 's3-endpoint': s3.endpoint, 'encryption-passphrase': PASSPHRASE, kind: '', verify: 'true', path: dir },
+      {
+        command: 'backup',
+        'database-url': pg.url('shop'),
+        storage: 's3',
+        's3-bucket': s3.bucket,
+        's3-endpoint': s3.endpoint,
+        'encryption-passphrase': PASSPHRASE,
+        kind: '',
+        verify: 'true',
+        path: dir
+      },
       { ...s3.env, GITHUB_EVENT_NAME: 'schedule', GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: '42' }
     )
     expect(run.stdout).not.toContain('::error')
@@ -108,9 +118,15 @@ describe('backup', () => {
     const manifest = JSON.parse((await s3.getObject(`shop/${id}.manifest.json`)).toString())
     expect(manifest.github).toMatchObject({ repository: 'acme/shop', runId: '42', event: 'schedule' })
     // The runner masks what ::add-mask:: names; nothing else may carry a secret.
-    const masked = run.stdout.split('\n').filter(l => l.startsWith('::add-mask::')).map(l => l.slice(12).replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%'))
+    const masked = run.stdout
+      .split('\n')
+      .filter(l => l.startsWith('::add-mask::'))
+      .map(l => l.slice(12).replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%'))
     expect(masked).toEqual(expect.arrayContaining([pg.password, PASSPHRASE]))
-    const rest = run.stdout.split('\n').filter(l => !l.startsWith('::add-mask::')).join('\n')
+    const rest = run.stdout
+      .split('\n')
+      .filter(l => !l.startsWith('::add-mask::'))
+      .join('\n')
     expectNoSecrets([rest, run.summary, JSON.stringify(run.outputs)], secrets())
   })
 })
@@ -131,7 +147,9 @@ describe('artifact copy', () => {
     const outputs = await COMMAND_RUNNERS.backup(ctx)
     const id = outputs['backup-id']
     expect(outputs.verified).toBe(true)
-    expect(uploads).toEqual([{ name: `shop-${id}`, files: [`shop/${id}.dump.zst`, `shop/${id}.manifest.json`, `shop/${id}.sha256`], root: expect.any(String), retentionDays: 7 }])
+    expect(uploads).toEqual([
+      { name: `shop-${id}`, files: [`shop/${id}.dump.zst`, `shop/${id}.manifest.json`, `shop/${id}.sha256`], root: expect.any(String), retentionDays: 7 }
+    ])
     expect(existsSync(uploads[0].root)).toBe(false)
 
     const bad = testContext({ 'database-url': pg.url('shop').replace('/shop', '/missing_db'), storage: 'local,artifact', path: dir }, { storages })

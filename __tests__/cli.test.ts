@@ -30,7 +30,12 @@ test('the CLI backs up and verifies with secrets from the environment, printing 
   const env = { PG_BACKUP_DATABASE_URL: pg.url('shop'), PG_BACKUP_ENCRYPTION_PASSPHRASE: 'cli passphrase' }
   const backup = cli(['backup', '--storage', 'local', '--path', dir], env)
   expect(backup.status).toBe(0)
-  const outputs = Object.fromEntries(backup.stdout.trim().split('\n').map(line => line.split('=', 2)))
+  const outputs = Object.fromEntries(
+    backup.stdout
+      .trim()
+      .split('\n')
+      .map(line => line.split('=', 2))
+  )
   expect(outputs['backup-id']).toMatch(/-manual-/)
   expect(outputs.verified).toBe('true')
   expect(backup.stderr).toContain(`## Backup ${outputs['backup-id']}`)

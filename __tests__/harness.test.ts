@@ -27,7 +27,7 @@ function dumpAndRestore(c: TestCluster, src: string, dst: string): Promise<void>
       let err = ''
       p.stderr!.on('data', (d: Buffer) => (err += d))
       p.on('error', rej)
-      p.on('close', (code) => (code === 0 ? res() : rej(new Error(`${name} exited with ${code}: ${err}`))))
+      p.on('close', code => (code === 0 ? res() : rej(new Error(`${name} exited with ${code}: ${err}`))))
     })
   return Promise.all([finished(dump, 'pg_dump'), finished(psql, 'psql')]).then(() => undefined)
 }
@@ -47,16 +47,14 @@ describe('PostgreSQL 15 cluster', () => {
     await pg15.query('sample', SAMPLE_SQL)
 
     const original = await databaseFingerprint(pg15, 'sample')
-    expect(original.tables.map((t) => [`${t.schema}.${t.table}`, t.rows, t.rowSecurity])).toEqual([
+    expect(original.tables.map(t => [`${t.schema}.${t.table}`, t.rows, t.rowSecurity])).toEqual([
       ['app.audit_log', 500, false],
       ['public.customers', 1000, false],
       ['public.empty_things', 0, false],
       ['public.orders', 3000, true]
     ])
-    expect(original.policies.map((p) => p.name)).toEqual(['orders_insert_positive', 'orders_read_open'])
-    expect(original.enums).toEqual([
-      { schema: 'public', name: 'order_status', labels: ['new', 'paid', 'shipped', 'cancelled', `it's "odd"`] }
-    ])
+    expect(original.policies.map(p => p.name)).toEqual(['orders_insert_positive', 'orders_read_open'])
+    expect(original.enums).toEqual([{ schema: 'public', name: 'order_status', labels: ['new', 'paid', 'shipped', 'cancelled', `it's "odd"`] }])
     expect(original.indexes.length).toBeGreaterThanOrEqual(9)
     expect(original.views).toEqual(['public.customer_totals'])
 
@@ -120,10 +118,8 @@ describe('S3 (s3rver)', () => {
     await s3.createBucket('other')
     for (let i = 0; i < 5; i++) await s3.client.send(new PutObjectCommand({ Bucket: 'other', Key: `p/${i}`, Body: 'x' }))
     const page = await s3.client.send(new ListObjectsV2Command({ Bucket: 'other', MaxKeys: 2 }))
-    const next = await s3.client.send(
-      new ListObjectsV2Command({ Bucket: 'other', MaxKeys: 2, ContinuationToken: page.NextContinuationToken })
-    )
-    expect(next.Contents?.map((o) => o.Key)).toEqual(['p/2', 'p/3'])
+    const next = await s3.client.send(new ListObjectsV2Command({ Bucket: 'other', MaxKeys: 2, ContinuationToken: page.NextContinuationToken }))
+    expect(next.Contents?.map(o => o.Key)).toEqual(['p/2', 'p/3'])
     expect(await s3.listKeys('p/', 'other')).toEqual(['p/0', 'p/1', 'p/2', 'p/3', 'p/4'])
   })
 })

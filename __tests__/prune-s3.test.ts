@@ -127,7 +127,12 @@ describe('prune on S3', () => {
     const after = await s3.listKeys()
     expect(after.sort()).toEqual(before.filter(k => !gone.some(g => k.startsWith(g))).sort())
     const manifests = after.filter(k => k.startsWith(`${PREFIX}/app/`) && k.endsWith('.manifest.json') && k.includes('-scheduled-') && !k.includes('/sub/'))
-    expect(manifests.map(k => k.slice(`${PREFIX}/app/`.length, -'.manifest.json'.length)).sort().reverse()).toEqual(SURVIVORS)
+    expect(
+      manifests
+        .map(k => k.slice(`${PREFIX}/app/`.length, -'.manifest.json'.length))
+        .sort()
+        .reverse()
+    ).toEqual(SURVIVORS)
     expect(after.filter(k => k.includes('-pre-deploy-') && k.endsWith('.manifest.json'))).toHaveLength(73)
     for (const key of [...FOREIGN, `${PREFIX}/app/${FRESH_UNFINISHED}.dump.zst`]) expect(after).toContain(key)
 

@@ -32,7 +32,14 @@ const OLD_UNFINISHED = id('2025-12-20T03:00:00Z')
 const FRESH_UNFINISHED = id('2025-12-31T02:30:00Z')
 const PINNED_UNFINISHED = id('2025-06-10T12:00:00Z', 'manual')
 const OLD = id('2025-01-01T02:00:00Z')
-const FOREIGN = ['app/notes.txt', `app/sub/${OLD}.dump.zst`, `app/sub/${OLD}.manifest.json`, `other/${OLD}.dump.zst`, `other/${OLD}.manifest.json`, `apple/${OLD}.manifest.json`]
+const FOREIGN = [
+  'app/notes.txt',
+  `app/sub/${OLD}.dump.zst`,
+  `app/sub/${OLD}.manifest.json`,
+  `other/${OLD}.dump.zst`,
+  `other/${OLD}.manifest.json`,
+  `apple/${OLD}.manifest.json`
+]
 
 /** Every file of the scenario, key → content: a backup per day at 02:00, a pre-deploy snapshot every 5 days. */
 function year(): Map<string, string> {

@@ -59,7 +59,14 @@ describe('restore', () => {
     expect(latest.outputs['backup-id']).toBe(id)
 
     await pg.createDatabase('from_safety')
-    const back = await runAction({ ...common(), command: 'restore', backup: safety, 'target-database-url': pg.url('from_safety'), confirm: 'from_safety', 'safety-snapshot': 'false' })
+    const back = await runAction({
+      ...common(),
+      command: 'restore',
+      backup: safety,
+      'target-database-url': pg.url('from_safety'),
+      confirm: 'from_safety',
+      'safety-snapshot': 'false'
+    })
     expect(back.failure).toBeUndefined()
     expect(back.outputs['safety-backup-id']).toBeUndefined()
     expect(await databaseFingerprint(pg, 'from_safety')).toEqual(oldState)
@@ -67,12 +74,26 @@ describe('restore', () => {
 
   test('a table restore replaces that table and leaves the others', async () => {
     await pg.createDatabase('partial')
-    const full = await runAction({ ...common(), command: 'restore', backup: id, 'target-database-url': pg.url('partial'), confirm: 'partial', 'safety-snapshot': 'false' })
+    const full = await runAction({
+      ...common(),
+      command: 'restore',
+      backup: id,
+      'target-database-url': pg.url('partial'),
+      confirm: 'partial',
+      'safety-snapshot': 'false'
+    })
     expect(full.failure).toBeUndefined()
     await pg.query('partial', "DELETE FROM public.orders WHERE id % 3 = 0; UPDATE public.customers SET email = 'changed-' || email WHERE id = 1")
     const changedCustomers = await tableOf('partial', 'public.customers')
 
-    const run = await runAction({ ...common(), command: 'restore', backup: id, tables: 'public.orders', 'target-database-url': pg.url('partial'), confirm: 'partial' })
+    const run = await runAction({
+      ...common(),
+      command: 'restore',
+      backup: id,
+      tables: 'public.orders',
+      'target-database-url': pg.url('partial'),
+      confirm: 'partial'
+    })
     expect(run.failure).toBeUndefined()
     expect(await tableOf('partial', 'public.orders')).toEqual(await tableOf('shop', 'public.orders'))
     expect(await tableOf('partial', 'public.customers')).toEqual(changedCustomers)

@@ -1,22 +1,19 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import {
-  hasKeepRule,
-  parseDuration,
-  planRetention,
-  type Candidate,
-  type KeepReason,
-  type RetentionPolicy
-} from '../src/catalog/retention.js'
+import { hasKeepRule, parseDuration, planRetention, type Candidate, type KeepReason, type RetentionPolicy } from '../src/catalog/retention.js'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
 const at = (iso: string, id = iso, pinned?: boolean): Candidate => ({ id, time: new Date(iso), pinned })
 const kept = (candidates: readonly Candidate[], policy: RetentionPolicy) =>
-  planRetention(candidates, policy).filter((d) => d.keep).map((d) => d.id)
+  planRetention(candidates, policy)
+    .filter(d => d.keep)
+    .map(d => d.id)
 const keptWithReasons = (candidates: readonly Candidate[], policy: RetentionPolicy) =>
-  planRetention(candidates, policy).filter((d) => d.keep).map((d) => [d.id, d.reasons])
+  planRetention(candidates, policy)
+    .filter(d => d.keep)
+    .map(d => [d.id, d.reasons])
 
 describe('planRetention examples', () => {
   it('a year of daily backups with daily 7, weekly 4, monthly 12', () => {
@@ -74,13 +71,8 @@ describe('planRetention examples', () => {
   })
 
   it('keep-last keeps the N newest, ties broken by id descending', () => {
-    const candidates = [
-      at('2025-01-01T00:00:00Z', 'a'),
-      at('2025-01-03T00:00:00Z', 'c'),
-      at('2025-01-02T00:00:00Z', 'b1'),
-      at('2025-01-02T00:00:00Z', 'b2')
-    ]
-    expect(planRetention(candidates, { last: 2 }).map((d) => [d.id, d.keep])).toEqual([
+    const candidates = [at('2025-01-01T00:00:00Z', 'a'), at('2025-01-03T00:00:00Z', 'c'), at('2025-01-02T00:00:00Z', 'b1'), at('2025-01-02T00:00:00Z', 'b2')]
+    expect(planRetention(candidates, { last: 2 }).map(d => [d.id, d.keep])).toEqual([
       ['c', true],
       ['b2', true],
       ['b1', false],
@@ -90,7 +82,7 @@ describe('planRetention examples', () => {
 
   it('keep-within is measured from the newest backup, not from now, with an exclusive bound', () => {
     // Backups from 2020: measured from "now" they would all be gone.
-    const candidates = [0, 1, 2, 3].map((days) => ({ id: `d${days}`, time: new Date(Date.UTC(2020, 5, 10) - days * DAY) }))
+    const candidates = [0, 1, 2, 3].map(days => ({ id: `d${days}`, time: new Date(Date.UTC(2020, 5, 10) - days * DAY) }))
     expect(keptWithReasons(candidates, { withinMs: 2 * DAY })).toEqual([
       ['d0', ['within', 'newest']],
       ['d1', ['within']]
@@ -139,12 +131,12 @@ describe('planRetention properties', () => {
   // Mix arbitrary instants with hour-aligned ones so same-time ties and same-unit groups are common.
   const timeArb = fc.oneof(
     fc.integer({ min: 0, max: SPAN }),
-    fc.integer({ min: 0, max: SPAN / HOUR }).map((h) => h * HOUR),
-    fc.integer({ min: 0, max: 60 }).map((d) => d * DAY)
+    fc.integer({ min: 0, max: SPAN / HOUR }).map(h => h * HOUR),
+    fc.integer({ min: 0, max: 60 }).map(d => d * DAY)
   )
   const candidatesArb = fc
-    .array(fc.record({ offset: timeArb, pinned: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }), { maxLength: 60 })
-    .map((items) => items.map(({ offset, pinned }, i): Candidate => ({ id: `b${i}`, time: new Date(START + offset), pinned })))
+    .array(fc.record({ offset: timeArb, pinned: fc.integer({ min: 0, max: 4 }).map(n => n === 0) }), { maxLength: 60 })
+    .map(items => items.map(({ offset, pinned }, i): Candidate => ({ id: `b${i}`, time: new Date(START + offset), pinned })))
   const count = fc.integer({ min: 0, max: 8 })
   const policyArb = fc
     .record(
@@ -155,7 +147,10 @@ describe('planRetention properties', () => {
         weekly: count,
         monthly: count,
         yearly: count,
-        withinMs: fc.oneof(fc.integer({ min: 0, max: 48 }).map((h) => h * HOUR), fc.integer({ min: 0, max: 400 * DAY }))
+        withinMs: fc.oneof(
+          fc.integer({ min: 0, max: 48 }).map(h => h * HOUR),
+          fc.integer({ min: 0, max: 400 * DAY })
+        )
       },
       { requiredKeys: [] }
     )
@@ -165,18 +160,22 @@ describe('planRetention properties', () => {
   const singleRule = (policy: RetentionPolicy, rule: (typeof RULES)[number]): RetentionPolicy =>
     rule === 'within' ? { withinMs: policy.withinMs } : { [rule]: policy[rule] }
   const idsWith = (candidates: readonly Candidate[], policy: RetentionPolicy, reason?: KeepReason) =>
-    new Set(planRetention(candidates, policy).filter((d) => (reason ? d.reasons.includes(reason) : d.keep)).map((d) => d.id))
+    new Set(
+      planRetention(candidates, policy)
+        .filter(d => (reason ? d.reasons.includes(reason) : d.keep))
+        .map(d => d.id)
+    )
 
   it('keeps the newest and every pinned candidate', () => {
     fc.assert(
       fc.property(candidatesArb, policyArb, (candidates, policy) => {
         const decisions = planRetention(candidates, policy)
         if (decisions.length > 0) expect(decisions[0].reasons).toContain('newest')
-        const newestTime = Math.max(...candidates.map((c) => c.time.getTime()))
+        const newestTime = Math.max(...candidates.map(c => c.time.getTime()))
         for (const d of decisions) {
           expect(d.keep).toBe(d.reasons.length > 0)
           expect(d.time.getTime()).toBeLessThanOrEqual(decisions[0].time.getTime())
-          if (candidates.find((c) => c.id === d.id)?.pinned) expect(d.reasons).toContain('pinned')
+          if (candidates.find(c => c.id === d.id)?.pinned) expect(d.reasons).toContain('pinned')
         }
         if (decisions.length > 0) expect(decisions[0].time.getTime()).toBe(newestTime)
       })
@@ -187,8 +186,8 @@ describe('planRetention properties', () => {
     fc.assert(
       fc.property(candidatesArb, policyArb, (candidates, policy) => {
         const keptIds = idsWith(candidates, policy)
-        const survivors = candidates.filter((c) => keptIds.has(c.id))
-        expect(planRetention(survivors, policy).every((d) => d.keep)).toBe(true)
+        const survivors = candidates.filter(c => keptIds.has(c.id))
+        expect(planRetention(survivors, policy).every(d => d.keep)).toBe(true)
       })
     )
   })
@@ -196,7 +195,7 @@ describe('planRetention properties', () => {
   it('ORs rules together: combined kept set is the union of single-rule kept sets', () => {
     fc.assert(
       fc.property(candidatesArb, policyArb, (candidates, policy) => {
-        const active = RULES.filter((rule) => hasKeepRule(singleRule(policy, rule)))
+        const active = RULES.filter(rule => hasKeepRule(singleRule(policy, rule)))
         const union = new Set<string>()
         for (const rule of active) {
           const single = singleRule(policy, rule)
@@ -215,7 +214,7 @@ describe('planRetention properties', () => {
       fc.property(candidatesArb, policyArb, (candidates, policy) => {
         const decisions = planRetention(candidates, policy)
         for (const rule of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
-          expect(decisions.filter((d) => d.reasons.includes(rule)).length).toBeLessThanOrEqual(policy[rule] ?? 0)
+          expect(decisions.filter(d => d.reasons.includes(rule)).length).toBeLessThanOrEqual(policy[rule] ?? 0)
         }
       })
     )
@@ -225,7 +224,7 @@ describe('planRetention properties', () => {
     fc.assert(
       fc.property(candidatesArb, policyArb, (candidates, policy) => {
         const decisions = planRetention(candidates, policy)
-        expect(decisions.map((d) => d.id).sort()).toEqual(candidates.map((c) => c.id).sort())
+        expect(decisions.map(d => d.id).sort()).toEqual(candidates.map(c => c.id).sort())
         for (let i = 1; i < decisions.length; i++) {
           expect(decisions[i - 1].time.getTime()).toBeGreaterThanOrEqual(decisions[i].time.getTime())
         }
@@ -249,7 +248,7 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms)
   })
 
-  it.each(['', '0', '0d', '-1d', '5x', '1.5d', '1 d', ' 1d', '30D', 'd', '1mo', '+1d', '99999999999999999y'])('rejects %j', (text) => {
+  it.each(['', '0', '0d', '-1d', '5x', '1.5d', '1 d', ' 1d', '30D', 'd', '1mo', '+1d', '99999999999999999y'])('rejects %j', text => {
     expect(() => parseDuration(text)).toThrow('expected a duration such as 30d, 12h or 1w2d (units: y, w, d, h, m)')
   })
 })

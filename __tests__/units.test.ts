@@ -81,7 +81,10 @@ describe('archive checks', () => {
 `
   const manifest = {
     scope: 'full',
-    tables: [{ schema: 'public', table: 'orders', rows: 10 }, { schema: 'app', table: 'audit_log', rows: 0 }],
+    tables: [
+      { schema: 'public', table: 'orders', rows: 10 },
+      { schema: 'app', table: 'audit_log', rows: 0 }
+    ],
     schemaFacts: { rlsTables: ['public.orders'], policies: 1, indexes: 1, constraints: 2 }
   } as unknown as Manifest
 

@@ -59,7 +59,9 @@ describe('verify', () => {
     writeFileSync(dataPath(), flipped)
     try {
       const run = await runAction({ ...common(), command: 'verify', backup: id })
-      expect(run.failure).toMatch(/^Verify failed for backup \S+: checksum: Checksum mismatch for .*\.dump\.zst\.gpg: the manifest says \d+ bytes with sha256 [0-9a-f]{64}, the stored object has/)
+      expect(run.failure).toMatch(
+        /^Verify failed for backup \S+: checksum: Checksum mismatch for .*\.dump\.zst\.gpg: the manifest says \d+ bytes with sha256 [0-9a-f]{64}, the stored object has/
+      )
       expect(run.summary).toMatch(/\| checksum \| ❌ fail/)
     } finally {
       writeFileSync(dataPath(), original)
@@ -79,7 +81,7 @@ describe('verify', () => {
     expect(run.failure).toMatch(/critical tables: public\.empty_things had no rows/)
   })
 
-  test('a size far from the set\'s median is flagged', async () => {
+  test("a size far from the set's median is flagged", async () => {
     const run = await withManifest(
       () => undefined,
       async () => {
@@ -91,7 +93,9 @@ describe('verify', () => {
         }
       }
     )
-    expect(run.failure).toMatch(/Backup \S+ was published, but verify flagged it: size: \d+ bytes, \+\d+\.\d% against the median of 1 earlier backup\(s\) \(limit ±50%\)/)
+    expect(run.failure).toMatch(
+      /Backup \S+ was published, but verify flagged it: size: \d+ bytes, \+\d+\.\d% against the median of 1 earlier backup\(s\) \(limit ±50%\)/
+    )
     expect(run.outputs['backup-id']).toBeUndefined()
   })
 
@@ -107,7 +111,14 @@ describe('verify', () => {
 describe('drill', () => {
   test('restores the backup and proves every table and row came back', async () => {
     await pg.createDatabase('drill_ok')
-    const run = await runAction({ ...common(), command: 'drill', backup: id, 'target-database-url': pg.url('drill_ok'), jobs: '2', 'check-sql': 'SELECT id FROM public.orders WHERE customer_id NOT IN (SELECT id FROM public.customers)' })
+    const run = await runAction({
+      ...common(),
+      command: 'drill',
+      backup: id,
+      'target-database-url': pg.url('drill_ok'),
+      jobs: '2',
+      'check-sql': 'SELECT id FROM public.orders WHERE customer_id NOT IN (SELECT id FROM public.customers)'
+    })
     expect(run.failure).toBeUndefined()
     const report = JSON.parse(run.outputs.report)
     expect(report).toMatchObject({ backupId: id, passed: true, mismatches: [], unexpectedErrors: [], checkSql: { ok: true, rows: 0 } })
@@ -190,7 +201,10 @@ describe('drill', () => {
     const target = await startCluster()
     try {
       await pg.createDatabase('platform')
-      await pg.query('platform', "CREATE ROLE anon NOLOGIN; CREATE ROLE authenticated NOLOGIN; CREATE TABLE public.notes (id int primary key, body text); INSERT INTO public.notes SELECT g, 'n' || g FROM generate_series(1, 50) g; ALTER TABLE public.notes OWNER TO anon; GRANT SELECT ON public.notes TO authenticated")
+      await pg.query(
+        'platform',
+        "CREATE ROLE anon NOLOGIN; CREATE ROLE authenticated NOLOGIN; CREATE TABLE public.notes (id int primary key, body text); INSERT INTO public.notes SELECT g, 'n' || g FROM generate_series(1, 50) g; ALTER TABLE public.notes OWNER TO anon; GRANT SELECT ON public.notes TO authenticated"
+      )
       const backup = await runAction({ storage: 'local', path: dir, name: 'platform', 'database-url': pg.url('platform') })
       expect(backup.failure).toBeUndefined()
       const run = await runAction({ storage: 'local', path: dir, name: 'platform', command: 'drill', 'target-database-url': target.url('postgres') })

@@ -26,7 +26,10 @@ afterAll(async () => {
 
 /** Runs every action step of a workflow in order, the inputs as the runner would set them. */
 async function runWorkflow(file: string, inputs: Record<string, string>, secrets: Record<string, string>, override: Record<string, string> = {}) {
-  const steps = actionStepsOf(join('.github/workflows', file), { inputs: { name: 'shop', 's3-bucket': s3.bucket, 's3-endpoint': s3.endpoint, 's3-prefix': 'plan', ...inputs }, secrets: { 'encryption-passphrase': PASSPHRASE, ...secrets } })
+  const steps = actionStepsOf(join('.github/workflows', file), {
+    inputs: { name: 'shop', 's3-bucket': s3.bucket, 's3-endpoint': s3.endpoint, 's3-prefix': 'plan', ...inputs },
+    secrets: { 'encryption-passphrase': PASSPHRASE, ...secrets }
+  })
   expect(steps.length).toBeGreaterThan(0)
   const runs = []
   for (const step of steps) {
@@ -39,7 +42,7 @@ async function runWorkflow(file: string, inputs: Record<string, string>, secrets
   return runs
 }
 
-test('the reusable workflows, in a plan\'s order, on real servers', async () => {
+test("the reusable workflows, in a plan's order, on real servers", async () => {
   const [scheduled] = await runWorkflow('backup.yml', {}, { 'database-url': pg.url('shop') })
   expect(scheduled.failure).toBeUndefined()
   expect(scheduled.outputs['backup-id']).toMatch(/-scheduled-/)
@@ -60,7 +63,11 @@ test('the reusable workflows, in a plan\'s order, on real servers', async () => 
   expect(JSON.parse(drill.outputs.report)).toMatchObject({ passed: true, backupId: snapshot.outputs['backup-id'] })
 
   await pg.createDatabase('restored')
-  const [restored] = await runWorkflow('restore.yml', { confirm: 'restored', backup: scheduled.outputs['backup-id'] }, { 'target-database-url': pg.url('restored') })
+  const [restored] = await runWorkflow(
+    'restore.yml',
+    { confirm: 'restored', backup: scheduled.outputs['backup-id'] },
+    { 'target-database-url': pg.url('restored') }
+  )
   expect(restored.failure).toBeUndefined()
   expect(restored.outputs['safety-backup-id']).toMatch(/-pre-restore-/)
   expect(await databaseFingerprint(pg, 'restored')).toEqual(await databaseFingerprint(pg, 'shop'))

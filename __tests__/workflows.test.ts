@@ -11,14 +11,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import {
-  actionInputEnv,
-  actionStepsOf,
-  evaluateExpression,
-  isActionRef,
-  loadWorkflow,
-  reusableWorkflowPath
-} from './helpers/workflow-steps.js'
+import { actionInputEnv, actionStepsOf, evaluateExpression, isActionRef, loadWorkflow, reusableWorkflowPath } from './helpers/workflow-steps.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const yamlIn = (dir: string): string[] =>
@@ -130,8 +123,12 @@ describe.each(reusableFiles.map(f => [rel(f), f]))('reusable %s', (_name, file) 
     }
   })
 
-  test('refers to the action by its published name and major tag (uses: ./ would be the caller\'s repo)', () => {
-    const refs = jobsOf(wf).flatMap(([, job]) => stepsOf(job).filter(s => isActionRef(s.uses)).map(s => s.uses))
+  test("refers to the action by its published name and major tag (uses: ./ would be the caller's repo)", () => {
+    const refs = jobsOf(wf).flatMap(([, job]) =>
+      stepsOf(job)
+        .filter(s => isActionRef(s.uses))
+        .map(s => s.uses)
+    )
     expect(refs.length).toBeGreaterThan(0)
     for (const ref of refs) expect(ref).toBe('pg-backup-action/pg-backup-action@v1')
     expect(readFileSync(file, 'utf8')).toMatch(/pinned to pg-backup-action\/pg-backup-action@v1, the same major tag/)
@@ -186,7 +183,10 @@ describe('failure notification', () => {
   test('at least one example opens an issue on failure, with the token and text in env', () => {
     const notifying = exampleFiles.filter(f =>
       jobsOf(loadWorkflow(f)).some(
-        ([, job]) => job.if === 'failure()' && obj(job.permissions).issues === 'write' && stepsOf(job).some(s => /gh issue create/.test(String(s.run)) && obj(s.env).GH_TOKEN !== undefined)
+        ([, job]) =>
+          job.if === 'failure()' &&
+          obj(job.permissions).issues === 'write' &&
+          stepsOf(job).some(s => /gh issue create/.test(String(s.run)) && obj(s.env).GH_TOKEN !== undefined)
       )
     )
     expect(notifying.length).toBeGreaterThan(0)
@@ -274,7 +274,13 @@ describe('actionStepsOf', () => {
     const steps = actionStepsOf(join(root, 'examples/daily-retention.yml'), { secrets: { DATABASE_URLS: urls } })
     expect(steps.map(s => s.job)).toEqual(['backup/backup', 'backup/backup'])
     expect(steps.map(s => s.with['database-url'])).toEqual([url('app'), url('analytics')])
-    expect(steps[0].with).toMatchObject({ 'keep-daily': '14', 'keep-weekly': '8', 'keep-monthly': '24', 'keep-yearly': '10', 's3-storage-class': 'STANDARD_IA' })
+    expect(steps[0].with).toMatchObject({
+      'keep-daily': '14',
+      'keep-weekly': '8',
+      'keep-monthly': '24',
+      'keep-yearly': '10',
+      's3-storage-class': 'STANDARD_IA'
+    })
     expect(steps[0].workflow).toBe(backupYml)
   })
 
@@ -356,9 +362,9 @@ describe('actionStepsOf', () => {
     }
     try {
       const uses = '    uses: pg-backup-action/pg-backup-action/.github/workflows/restore.yml@v1\n'
-      expect(() => actionStepsOf(caller(`${uses}    with: { name: a, backup: latest, confirm: a, bogus: 1 }\n    secrets: { target-database-url: x }\n`), {})).toThrow(
-        /with: bogus is not a declared input/
-      )
+      expect(() =>
+        actionStepsOf(caller(`${uses}    with: { name: a, backup: latest, confirm: a, bogus: 1 }\n    secrets: { target-database-url: x }\n`), {})
+      ).toThrow(/with: bogus is not a declared input/)
       expect(() => actionStepsOf(caller(`${uses}    with: { name: a, backup: latest }\n    secrets: { target-database-url: x }\n`), {})).toThrow(
         /required input confirm is not given/
       )
@@ -388,7 +394,7 @@ describe('expressions', () => {
     ["'ABC' == 'abc'", true],
     ["1 == '1'", true],
     ['!inputs.n', true],
-    ["contains(fromJSON('[\"x\",\"y\"]'), matrix.name)", true],
+    ['contains(fromJSON(\'["x","y"]\'), matrix.name)', true],
     ["format('{{{0}}}', 'v')", '{v}'],
     ["format(')')", ')'],
     ["join(fromJSON('[1,2]'), ', ')", '1, 2'],
@@ -399,7 +405,7 @@ describe('expressions', () => {
   })
 
   test('unsupported syntax fails loudly instead of evaluating wrong', () => {
-    expect(() => evaluateExpression('hashFiles(\'x\')', ctx)).toThrow(/not supported/)
+    expect(() => evaluateExpression("hashFiles('x')", ctx)).toThrow(/not supported/)
     expect(() => evaluateExpression('inputs.*', ctx)).toThrow()
     expect(() => evaluateExpression("fromJSON('')", ctx)).toThrow(/not JSON/)
   })

@@ -72140,15 +72140,15 @@ function isoWeekKey(time) {
 /** The unit a backup falls into for each rule; `last` puts every backup in its own unit. */
 const UNIT = {
     last: (_time, index) => index,
-    hourly: (time) => Math.floor(time.getTime() / HOUR_MS),
-    daily: (time) => Math.floor(time.getTime() / DAY_MS),
+    hourly: time => Math.floor(time.getTime() / HOUR_MS),
+    daily: time => Math.floor(time.getTime() / DAY_MS),
     weekly: isoWeekKey,
-    monthly: (time) => time.getUTCFullYear() * 12 + time.getUTCMonth(),
-    yearly: (time) => time.getUTCFullYear()
+    monthly: time => time.getUTCFullYear() * 12 + time.getUTCMonth(),
+    yearly: time => time.getUTCFullYear()
 };
 /** True when the policy would keep something by rule (counts > 0 or a keep-within window). */
 function hasKeepRule(policy) {
-    return COUNT_RULES.some((rule) => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0;
+    return COUNT_RULES.some(rule => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0;
 }
 function validate(candidates, policy) {
     for (const rule of COUNT_RULES) {
@@ -72202,7 +72202,7 @@ function planRetention(candidates, policy) {
             reasons[i].add('newest');
     });
     return sorted.map((c, i) => {
-        const why = REASON_ORDER.filter((r) => reasons[i].has(r));
+        const why = REASON_ORDER.filter(r => reasons[i].has(r));
         return { id: c.id, time: c.time, keep: why.length > 0, reasons: why };
     });
 }
@@ -72280,7 +72280,7 @@ function readSettings(host) {
         throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
     }
     if (settings.clean && settings.tables.length > 0 && command === 'restore') {
-        throw new InputError('clean', 'cannot be combined with tables: a table restore replaces only those tables\' rows');
+        throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows");
     }
     if (settings.prune && !storage.some(kind => kind !== 'artifact')) {
         throw new InputError('prune', 'needs s3 or local storage: artifacts expire by artifact-retention-days instead');
@@ -72425,7 +72425,10 @@ const ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z-]+)-[0-9a-f]{4}$/;
  * alone tells each backup's kind (prune never has to open thousands of manifests).
  */
 function newBackupId(start, kind, random = Math.random) {
-    const stamp = start.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const stamp = start
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
     const suffix = Math.floor(random() * 0x10000)
         .toString(16)
         .padStart(4, '0');
@@ -73181,9 +73184,7 @@ async function countRows(client, tables) {
     const out = [];
     for (let i = 0; i < tables.length; i += 100) {
         const batch = tables.slice(i, i + 100);
-        const sql = batch
-            .map((t, j) => `SELECT ${j} AS i, count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
-            .join(' UNION ALL ');
+        const sql = batch.map((t, j) => `SELECT ${j} AS i, count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(' UNION ALL ');
         const { rows } = await client.query(sql);
         for (const row of rows)
             out.push({ ...batch[row.i], rows: Number(row.n) });
@@ -73319,7 +73320,9 @@ function backupSummary(manifest, locations, durationSeconds) {
             ['Stored at', locations.map(l => `\`${l}\``).join('<br>')]
         ]),
         '',
-        largest.length > 0 ? `### Largest tables\n\n${table(['Table', 'Rows'], largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')]))}` : '',
+        largest.length > 0
+            ? `### Largest tables\n\n${table(['Table', 'Rows'], largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')]))}`
+            : '',
         ''
     ].join('\n');
 }
@@ -73571,13 +73574,62 @@ function githubContext(env) {
 ;// CONCATENATED MODULE: ./src/postgres/toc.ts
 // Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
 const DESCS = [
-    'TABLE DATA', 'FK CONSTRAINT', 'ROW SECURITY', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'DEFAULT ACL', 'INDEX ATTACH',
-    'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'EVENT TRIGGER', 'LARGE OBJECT', 'BLOB DATA', 'BLOBS',
-    'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'ACCESS METHOD', 'FOREIGN DATA WRAPPER', 'SERVER', 'USER MAPPING',
-    'PUBLICATION TABLE', 'PUBLICATION', 'SUBSCRIPTION', 'STATISTICS', 'CHECK CONSTRAINT', 'CONSTRAINT', 'COMMENT', 'ACL',
-    'DATABASE PROPERTIES', 'DATABASE', 'DEFAULT', 'DOMAIN', 'EXTENSION', 'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'INDEX',
-    'POLICY', 'RULE', 'SCHEMA', 'SEQUENCE', 'TABLE', 'TRIGGER', 'TYPE', 'VIEW', 'ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'CAST',
-    'COLLATION', 'CONVERSION', 'OPERATOR', 'SHELL TYPE', 'TRANSFORM', 'LANGUAGE', 'PROCEDURAL LANGUAGE'
+    'TABLE DATA',
+    'FK CONSTRAINT',
+    'ROW SECURITY',
+    'SEQUENCE SET',
+    'SEQUENCE OWNED BY',
+    'DEFAULT ACL',
+    'INDEX ATTACH',
+    'MATERIALIZED VIEW DATA',
+    'MATERIALIZED VIEW',
+    'FOREIGN TABLE',
+    'EVENT TRIGGER',
+    'LARGE OBJECT',
+    'BLOB DATA',
+    'BLOBS',
+    'TEXT SEARCH CONFIGURATION',
+    'TEXT SEARCH DICTIONARY',
+    'ACCESS METHOD',
+    'FOREIGN DATA WRAPPER',
+    'SERVER',
+    'USER MAPPING',
+    'PUBLICATION TABLE',
+    'PUBLICATION',
+    'SUBSCRIPTION',
+    'STATISTICS',
+    'CHECK CONSTRAINT',
+    'CONSTRAINT',
+    'COMMENT',
+    'ACL',
+    'DATABASE PROPERTIES',
+    'DATABASE',
+    'DEFAULT',
+    'DOMAIN',
+    'EXTENSION',
+    'FUNCTION',
+    'PROCEDURE',
+    'AGGREGATE',
+    'INDEX',
+    'POLICY',
+    'RULE',
+    'SCHEMA',
+    'SEQUENCE',
+    'TABLE',
+    'TRIGGER',
+    'TYPE',
+    'VIEW',
+    'ENCODING',
+    'STDSTRINGS',
+    'SEARCHPATH',
+    'CAST',
+    'COLLATION',
+    'CONVERSION',
+    'OPERATOR',
+    'SHELL TYPE',
+    'TRANSFORM',
+    'LANGUAGE',
+    'PROCEDURAL LANGUAGE'
 ].sort((a, b) => b.length - a.length);
 function parseToc(text) {
     const entries = [];
@@ -73627,7 +73679,11 @@ function tocChecks(manifest, toc, criticalTables) {
                 return [`${full} is not in the backup`];
             return counted.rows > 0 ? [] : [`${full} had no rows`];
         });
-        checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') });
+        checks.push({
+            name: 'critical tables',
+            ok: problems.length === 0,
+            detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ')
+        });
     }
     const facts = manifest.schemaFacts;
     if (facts && manifest.scope !== 'data') {
@@ -73721,7 +73777,9 @@ async function readBack(storage, manifest, object, options) {
                 `the manifest says ${object.size} bytes with sha256 ${object.sha256}, the stored object has ${checksum.bytes} bytes with sha256 ${sha256}`);
         }
         if (fed.status === 'rejected') {
-            throw new StoredObjectError('unreadable', `Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason });
+            throw new StoredObjectError('unreadable', `Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, {
+                cause: fed.reason
+            });
         }
         if (chained.status === 'rejected')
             throw chained.reason;
@@ -73854,7 +73912,11 @@ async function runChecks(ctx, storage, manifest) {
         }
         else {
             const complete = body.includes('PostgreSQL database dump complete');
-            checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' });
+            checks.push({
+                name: 'archive readable',
+                ok: complete,
+                detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated'
+            });
         }
         for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
             const back = await readBack(storage, manifest, extra, options);
@@ -73922,7 +73984,7 @@ async function backup(ctx, options = {}) {
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
     if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
-        ctx.host.warning('database-url points at Supabase\'s transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session');
+        ctx.host.warning("database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session");
     }
     const client = await connect(conn);
     let published = false;
@@ -73939,7 +74001,7 @@ async function backup(ctx, options = {}) {
         // The dump and the row counts share one snapshot, so a drill can prove every row came back.
         // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
         // and counts must see every row (as pg_dump does, RLS off: fail rather than count a subset).
-        await client.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off");
+        await client.query('SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off');
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snapshot = (await client.query('SELECT pg_export_snapshot() AS id')).rows[0].id;
         const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables };
@@ -73949,7 +74011,12 @@ async function backup(ctx, options = {}) {
         const objects = await withGpgHome(async (gpgHome) => {
             const tail = pipelineTail(ctx, gpgHome);
             const env = libpqEnv(conn);
-            const dump = { name: 'pg_dump', command: tools.bin('pg_dump'), args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }), env };
+            const dump = {
+                name: 'pg_dump',
+                command: tools.bin('pg_dump'),
+                args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
+                env
+            };
             const dataFile = dataFileName(id, settings.format, ext, encrypted);
             const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables);
             const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations));
@@ -74064,7 +74131,10 @@ const EXPECTED = [
     [/role "[^"]+" does not exist/, 'owner or grant for a role that exists only on the source'],
     [/must be (owner|member) of|permission denied to (set|grant)|must have admin option/, 'ownership or grant the restoring role may not give'],
     [/^extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
-    [/^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/, 'platform-level object not restorable on a plain server']
+    [
+        /^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/,
+        'platform-level object not restorable on a plain server'
+    ]
 ];
 /**
  * Splits pg_restore/psql stderr into errors, marking the ones a drill expects (pure).
@@ -74238,9 +74308,7 @@ async function compareCounts(client, manifest) {
     const key = (t) => `${t.schema}.${t.table}`;
     const present = new Set(rows.map(key));
     const restored = new Map((await countRows(client, manifest.tables.filter(t => present.has(key(t))))).map(t => [key(t), t.rows]));
-    return manifest.tables
-        .map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null }))
-        .filter(t => t.actual !== t.expected);
+    return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected);
 }
 async function runCheckSql(client, sql) {
     const result = await client.query(sql);
@@ -74309,7 +74377,11 @@ async function prune(ctx, options = {}) {
     const plans = [];
     for (const storage of storages) {
         const backups = await listBackups(storage, name);
-        plans.push({ storage, location: storage.locate(layout.setPrefix(name)), ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now()) });
+        plans.push({
+            storage,
+            location: storage.locate(layout.setPrefix(name)),
+            ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now())
+        });
     }
     for (const plan of plans) {
         const kept = plan.decisions.filter(d => d.keep).length;
@@ -74381,10 +74453,18 @@ async function monitor(ctx) {
     }
     else {
         const ageMs = ctx.now().getTime() - newest.time.getTime();
-        checks.push({ name: 'newest backup', ok: ageMs <= maxAgeMs, detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})` });
+        checks.push({
+            name: 'newest backup',
+            ok: ageMs <= maxAgeMs,
+            detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})`
+        });
         const manifest = await readManifest(storage, name, newest.id);
         const wrong = manifest.objects.filter(o => newest.files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file);
-        checks.push({ name: 'stored objects', ok: wrong.length === 0, detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest` });
+        checks.push({
+            name: 'stored objects',
+            ok: wrong.length === 0,
+            detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest`
+        });
     }
     const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')));
     if (drilled) {
@@ -74447,7 +74527,10 @@ async function restore(ctx) {
     let safetyBackupId;
     if (ctx.settings.safetySnapshot) {
         const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables };
-        const snapshotCtx = { ...ctx, settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false } };
+        const snapshotCtx = {
+            ...ctx,
+            settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
+        };
         safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id;
         ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`);
     }
@@ -74463,7 +74546,10 @@ async function restore(ctx) {
         ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`);
     const unexpected = errors.filter(e => !e.expected);
     if (unexpected.length > 0) {
-        throw new BackupError(`Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected.slice(0, 5).map(e => e.message).join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`);
+        throw new BackupError(`Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected
+            .slice(0, 5)
+            .map(e => e.message)
+            .join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`);
     }
     return result;
 }
@@ -74494,7 +74580,16 @@ async function replaceTables(ctx, tools, file, target) {
         {
             name: 'psql',
             command: tools.bin('psql'),
-            args: ['--no-password', '--quiet', '--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--output=/dev/null', `--command=${truncate}`, '--file=-'],
+            args: [
+                '--no-password',
+                '--quiet',
+                '--no-psqlrc',
+                '--single-transaction',
+                '--set=ON_ERROR_STOP=1',
+                '--output=/dev/null',
+                `--command=${truncate}`,
+                '--file=-'
+            ],
             env: libpqEnv(target)
         }
     ], ctx.secrets);

@@ -57,7 +57,10 @@ async function startServer() {
 
 /** `<UTC time, basic ISO 8601>-scheduled-<4 hex>`, as src/catalog/manifest.ts makes them. */
 function backupId(time, n) {
-  const stamp = new Date(time).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = new Date(time)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   return `${stamp}-scheduled-${(n & 0xffff).toString(16).padStart(4, '0')}`
 }
 

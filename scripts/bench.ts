@@ -102,7 +102,12 @@ function check(what: string, m: Measurement): Measurement {
 
 /** `name=value` lines the CLI prints on stdout. */
 function outputs(m: Measurement): Record<string, string> {
-  return Object.fromEntries(m.stdout.split('\n').filter(l => l.includes('=')).map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  return Object.fromEntries(
+    m.stdout
+      .split('\n')
+      .filter(l => l.includes('='))
+      .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])
+  )
 }
 
 async function cli(label: string, args: string[], env: Record<string, string>): Promise<Measurement> {
@@ -211,7 +216,10 @@ async function intoScratchDatabase(r: Round, name: string, restore: (database: s
 
 async function bareRestore(r: Round): Promise<Sample> {
   return intoScratchDatabase(r, 'drill_bare', async target => ({
-    m: check('pg_restore', await measure(tool('pg_restore'), [`--jobs=${JOBS}`, '--no-password', `--dbname=${target}`, r.archive!], { env: libpq(r.pg, target) }))
+    m: check(
+      'pg_restore',
+      await measure(tool('pg_restore'), [`--jobs=${JOBS}`, '--no-password', `--dbname=${target}`, r.archive!], { env: libpq(r.pg, target) })
+    )
   }))
 }
 
@@ -229,16 +237,26 @@ const CASES: Case[] = [
   { label: 'bare `pg_dump -Fc -Z0 > /dev/null`', group: 'backup', run: bareDumpToNull },
   { label: 'shell `pg_dump -Fc -Z0 | zstd -T0 -3 > file` (no Node)', group: 'backup', run: shellPipeline },
   {
-    label: 'action backup, local, `--verify false`', group: 'backup', action: true,
+    label: 'action backup, local, `--verify false`',
+    group: 'backup',
+    action: true,
     run: r => actionBackup(['--storage', 'local', '--path', r.localFolder, '--verify', 'false'], source(r))
   },
   {
-    label: 'action backup, local, `--verify true`', group: 'backup', action: true,
+    label: 'action backup, local, `--verify true`',
+    group: 'backup',
+    action: true,
     run: r => actionBackup(['--storage', 'local', '--path', folder(r, 'verified'), '--verify', 'true'], source(r))
   },
   {
-    label: 'action backup, local, encrypted, `--verify false`', group: 'backup', action: true,
-    run: r => actionBackup(['--storage', 'local', '--path', folder(r, 'encrypted'), '--verify', 'false'], { ...source(r), PG_BACKUP_ENCRYPTION_PASSPHRASE: 'bench passphrase' })
+    label: 'action backup, local, encrypted, `--verify false`',
+    group: 'backup',
+    action: true,
+    run: r =>
+      actionBackup(['--storage', 'local', '--path', folder(r, 'encrypted'), '--verify', 'false'], {
+        ...source(r),
+        PG_BACKUP_ENCRYPTION_PASSPHRASE: 'bench passphrase'
+      })
   },
   { label: 'action backup, S3 (s3rver), `--verify false`', group: 'backup', action: true, run: actionBackupS3 },
   { label: 'step: `zstd -d` of the stored archive to disk', group: 'drill', run: decompress },
@@ -272,9 +290,15 @@ function wall(row: Row): string {
 }
 
 const largest = (row: Row): ProcPeak | undefined =>
-  row.samples.map(s => s.m.largest).filter((p): p is ProcPeak => p !== undefined).sort((a, b) => b.kb - a.kb)[0]
+  row.samples
+    .map(s => s.m.largest)
+    .filter((p): p is ProcPeak => p !== undefined)
+    .sort((a, b) => b.kb - a.kb)[0]
 const nodePeak = (row: Row): ProcPeak | undefined =>
-  row.samples.map(s => s.m.root).filter((p): p is ProcPeak => p !== undefined).sort((a, b) => b.kb - a.kb)[0]
+  row.samples
+    .map(s => s.m.root)
+    .filter((p): p is ProcPeak => p !== undefined)
+    .sort((a, b) => b.kb - a.kb)[0]
 
 function table(rows: Row[]): string {
   const lines = [
@@ -302,10 +326,15 @@ function verdicts(rows: Row[]): string[] {
     const r = ratio(row, rows)!
     lines.push(`- ${row.label}: ${r.toFixed(2)}× (target ≤ ${limit}×) ${mark(r <= limit)}`)
   }
-  const worst = rows.filter(r => r.action).map(r => ({ row: r, peak: largest(r)! })).sort((a, b) => b.peak.kb - a.peak.kb)[0]
+  const worst = rows
+    .filter(r => r.action)
+    .map(r => ({ row: r, peak: largest(r)! }))
+    .sort((a, b) => b.peak.kb - a.peak.kb)[0]
   if (worst) {
     const ok = worst.peak.kb <= TARGET_RSS_MB * 1024
-    lines.push(`- largest process of any action run: ${rss(worst.peak)} (${worst.peak.name}, in "${worst.row.label}") (target ≤ ${TARGET_RSS_MB} MB) ${mark(ok)}`)
+    lines.push(
+      `- largest process of any action run: ${rss(worst.peak)} (${worst.peak.name}, in "${worst.row.label}") (target ≤ ${TARGET_RSS_MB} MB) ${mark(ok)}`
+    )
   }
   return lines
 }
@@ -329,9 +358,13 @@ function timeline(m: Measurement): string {
 }
 
 function printDataset(data: Dataset): void {
-  log(`\nData: database "${data.database}", pg_database_size ${mib(data.bytes)}; rows: ` +
-    Object.entries(data.rows).map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`).join(', ') +
-    ` (generated in ${data.generateSeconds.toFixed(0)} s)`)
+  log(
+    `\nData: database "${data.database}", pg_database_size ${mib(data.bytes)}; rows: ` +
+      Object.entries(data.rows)
+        .map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`)
+        .join(', ') +
+      ` (generated in ${data.generateSeconds.toFixed(0)} s)`
+  )
 }
 
 // ---------- main ----------
@@ -401,7 +434,9 @@ async function main(): Promise<void> {
   printDataset(data)
   log('')
   log(table(rows))
-  log(`\nRatios: backup rows against bare \`pg_dump -Fc\`, drill rows against bare \`pg_restore -j ${JOBS}\`${ROUNDS > 1 ? ' (median of the per-round ratios)' : ''}.`)
+  log(
+    `\nRatios: backup rows against bare \`pg_dump -Fc\`, drill rows against bare \`pg_restore -j ${JOBS}\`${ROUNDS > 1 ? ' (median of the per-round ratios)' : ''}.`
+  )
   log('\nTargets:')
   for (const line of verdicts(rows)) log(line)
   log('\nDetail (processes: last round):')

@@ -31,7 +31,10 @@ async function main(): Promise<void> {
   try {
     await pg.createDatabase('drill')
     const common = { 'database-url': pg.url('shop'), storage: 'local', path: folder, 'encryption-passphrase': 'demo passphrase' }
-    for (const inputs of [{ ...common, command: 'backup' }, { ...common, command: 'drill', 'target-database-url': pg.url('drill') }]) {
+    for (const inputs of [
+      { ...common, command: 'backup' },
+      { ...common, command: 'drill', 'target-database-url': pg.url('drill') }
+    ]) {
       console.log(`\n$ pg-backup ${inputs.command}`)
       const failure = await execute(host(inputs))
       if (failure) throw new Error(failure)

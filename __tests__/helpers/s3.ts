@@ -42,7 +42,7 @@ export async function startS3(): Promise<TestS3> {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
   })
   let exited = false
-  const exitPromise = new Promise<void>((res) => child.on('exit', () => ((exited = true), res())))
+  const exitPromise = new Promise<void>(res => child.on('exit', () => ((exited = true), res())))
 
   let port: number
   try {
@@ -59,7 +59,7 @@ export async function startS3(): Promise<TestS3> {
           res((JSON.parse(out.slice(0, nl)) as { port: number }).port)
         }
       })
-      child.on('exit', (code) => {
+      child.on('exit', code => {
         clearTimeout(timer)
         rej(new Error(`s3rver exited with ${code} during startup:\n${err}`))
       })

@@ -159,7 +159,8 @@ export async function databaseFingerprint(cluster: TestCluster, database: string
       const rel = `${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.table)}`
       const [r] = await q<{ rows: number; md5: string }>(
         `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text COLLATE "C"), '')) AS md5
-         FROM ONLY ${rel} t`)
+         FROM ONLY ${rel} t`
+      )
       tableFps.push({ schema: t.schema, table: t.table, rows: r.rows, md5: r.md5, rowSecurity: t.rowSecurity })
     }
     const columns = await q<Fingerprint['columns'][number]>(`
@@ -190,7 +191,7 @@ export async function databaseFingerprint(cluster: TestCluster, database: string
       SELECT schemaname AS schema, sequencename AS name, last_value::text AS "lastValue"
       FROM pg_sequences WHERE ${userSchema('schemaname')}
       ORDER BY 1, 2`)
-    return { tables: tableFps, columns, policies, indexes, enums, views: views.map((v) => v.v), sequences }
+    return { tables: tableFps, columns, policies, indexes, enums, views: views.map(v => v.v), sequences }
   } finally {
     await client.end()
   }

@@ -290,7 +290,8 @@ export function evaluateTemplate(value: unknown, ctx: Context): unknown {
 function expressionEnd(text: string, from: number): number {
   let inString = false
   for (let i = from; i < text.length; i++) {
-    if (text[i] === "'") inString = !inString // '' inside a literal toggles twice: still right
+    if (text[i] === "'")
+      inString = !inString // '' inside a literal toggles twice: still right
     else if (!inString && text.startsWith('}}', i)) return i
   }
   throw new Error(`unterminated expression in ${JSON.stringify(text)}`)
@@ -463,7 +464,10 @@ function evaluate(node: Node, ctx: Context): unknown {
       return compare(a, b, node.op)
     }
     case 'call':
-      return call(node.fn, node.args.map(arg => evaluate(arg, ctx)))
+      return call(
+        node.fn,
+        node.args.map(arg => evaluate(arg, ctx))
+      )
   }
 }
 

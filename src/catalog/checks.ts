@@ -29,7 +29,11 @@ export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: s
       if (!withData.has(full) || !counted) return [`${full} is not in the backup`]
       return counted.rows > 0 ? [] : [`${full} had no rows`]
     })
-    checks.push({ name: 'critical tables', ok: problems.length === 0, detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ') })
+    checks.push({
+      name: 'critical tables',
+      ok: problems.length === 0,
+      detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ')
+    })
   }
   const facts = manifest.schemaFacts
   if (facts && manifest.scope !== 'data') {

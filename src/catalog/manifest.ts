@@ -54,7 +54,10 @@ const ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z-]+)-[0-9a-f]{4}$/
  * alone tells each backup's kind (prune never has to open thousands of manifests).
  */
 export function newBackupId(start: Date, kind: BackupKind, random = Math.random): string {
-  const stamp = start.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  const stamp = start
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
   const suffix = Math.floor(random() * 0x10000)
     .toString(16)
     .padStart(4, '0')

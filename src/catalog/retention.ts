@@ -66,16 +66,16 @@ function isoWeekKey(time: Date): number {
 /** The unit a backup falls into for each rule; `last` puts every backup in its own unit. */
 const UNIT: Record<CountRule, (time: Date, index: number) => number> = {
   last: (_time, index) => index,
-  hourly: (time) => Math.floor(time.getTime() / HOUR_MS),
-  daily: (time) => Math.floor(time.getTime() / DAY_MS),
+  hourly: time => Math.floor(time.getTime() / HOUR_MS),
+  daily: time => Math.floor(time.getTime() / DAY_MS),
   weekly: isoWeekKey,
-  monthly: (time) => time.getUTCFullYear() * 12 + time.getUTCMonth(),
-  yearly: (time) => time.getUTCFullYear()
+  monthly: time => time.getUTCFullYear() * 12 + time.getUTCMonth(),
+  yearly: time => time.getUTCFullYear()
 }
 
 /** True when the policy would keep something by rule (counts > 0 or a keep-within window). */
 export function hasKeepRule(policy: RetentionPolicy): boolean {
-  return COUNT_RULES.some((rule) => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0
+  return COUNT_RULES.some(rule => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0
 }
 
 function validate(candidates: readonly Candidate[], policy: RetentionPolicy): void {
@@ -101,9 +101,7 @@ function validate(candidates: readonly Candidate[], policy: RetentionPolicy): vo
 /** Decide keep/delete for every candidate; result is sorted newest first (ties: id descending). */
 export function planRetention(candidates: readonly Candidate[], policy: RetentionPolicy): Decision[] {
   validate(candidates, policy)
-  const sorted = [...candidates].sort(
-    (a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
-  )
+  const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
   const reasons = sorted.map(() => new Set<KeepReason>())
 
   // Count-based rules walk the unpinned backups newest → oldest, keeping the first of each new unit.
@@ -130,7 +128,7 @@ export function planRetention(candidates: readonly Candidate[], policy: Retentio
   })
 
   return sorted.map((c, i) => {
-    const why = REASON_ORDER.filter((r) => reasons[i].has(r))
+    const why = REASON_ORDER.filter(r => reasons[i].has(r))
     return { id: c.id, time: c.time, keep: why.length > 0, reasons: why }
   })
 }

@@ -1,5 +1,15 @@
 import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
-import { checksumFile, dataFileName, dataObject, layout, MANIFEST_VERSION, newBackupId, rolesFileName, type Manifest, type ManifestObject } from '../catalog/manifest.js'
+import {
+  checksumFile,
+  dataFileName,
+  dataObject,
+  layout,
+  MANIFEST_VERSION,
+  newBackupId,
+  rolesFileName,
+  type Manifest,
+  type ManifestObject
+} from '../catalog/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import type { BackupKind } from '../inputs.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
@@ -28,10 +38,7 @@ export interface BackupResult {
  * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
  * checksum file and, last, the manifest that makes the backup exist.
  */
-export async function backup(
-  ctx: Context,
-  options: { kind?: BackupKind; conn?: Connection; verify?: boolean } = {}
-): Promise<BackupResult> {
+export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: Connection; verify?: boolean } = {}): Promise<BackupResult> {
   const kind = options.kind ?? ctx.settings.kind
   const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
@@ -39,7 +46,9 @@ export async function backup(
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
-    ctx.host.warning('database-url points at Supabase\'s transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session')
+    ctx.host.warning(
+      "database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session"
+    )
   }
   const client = await connect(conn)
   let published = false
@@ -56,7 +65,7 @@ export async function backup(
     // The dump and the row counts share one snapshot, so a drill can prove every row came back.
     // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
     // and counts must see every row (as pg_dump does, RLS off: fail rather than count a subset).
-    await client.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off")
+    await client.query('SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off')
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
@@ -67,7 +76,12 @@ export async function backup(
     const objects = await withGpgHome(async gpgHome => {
       const tail = pipelineTail(ctx, gpgHome)
       const env = libpqEnv(conn)
-      const dump: Stage = { name: 'pg_dump', command: tools.bin('pg_dump'), args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }), env }
+      const dump: Stage = {
+        name: 'pg_dump',
+        command: tools.bin('pg_dump'),
+        args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
+        env
+      }
       const dataFile = dataFileName(id, settings.format, ext, encrypted)
       const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
       const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
@@ -146,7 +160,9 @@ async function discardPartial(ctx: Context, name: string, id: string): Promise<v
       const leftovers = (await listBackups(storage, name)).filter(b => b.id === id)
       await deleteBackupFiles(storage, name, leftovers)
     } catch (error) {
-      ctx.host.warning(`could not remove the unfinished upload ${id} from ${storage.locate(layout.setPrefix(name))} (a later prune will): ${errorMessage(error)}`)
+      ctx.host.warning(
+        `could not remove the unfinished upload ${id} from ${storage.locate(layout.setPrefix(name))} (a later prune will): ${errorMessage(error)}`
+      )
     }
   }
 }

@@ -42,7 +42,10 @@ export function drillTarget(ctx: Context): Connection {
 
 function refuseSource(target: Connection, source: Connection): void {
   if (sameDatabase(source, target)) {
-    throw new InputError('target-database-url', `points at the database the backup came from (${describeConnection(target)}); a drill needs a throwaway database`)
+    throw new InputError(
+      'target-database-url',
+      `points at the database the backup came from (${describeConnection(target)}); a drill needs a throwaway database`
+    )
   }
 }
 
@@ -61,7 +64,9 @@ export async function drill(ctx: Context): Promise<DrillReport> {
   const client = await connect(target)
   try {
     await refuseNonEmpty(client, target)
-    ctx.host.info(`Drilling backup ${manifest.id} into ${describeConnection(target)} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`)
+    ctx.host.info(
+      `Drilling backup ${manifest.id} into ${describeConnection(target)} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`
+    )
     const started = Date.now()
     const errors = await restoreInto(ctx, manifest, target, tools)
     const restoreSeconds = (Date.now() - started) / 1000
@@ -97,7 +102,10 @@ async function refuseNonEmpty(client: SqlClient, target: Connection): Promise<vo
     "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
   )
   if (Number(rows[0].n) > 0) {
-    throw new InputError('target-database-url', `${describeConnection(target)} already holds ${rows[0].n} table(s); a drill restores into an empty scratch database`)
+    throw new InputError(
+      'target-database-url',
+      `${describeConnection(target)} already holds ${rows[0].n} table(s); a drill restores into an empty scratch database`
+    )
   }
 }
 
@@ -123,10 +131,15 @@ async function compareCounts(client: SqlClient, manifest: Manifest): Promise<Tab
   )
   const key = (t: TableRef) => `${t.schema}.${t.table}`
   const present = new Set(rows.map(key))
-  const restored = new Map((await countRows(client, manifest.tables.filter(t => present.has(key(t))))).map(t => [key(t), t.rows]))
-  return manifest.tables
-    .map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null }))
-    .filter(t => t.actual !== t.expected)
+  const restored = new Map(
+    (
+      await countRows(
+        client,
+        manifest.tables.filter(t => present.has(key(t)))
+      )
+    ).map(t => [key(t), t.rows])
+  )
+  return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected)
 }
 
 async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
@@ -138,7 +151,8 @@ async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolea
 
 function failureReasons(report: DrillReport): string {
   const reasons: string[] = []
-  for (const m of report.mismatches) reasons.push(m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`)
+  for (const m of report.mismatches)
+    reasons.push(m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`)
   for (const e of report.unexpectedErrors.slice(0, 5)) reasons.push(`restore error: ${e.message}`)
   if (report.unexpectedErrors.length > 5) reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`)
   if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)

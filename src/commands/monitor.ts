@@ -23,10 +23,18 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
     checks.push({ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${storage.locate(layout.setPrefix(name))}` })
   } else {
     const ageMs = ctx.now().getTime() - newest.time.getTime()
-    checks.push({ name: 'newest backup', ok: ageMs <= maxAgeMs, detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})` })
+    checks.push({
+      name: 'newest backup',
+      ok: ageMs <= maxAgeMs,
+      detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})`
+    })
     const manifest = await readManifest(storage, name, newest.id)
     const wrong = manifest.objects.filter(o => newest.files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file)
-    checks.push({ name: 'stored objects', ok: wrong.length === 0, detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest` })
+    checks.push({
+      name: 'stored objects',
+      ok: wrong.length === 0,
+      detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest`
+    })
   }
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
   if (drilled) {

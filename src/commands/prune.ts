@@ -70,13 +70,19 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
   const plans = []
   for (const storage of storages) {
     const backups = await listBackups(storage, name)
-    plans.push({ storage, location: storage.locate(layout.setPrefix(name)), ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now()) })
+    plans.push({
+      storage,
+      location: storage.locate(layout.setPrefix(name)),
+      ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now())
+    })
   }
 
   for (const plan of plans) {
     const kept = plan.decisions.filter(d => d.keep).length
     const unfinished = plan.unfinished.length > 0 ? `, and ${plan.unfinished.length} unfinished upload(s) older than a day` : ''
-    host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`)
+    host.info(
+      `prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`
+    )
     if (!settings.dryRun) await deleteBackupFiles(plan.storage, name, plan.doomed)
   }
 

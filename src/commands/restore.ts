@@ -33,7 +33,10 @@ export function restoreTarget(ctx: Context): Connection {
   if (!target.database) throw new InputError('target-database-url', 'must name a database')
   if (ctx.settings.tables.some(t => /[*?"]/.test(t))) throw new InputError('tables', 'restore takes exact table names (schema.table), not patterns')
   if (ctx.settings.confirm !== target.database) {
-    throw new InputError('confirm', `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`)
+    throw new InputError(
+      'confirm',
+      `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`
+    )
   }
   return target
 }
@@ -47,7 +50,8 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
   const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
-  if (manifest.format !== 'custom' && ctx.settings.tables.length > 0) throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
+  if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
+    throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
   const probe = await connect(target)
   await probe.end()
@@ -55,7 +59,10 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   let safetyBackupId: string | undefined
   if (ctx.settings.safetySnapshot) {
     const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables }
-    const snapshotCtx: Context = { ...ctx, settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false } }
+    const snapshotCtx: Context = {
+      ...ctx,
+      settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
+    }
     safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id
     ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`)
   }
@@ -73,7 +80,12 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   for (const e of errors.filter(e => e.expected)) ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`)
   const unexpected = errors.filter(e => !e.expected)
   if (unexpected.length > 0) {
-    throw new BackupError(`Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected.slice(0, 5).map(e => e.message).join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`)
+    throw new BackupError(
+      `Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected
+        .slice(0, 5)
+        .map(e => e.message)
+        .join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`
+    )
   }
   return result
 }
@@ -105,7 +117,16 @@ async function replaceTables(ctx: Context, tools: ClientTools, file: string, tar
       {
         name: 'psql',
         command: tools.bin('psql'),
-        args: ['--no-password', '--quiet', '--no-psqlrc', '--single-transaction', '--set=ON_ERROR_STOP=1', '--output=/dev/null', `--command=${truncate}`, '--file=-'],
+        args: [
+          '--no-password',
+          '--quiet',
+          '--no-psqlrc',
+          '--single-transaction',
+          '--set=ON_ERROR_STOP=1',
+          '--output=/dev/null',
+          `--command=${truncate}`,
+          '--file=-'
+        ],
         env: libpqEnv(target)
       }
     ],

@@ -59,7 +59,11 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
       const message = errorMessage(result.reason)
       // The whole object is read even when decoding fails, so only a StoredObjectError leaves the checksum unproven.
       if (result.reason instanceof StoredObjectError) checks.push({ name: 'checksum', ok: false, detail: message })
-      else checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 matches the manifest` }, { name: 'archive readable', ok: false, detail: message })
+      else
+        checks.push(
+          { name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 matches the manifest` },
+          { name: 'archive readable', ok: false, detail: message }
+        )
       return
     }
     if (text.status === 'rejected') {
@@ -74,12 +78,19 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
       checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables))
     } else {
       const complete = body.includes('PostgreSQL database dump complete')
-      checks.push({ name: 'archive readable', ok: complete, detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated' })
+      checks.push({
+        name: 'archive readable',
+        ok: complete,
+        detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated'
+      })
     }
     for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
       const back = await readBack(storage, manifest, extra, options)
       back.output.resume()
-      const outcome = await back.done.then(() => undefined, (error: unknown) => errorMessage(error))
+      const outcome = await back.done.then(
+        () => undefined,
+        (error: unknown) => errorMessage(error)
+      )
       checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` })
     }
   })

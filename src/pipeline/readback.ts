@@ -70,7 +70,9 @@ export async function readBack(
       )
     }
     if (fed.status === 'rejected') {
-      throw new StoredObjectError('unreadable', `Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, { cause: fed.reason })
+      throw new StoredObjectError('unreadable', `Could not read ${storage.locate(layout.object(manifest.name, object.file))}: ${errorMessage(fed.reason)}`, {
+        cause: fed.reason
+      })
     }
     if (chained.status === 'rejected') throw chained.reason
     return { size: checksum.bytes, sha256 }
@@ -117,7 +119,12 @@ export function forwardWhileOpen(target: Writable): Writable {
  * (parallel restore needs one), removed afterwards. The last program writes the file
  * itself: the decompressed bytes never pass through Node.
  */
-export async function withDumpOnDisk<T>(storage: Storage, manifest: Manifest, options: { passphrase?: string; secrets: Secrets }, work: (file: string) => Promise<T>): Promise<T> {
+export async function withDumpOnDisk<T>(
+  storage: Storage,
+  manifest: Manifest,
+  options: { passphrase?: string; secrets: Secrets },
+  work: (file: string) => Promise<T>
+): Promise<T> {
   return withGpgHome(gpgHome =>
     withTempDir('restore', async dir => {
       const path = join(dir, manifest.format === 'custom' ? 'archive.dump' : 'dump.sql')

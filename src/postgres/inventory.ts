@@ -35,9 +35,7 @@ export async function countRows(client: SqlClient, tables: TableRef[]): Promise<
   const out: TableCount[] = []
   for (let i = 0; i < tables.length; i += 100) {
     const batch = tables.slice(i, i + 100)
-    const sql = batch
-      .map((t, j) => `SELECT ${j} AS i, count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
-      .join(' UNION ALL ')
+    const sql = batch.map((t, j) => `SELECT ${j} AS i, count(*) AS n FROM ONLY ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(' UNION ALL ')
     const { rows } = await client.query<{ i: number; n: string }>(sql)
     for (const row of rows) out.push({ ...batch[row.i], rows: Number(row.n) })
   }

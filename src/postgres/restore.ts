@@ -18,7 +18,10 @@ const EXPECTED: Array<[RegExp, string]> = [
   [/role "[^"]+" does not exist/, 'owner or grant for a role that exists only on the source'],
   [/must be (owner|member) of|permission denied to (set|grant)|must have admin option/, 'ownership or grant the restoring role may not give'],
   [/^extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
-  [/^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/, 'platform-level object not restorable on a plain server']
+  [
+    /^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/,
+    'platform-level object not restorable on a plain server'
+  ]
 ]
 
 /**

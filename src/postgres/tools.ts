@@ -55,9 +55,7 @@ export async function findClientTools(
   env: NodeJS.ProcessEnv,
   what = `the server (PostgreSQL ${minMajor})`
 ): Promise<ClientTools> {
-  const found = (await Promise.all(candidateDirs(pgBinDir, env).map(dir => probe(dir, tool)))).filter(
-    (t): t is ClientTools => t !== undefined
-  )
+  const found = (await Promise.all(candidateDirs(pgBinDir, env).map(dir => probe(dir, tool)))).filter((t): t is ClientTools => t !== undefined)
   const usable = found.filter(t => t.major >= minMajor).sort((a, b) => b.major - a.major)
   // pg-bin-dir is the user's explicit choice: it wins whenever it is new enough.
   const chosen = usable.find(t => pgBinDir && t.dir === pgBinDir) ?? usable[0]

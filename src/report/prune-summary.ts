@@ -9,7 +9,13 @@ export function pruneSummary(result: PruneResult): string {
     const kept = storage.decisions.filter(d => d.keep).length
     parts.push(`\`${storage.location}\`: kept ${kept}, ${gone} ${storage.decisions.length - kept}`, '')
     if (storage.decisions.length > 0) {
-      parts.push(table(['Backup', 'Kept by'], storage.decisions.map(d => [d.id, d.keep ? d.reasons.join(', ') : gone])), '')
+      parts.push(
+        table(
+          ['Backup', 'Kept by'],
+          storage.decisions.map(d => [d.id, d.keep ? d.reasons.join(', ') : gone])
+        ),
+        ''
+      )
     }
     if (storage.unfinished.length > 0) {
       parts.push(`Unfinished uploads (no manifest, older than a day), ${gone}: ${storage.unfinished.map(id => `\`${id}\``).join(', ')}`, '')

@@ -26,13 +26,21 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
       ]
     ),
     '',
-    largest.length > 0 ? `### Largest tables\n\n${table(['Table', 'Rows'], largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')]))}` : '',
+    largest.length > 0
+      ? `### Largest tables\n\n${table(
+          ['Table', 'Rows'],
+          largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')])
+        )}`
+      : '',
     ''
   ].join('\n')
 }
 
 export function checksTable(checks: Check[]): string {
-  return table(['Check', 'Result', 'Detail'], checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail]))
+  return table(
+    ['Check', 'Result', 'Detail'],
+    checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail])
+  )
 }
 
 export function verifySummary(manifest: Manifest, checks: Check[]): string {
@@ -52,10 +60,16 @@ export function drillSummary(report: DrillReport): string {
   ]
   if (report.checkSql) rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`])
   const mismatches = report.mismatches.length
-    ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
+    ? `\n### Mismatches\n\n${table(
+        ['Table', 'In backup', 'Restored'],
+        report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing'])
+      )}\n`
     : ''
   const expected = report.expectedErrors.length
-    ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(['Why expected', 'Error'], report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message]))}\n</details>\n`
+    ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(
+        ['Why expected', 'Error'],
+        report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message])
+      )}\n</details>\n`
     : ''
   return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`
 }
