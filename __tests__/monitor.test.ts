@@ -1,3 +1,4 @@
+import type { DrillReport } from '../src/model/drill-report.js'
 import { afterAll, beforeAll, expect, test } from '@jest/globals'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -33,9 +34,28 @@ test('a fresh backup passes; one older than max-age fails', async () => {
 })
 
 test('a failed last drill fails the monitor', async () => {
-  writeFileSync(join(dir, 'shop', `${id}.drill.json`), JSON.stringify({ passed: false, drilledAt: '2026-11-20T04:00:00Z' }))
+  const report: DrillReport = {
+    backupId: id,
+    name: 'shop',
+    drilledAt: '2026-11-20T04:00:00Z',
+    restoreSeconds: 1,
+    target: 'scratch',
+    tables: 1,
+    rows: 1,
+    mismatches: [{ table: 'public.orders', expected: 1, actual: 0 }],
+    expectedErrors: [],
+    unexpectedErrors: [],
+    passed: false
+  }
+  writeFileSync(join(dir, 'shop', `${id}.drill.json`), JSON.stringify(report))
   const run = await runAction(inputs())
   expect(run.failure).toMatch(/last drill: FAILED on 2026-11-20T04:00:00Z/)
+})
+
+test('a drill report that is not one fails the monitor naming the file and the field', async () => {
+  writeFileSync(join(dir, 'shop', `${id}.drill.json`), JSON.stringify({ passed: false, drilledAt: '2026-11-20T04:00:00Z' }))
+  const run = await runAction(inputs())
+  expect(run.failure).toMatch(/\.drill\.json: backupId should be a string, not undefined/)
 })
 
 test('an empty set fails', async () => {

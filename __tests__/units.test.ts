@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals'
 import { sizeCheck, tocChecks } from '../src/catalog/checks.js'
-import { backupTime, checksumFile, kindOf, layout, newBackupId, type Manifest } from '../src/catalog/manifest.js'
+import { backupTime, checksumFile, kindOf, layout, newBackupId } from '../src/catalog/manifest.js'
+import { type Manifest } from '../src/model/manifest.js'
 import { parseArgs } from '../src/cli-args.js'
 import { parseConnection, sameDatabase } from '../src/postgres/connection.js'
 import { selectsTable } from '../src/postgres/patterns.js'

@@ -1,30 +1,21 @@
 import { InputError } from './errors.js'
 import type { Host } from './host.js'
+import {
+  BACKUP_KINDS,
+  COMMANDS,
+  COMPRESSIONS,
+  FORMATS,
+  SCOPES,
+  STORAGE_KINDS,
+  type BackupKind,
+  type Command,
+  type Compression,
+  type Format,
+  type S3Settings,
+  type Scope,
+  type StorageKind
+} from './model/vocabulary.js'
 import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
-
-export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'] as const
-export type Command = (typeof COMMANDS)[number]
-export const STORAGE_KINDS = ['local', 's3', 'artifact'] as const
-export type StorageKind = (typeof STORAGE_KINDS)[number]
-export const FORMATS = ['custom', 'plain'] as const
-export type Format = (typeof FORMATS)[number]
-export const SCOPES = ['full', 'schema', 'data'] as const
-export type Scope = (typeof SCOPES)[number]
-export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const
-export type Compression = (typeof COMPRESSIONS)[number]
-export const KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'] as const
-export type BackupKind = (typeof KINDS)[number]
-
-export interface S3Settings {
-  bucket: string
-  prefix: string
-  region?: string
-  endpoint?: string
-  forcePathStyle: boolean
-  storageClass?: string
-  sse?: 'AES256' | 'aws:kms'
-  kmsKeyId?: string
-}
 
 export interface Settings {
   command: Command
@@ -230,7 +221,7 @@ function readLevel(get: (n: string) => string, compression: Compression): number
 function readKind(get: (n: string) => string, env: NodeJS.ProcessEnv, command: Command): BackupKind {
   // A bare prune means the scheduled set, whatever event started it.
   const auto = command === 'prune' || env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual'
-  return oneOf(get, 'kind', KINDS, auto)
+  return oneOf(get, 'kind', BACKUP_KINDS, auto)
 }
 
 function readRetention(get: (n: string) => string): RetentionPolicy {

@@ -40732,342 +40732,21 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: ./src/errors.ts
-/** A problem with what the user asked for: reported before any work starts. */
-class InputError extends Error {
-    input;
-    constructor(input, problem) {
-        super(`Input "${input}": ${problem}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-/** A failure the user can act on; its message is shown as is. */
-class BackupError extends Error {
-    constructor(message, options) {
-        super(message, options);
-        this.name = 'BackupError';
-    }
-}
-function errorMessage(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-
-;// CONCATENATED MODULE: ./src/catalog/retention.ts
+;// CONCATENATED MODULE: ./src/model/vocabulary.ts
 /**
- * Pure retention planner: given backups and a `--keep-*` policy, decide which to keep and why.
- * No I/O — callers list backups, call `planRetention`, then delete what it marks `keep: false`.
- *
- * Semantics follow restic `forget --keep-*`, which users already know:
- * - Rules OR together: a backup survives if any rule keeps it.
- * - Calendar rules (hourly … yearly, N): keep the newest backup in each of the N most recent
- *   UTC units (ISO-8601 week for weekly) that contain backups.
- * - `last N` keeps the N newest.
- * - `within D` keeps backups less than D older than the NEWEST backup (not "now"), like restic,
- *   so a set whose backups stopped (broken cron, paused project) is not wiped out by age alone.
- * - The newest backup is always kept ('newest'); pinned backups are always kept ('pinned').
- *
- * Deliberate differences from restic:
- * - Pinned backups are left out of the count-based walks (last and calendar rules), so pinning an
- *   old backup never costs a slot a regular backup would have used. (`within` has no slots, so it
- *   still applies to them and they can list 'within' too.)
- * - restic ≥ 0.15 additionally keeps the oldest backup when a rule has slots left over; we do not:
- *   a rule keeps exactly the newest backup of each of its N most recent units.
+ * The backup vocabulary: the words every layer shares. This folder imports nothing from the
+ * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
  */
-const REASON_ORDER = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within', 'pinned', 'newest'];
-const COUNT_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'];
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
-/** ISO-8601 week as isoYear * 100 + week: the week belongs to the year of its Thursday. */
-function isoWeekKey(time) {
-    const mondayBased = (time.getUTCDay() + 6) % 7;
-    const thursday = new Date(Math.floor(time.getTime() / DAY_MS) * DAY_MS + (3 - mondayBased) * DAY_MS);
-    const isoYear = thursday.getUTCFullYear();
-    const dayOfYear = Math.floor((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / DAY_MS);
-    return isoYear * 100 + Math.floor(dayOfYear / 7) + 1;
-}
-/** The unit a backup falls into for each rule; `last` puts every backup in its own unit. */
-const UNIT = {
-    last: (_time, index) => index,
-    hourly: time => Math.floor(time.getTime() / HOUR_MS),
-    daily: time => Math.floor(time.getTime() / DAY_MS),
-    weekly: isoWeekKey,
-    monthly: time => time.getUTCFullYear() * 12 + time.getUTCMonth(),
-    yearly: time => time.getUTCFullYear()
-};
-/** True when the policy would keep something by rule (counts > 0 or a keep-within window). */
-function hasKeepRule(policy) {
-    return COUNT_RULES.some(rule => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0;
-}
-function validate(candidates, policy) {
-    for (const rule of COUNT_RULES) {
-        const n = policy[rule];
-        if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
-            throw new Error(`retention: keep-${rule} must be a non-negative integer, got ${n}`);
-        }
-    }
-    const within = policy.withinMs;
-    if (within !== undefined && !(Number.isFinite(within) && within >= 0)) {
-        throw new Error(`retention: keep-within must be a non-negative duration, got ${within}`);
-    }
-    // Refuse to prune without a rule: an empty policy would otherwise delete everything but the newest.
-    if (!hasKeepRule(policy)) {
-        throw new Error('retention: no keep rule given (set at least one of last, hourly, daily, weekly, monthly, yearly, within); refusing to prune');
-    }
-    for (const c of candidates) {
-        if (Number.isNaN(c.time.getTime()))
-            throw new Error(`retention: backup ${c.id} has an invalid time`);
-    }
-}
-/** Decide keep/delete for every candidate; result is sorted newest first (ties: id descending). */
-function planRetention(candidates, policy) {
-    validate(candidates, policy);
-    const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const reasons = sorted.map(() => new Set());
-    // Count-based rules walk the unpinned backups newest → oldest, keeping the first of each new unit.
-    const walk = sorted.map((c, i) => ({ c, i })).filter(({ c }) => c.pinned !== true);
-    for (const rule of COUNT_RULES) {
-        let left = policy[rule] ?? 0;
-        let lastUnit;
-        for (const [walkIndex, { c, i }] of walk.entries()) {
-            if (left === 0)
-                break;
-            const unit = UNIT[rule](c.time, walkIndex);
-            if (unit === lastUnit)
-                continue;
-            lastUnit = unit;
-            left--;
-            reasons[i].add(rule);
-        }
-    }
-    const withinMs = policy.withinMs ?? 0;
-    sorted.forEach((c, i) => {
-        // Measured from the newest backup, not from now (see header): strict, like restic.
-        if (withinMs > 0 && sorted[0].time.getTime() - c.time.getTime() < withinMs)
-            reasons[i].add('within');
-        if (c.pinned === true)
-            reasons[i].add('pinned');
-        if (i === 0)
-            reasons[i].add('newest');
-    });
-    return sorted.map((c, i) => {
-        const why = REASON_ORDER.filter(r => reasons[i].has(r));
-        return { id: c.id, time: c.time, keep: why.length > 0, reasons: why };
-    });
-}
-const UNIT_MS = { y: 365 * DAY_MS, w: 7 * DAY_MS, d: DAY_MS, h: HOUR_MS, m: 60_000 };
-const DURATION_HINT = 'expected a duration such as 30d, 12h or 1w2d (units: y, w, d, h, m)';
-/**
- * Parse a keep-within duration to ms. Grammar: one or more `<digits><unit>` with no spaces or signs,
- * units `y` (365 days), `w`, `d`, `h`, `m` (minutes), lowercase; e.g. `30d`, `36h`, `1y6w`.
- * No months (`m` is minutes) and no fractions, so every value is unambiguous. Zero total is rejected.
- */
-function parseDuration(text) {
-    if (!/^(?:\d+[ywdhm])+$/.test(text))
-        throw new Error(`invalid duration "${text}": ${DURATION_HINT}`);
-    let total = 0;
-    for (const [, digits, unit] of text.matchAll(/(\d+)([ywdhm])/g))
-        total += Number(digits) * UNIT_MS[unit];
-    if (total === 0 || !Number.isSafeInteger(total))
-        throw new Error(`invalid duration "${text}": ${DURATION_HINT}`);
-    return total;
-}
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
 const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'];
 const STORAGE_KINDS = ['local', 's3', 'artifact'];
 const FORMATS = ['custom', 'plain'];
 const SCOPES = ['full', 'schema', 'data'];
 const COMPRESSIONS = ['zstd', 'gzip', 'none'];
-const KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'];
-/** Reads every input once, validates it, and fails naming the input before any work starts. */
-function readSettings(host) {
-    const get = (name) => host.input(name).trim();
-    const command = oneOf(get, 'command', COMMANDS, 'backup');
-    const compression = oneOf(get, 'compression', COMPRESSIONS, 'zstd');
-    const storage = readStorage(get);
-    const s3 = storage.includes('s3') ? readS3(get) : undefined;
-    const settings = {
-        command,
-        databaseUrl: get('database-url'),
-        name: readName(get),
-        storage,
-        path: get('path') || 'backups',
-        s3,
-        artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
-        encryptionPassphrase: host.input('encryption-passphrase') || undefined,
-        pgBinDir: get('pg-bin-dir') || undefined,
-        format: oneOf(get, 'format', FORMATS, 'custom'),
-        scope: oneOf(get, 'scope', SCOPES, 'full'),
-        schemas: list(get('schemas')),
-        excludeSchemas: list(get('exclude-schemas')),
-        tables: list(get('tables')),
-        excludeTables: list(get('exclude-tables')),
-        roles: bool(get, 'roles', false),
-        compression,
-        compressionLevel: readLevel(get, compression),
-        kind: readKind(get, host.env, command),
-        pin: bool(get, 'pin', false),
-        verify: bool(get, 'verify', true),
-        prune: bool(get, 'prune', false),
-        criticalTables: list(get('critical-tables')),
-        maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-        backup: get('backup') || 'latest',
-        targetDatabaseUrl: get('target-database-url'),
-        confirm: get('confirm'),
-        jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
-        checkSql: host.input('check-sql').trim(),
-        retention: readRetention(get),
-        dryRun: bool(get, 'dry-run', false),
-        maxAgeMs: optionalDuration(get, 'max-age'),
-        safetySnapshot: bool(get, 'safety-snapshot', true),
-        clean: bool(get, 'clean', false)
-    };
-    if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
-        throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
-    }
-    if (settings.clean && settings.tables.length > 0 && command === 'restore') {
-        throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows");
-    }
-    if (settings.prune && !storage.some(kind => kind !== 'artifact')) {
-        throw new InputError('prune', 'needs s3 or local storage: artifacts expire by artifact-retention-days instead');
-    }
-    // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
-    if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
-    }
-    return settings;
-}
-/** Splits a newline- or comma-separated list, dropping blanks. */
-function list(text) {
-    return text
-        .split(/[\n,]/)
-        .map(item => item.trim())
-        .filter(item => item.length > 0);
-}
-function oneOf(get, name, allowed, fallback) {
-    const value = get(name).toLowerCase();
-    if (!value)
-        return fallback;
-    if (!allowed.includes(value)) {
-        throw new InputError(name, `"${value}" is not supported; use one of: ${allowed.join(', ')}`);
-    }
-    return value;
-}
-function bool(get, name, fallback) {
-    const value = get(name).toLowerCase();
-    if (!value)
-        return fallback;
-    if (['true', 'yes', '1', 'on'].includes(value))
-        return true;
-    if (['false', 'no', '0', 'off'].includes(value))
-        return false;
-    throw new InputError(name, `"${value}" is not a boolean; use true or false`);
-}
-function optionalInt(get, name, min, max) {
-    const value = get(name);
-    if (!value)
-        return undefined;
-    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-        throw new InputError(name, `"${value}" is not a whole number from ${min} to ${max}`);
-    }
-    return Number(value);
-}
-function optionalDuration(get, name) {
-    const value = get(name);
-    if (!value)
-        return undefined;
-    try {
-        return parseDuration(value);
-    }
-    catch (error) {
-        throw new InputError(name, `"${value}": ${error.message}`);
-    }
-}
-function readName(get) {
-    const name = get('name');
-    if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
-        throw new InputError('name', `"${name}" may hold only letters, digits, ".", "_" and "-" (starting with a letter or digit)`);
-    }
-    return name || undefined;
-}
-function readStorage(get) {
-    const given = list(get('storage').toLowerCase());
-    if (given.length === 0) {
-        if (get('s3-bucket'))
-            return ['s3'];
-        return ['local'];
-    }
-    for (const kind of given) {
-        if (!STORAGE_KINDS.includes(kind)) {
-            throw new InputError('storage', `"${kind}" is not supported; use one or more of: ${STORAGE_KINDS.join(', ')} (comma-separated)`);
-        }
-    }
-    return [...new Set(given)];
-}
-function readS3(get) {
-    const bucket = get('s3-bucket');
-    if (!bucket)
-        throw new InputError('s3-bucket', 'is required when storage includes s3');
-    const endpoint = get('s3-endpoint') || undefined;
-    if (endpoint && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
-        throw new InputError('s3-endpoint', `"${endpoint}" is not a URL; use e.g. https://<account>.r2.cloudflarestorage.com`);
-    }
-    const sse = get('s3-sse');
-    if (sse && sse !== 'AES256' && sse !== 'aws:kms') {
-        throw new InputError('s3-sse', `"${sse}" is not supported; use AES256 or aws:kms`);
-    }
-    const kmsKeyId = get('s3-kms-key-id') || undefined;
-    if (kmsKeyId && sse !== 'aws:kms')
-        throw new InputError('s3-kms-key-id', 'needs s3-sse: aws:kms');
-    const pathStyle = get('s3-force-path-style');
-    return {
-        bucket,
-        prefix: get('s3-prefix').replace(/^\/+|\/+$/g, ''),
-        region: get('s3-region') || undefined,
-        endpoint,
-        // Most S3-compatible servers (MinIO, B2, Supabase Storage) want path-style URLs.
-        forcePathStyle: pathStyle ? bool(get, 's3-force-path-style', false) : Boolean(endpoint),
-        storageClass: get('s3-storage-class') || undefined,
-        sse: (sse || undefined),
-        kmsKeyId
-    };
-}
-function readLevel(get, compression) {
-    const value = get('compression-level');
-    if (!value)
-        return undefined;
-    const range = { zstd: [1, 19], gzip: [1, 9], none: [0, 0] }[compression];
-    if (compression === 'none')
-        throw new InputError('compression-level', 'has no meaning with compression: none');
-    if (!/^\d+$/.test(value) || Number(value) < range[0] || Number(value) > range[1]) {
-        throw new InputError('compression-level', `"${value}" is not valid for ${compression}; use a whole number from ${range[0]} to ${range[1]}`);
-    }
-    return Number(value);
-}
-function readKind(get, env, command) {
-    // A bare prune means the scheduled set, whatever event started it.
-    const auto = command === 'prune' || env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual';
-    return oneOf(get, 'kind', KINDS, auto);
-}
-function readRetention(get) {
-    const count = (name) => optionalInt(get, name, 0, 100000);
-    return {
-        last: count('keep-last'),
-        hourly: count('keep-hourly'),
-        daily: count('keep-daily'),
-        weekly: count('keep-weekly'),
-        monthly: count('keep-monthly'),
-        yearly: count('keep-yearly'),
-        withinMs: optionalDuration(get, 'keep-within')
-    };
-}
+/** Why a backup was made; each kind is its own retention series. */
+const BACKUP_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'];
 
 ;// CONCATENATED MODULE: ./src/catalog/manifest.ts
 
-const MANIFEST_VERSION = 1;
 const ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z-]+)-[0-9a-f]{4}$/;
 /**
  * `<UTC start, basic ISO 8601>-<kind>-<4 hex>`: ids sort in time order, and a listing
@@ -41085,7 +40764,7 @@ function newBackupId(start, kind, random = Math.random) {
 }
 function kindOf(id) {
     const kind = ID_PATTERN.exec(id)?.[2];
-    return KINDS.includes(kind ?? '') ? kind : undefined;
+    return BACKUP_KINDS.includes(kind ?? '') ? kind : undefined;
 }
 function isBackupId(text) {
     return ID_PATTERN.test(text);
@@ -41126,21 +40805,26 @@ function rolesFileName(id, compressionExt, encrypted) {
 function checksumFile(objects) {
     return objects.map(o => `${o.sha256}  ${o.file}\n`).join('');
 }
-function parseManifest(text, source) {
-    let value;
-    try {
-        value = JSON.parse(text);
+
+;// CONCATENATED MODULE: ./src/errors.ts
+/** A problem with what the user asked for: reported before any work starts. */
+class InputError extends Error {
+    input;
+    constructor(input, problem) {
+        super(`Input "${input}": ${problem}`);
+        this.input = input;
+        this.name = 'InputError';
     }
-    catch {
-        throw new Error(`${source} is not valid JSON`);
+}
+/** A failure the user can act on; its message is shown as is. */
+class BackupError extends Error {
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'BackupError';
     }
-    if (typeof value !== 'object' || value === null || typeof value.manifestVersion !== 'number' || !isBackupId(value.id)) {
-        throw new Error(`${source} is not a pg-backup-action manifest`);
-    }
-    if (value.manifestVersion > MANIFEST_VERSION) {
-        throw new Error(`${source} has manifest version ${value.manifestVersion}; this version of the action reads up to ${MANIFEST_VERSION}: upgrade the action`);
-    }
-    return value;
+}
+function errorMessage(error) {
+    return error instanceof Error ? error.message : String(error);
 }
 
 ;// CONCATENATED MODULE: ./src/storage/storage.ts
@@ -41151,7 +40835,97 @@ async function readAll(stream) {
     return Buffer.concat(chunks);
 }
 
+;// CONCATENATED MODULE: ./src/model/validate.ts
+/**
+ * Checks for JSON read back from storage: a stored format is validated where it is read,
+ * so a hand-edited or foreign file fails naming the field instead of surfacing later as undefined.
+ */
+class FormatError extends Error {
+    constructor(source, problem) {
+        super(`${source}: ${problem}`);
+        this.name = 'FormatError';
+    }
+}
+const typeOf = (v) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+const str = (v, p) => (typeof v === 'string' ? undefined : `${p} should be a string, not ${typeOf(v)}`);
+const num = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${p} should be a number, not ${typeOf(v)}`);
+const bool = (v, p) => (typeof v === 'boolean' ? undefined : `${p} should be true or false, not ${typeOf(v)}`);
+const optional = (check) => (v, p) => v === undefined || v === null ? undefined : check(v, p);
+const oneOf = (allowed) => (v, p) => typeof v === 'string' && allowed.includes(v) ? undefined : `${p} should be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`;
+const arrayOf = (check) => (v, p) => {
+    if (!Array.isArray(v))
+        return `${p} should be an array, not ${typeOf(v)}`;
+    for (let i = 0; i < v.length; i++) {
+        const problem = check(v[i], `${p}[${i}]`);
+        if (problem)
+            return problem;
+    }
+    return undefined;
+};
+const shape = (fields) => (v, p) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+        return `${p || 'the document'} should be an object, not ${typeOf(v)}`;
+    for (const [name, check] of Object.entries(fields)) {
+        const problem = check(v[name], p ? `${p}.${name}` : name);
+        if (problem)
+            return problem;
+    }
+    return undefined;
+};
+/** Parses JSON text and checks it against a shape, failing with the source and the first wrong field. */
+function parseChecked(text, source, check) {
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch {
+        throw new FormatError(source, 'is not valid JSON');
+    }
+    const problem = check(value, '');
+    if (problem)
+        throw new FormatError(source, problem);
+    return value;
+}
+
+;// CONCATENATED MODULE: ./src/model/manifest.ts
+
+
+/**
+ * The manifest: `<set>/<id>.manifest.json`, written last; a backup exists only when it does.
+ * Readers accept every version up to MANIFEST_VERSION; a newer one asks for an upgrade.
+ */
+const MANIFEST_VERSION = 1;
+const strings = arrayOf(str);
+const MANIFEST_SHAPE = shape({
+    manifestVersion: num,
+    id: str,
+    name: str,
+    kind: oneOf(BACKUP_KINDS),
+    pinned: bool,
+    startedAt: str,
+    finishedAt: str,
+    database: shape({ name: str, host: optional(str), port: optional(num), serverVersion: str, serverVersionNum: num }),
+    tools: shape({ pgDump: str, action: str }),
+    format: oneOf(FORMATS),
+    scope: oneOf(SCOPES),
+    filters: shape({ schemas: strings, excludeSchemas: strings, tables: strings, excludeTables: strings }),
+    compression: shape({ algorithm: oneOf(COMPRESSIONS), level: optional(num) }),
+    encryption: optional(shape({ algorithm: str })),
+    objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
+    tables: arrayOf(shape({ schema: str, table: str, rows: num })),
+    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+});
+/** Reads a stored manifest, refusing a newer version before looking at its fields. */
+function parseManifest(text, source) {
+    const version = parseChecked(text, source, shape({ manifestVersion: num }));
+    if (version.manifestVersion > MANIFEST_VERSION) {
+        throw new FormatError(source, `has manifest version ${String(version.manifestVersion)}; this version of the action reads up to ${MANIFEST_VERSION}: upgrade the action`);
+    }
+    return parseChecked(text, source, MANIFEST_SHAPE);
+}
+
 ;// CONCATENATED MODULE: ./src/catalog/catalog.ts
+
 
 
 
@@ -42621,6 +42395,7 @@ async function consume(stream, tools, ctx) {
 
 
 
+
 /**
  * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
  * checksum file and, last, the manifest that makes the backup exist.
@@ -42978,6 +42753,126 @@ function failureReasons(report) {
     return reasons.join('; ');
 }
 
+;// CONCATENATED MODULE: ./src/catalog/retention.ts
+/**
+ * Pure retention planner: given backups and a `--keep-*` policy, decide which to keep and why.
+ * No I/O — callers list backups, call `planRetention`, then delete what it marks `keep: false`.
+ *
+ * Semantics follow restic `forget --keep-*`, which users already know:
+ * - Rules OR together: a backup survives if any rule keeps it.
+ * - Calendar rules (hourly … yearly, N): keep the newest backup in each of the N most recent
+ *   UTC units (ISO-8601 week for weekly) that contain backups.
+ * - `last N` keeps the N newest.
+ * - `within D` keeps backups less than D older than the NEWEST backup (not "now"), like restic,
+ *   so a set whose backups stopped (broken cron, paused project) is not wiped out by age alone.
+ * - The newest backup is always kept ('newest'); pinned backups are always kept ('pinned').
+ *
+ * Deliberate differences from restic:
+ * - Pinned backups are left out of the count-based walks (last and calendar rules), so pinning an
+ *   old backup never costs a slot a regular backup would have used. (`within` has no slots, so it
+ *   still applies to them and they can list 'within' too.)
+ * - restic ≥ 0.15 additionally keeps the oldest backup when a rule has slots left over; we do not:
+ *   a rule keeps exactly the newest backup of each of its N most recent units.
+ */
+const REASON_ORDER = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within', 'pinned', 'newest'];
+const COUNT_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'];
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** ISO-8601 week as isoYear * 100 + week: the week belongs to the year of its Thursday. */
+function isoWeekKey(time) {
+    const mondayBased = (time.getUTCDay() + 6) % 7;
+    const thursday = new Date(Math.floor(time.getTime() / DAY_MS) * DAY_MS + (3 - mondayBased) * DAY_MS);
+    const isoYear = thursday.getUTCFullYear();
+    const dayOfYear = Math.floor((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / DAY_MS);
+    return isoYear * 100 + Math.floor(dayOfYear / 7) + 1;
+}
+/** The unit a backup falls into for each rule; `last` puts every backup in its own unit. */
+const UNIT = {
+    last: (_time, index) => index,
+    hourly: time => Math.floor(time.getTime() / HOUR_MS),
+    daily: time => Math.floor(time.getTime() / DAY_MS),
+    weekly: isoWeekKey,
+    monthly: time => time.getUTCFullYear() * 12 + time.getUTCMonth(),
+    yearly: time => time.getUTCFullYear()
+};
+/** True when the policy would keep something by rule (counts > 0 or a keep-within window). */
+function hasKeepRule(policy) {
+    return COUNT_RULES.some(rule => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0;
+}
+function validate(candidates, policy) {
+    for (const rule of COUNT_RULES) {
+        const n = policy[rule];
+        if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
+            throw new Error(`retention: keep-${rule} must be a non-negative integer, got ${n}`);
+        }
+    }
+    const within = policy.withinMs;
+    if (within !== undefined && !(Number.isFinite(within) && within >= 0)) {
+        throw new Error(`retention: keep-within must be a non-negative duration, got ${within}`);
+    }
+    // Refuse to prune without a rule: an empty policy would otherwise delete everything but the newest.
+    if (!hasKeepRule(policy)) {
+        throw new Error('retention: no keep rule given (set at least one of last, hourly, daily, weekly, monthly, yearly, within); refusing to prune');
+    }
+    for (const c of candidates) {
+        if (Number.isNaN(c.time.getTime()))
+            throw new Error(`retention: backup ${c.id} has an invalid time`);
+    }
+}
+/** Decide keep/delete for every candidate; result is sorted newest first (ties: id descending). */
+function planRetention(candidates, policy) {
+    validate(candidates, policy);
+    const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const reasons = sorted.map(() => new Set());
+    // Count-based rules walk the unpinned backups newest → oldest, keeping the first of each new unit.
+    const walk = sorted.map((c, i) => ({ c, i })).filter(({ c }) => c.pinned !== true);
+    for (const rule of COUNT_RULES) {
+        let left = policy[rule] ?? 0;
+        let lastUnit;
+        for (const [walkIndex, { c, i }] of walk.entries()) {
+            if (left === 0)
+                break;
+            const unit = UNIT[rule](c.time, walkIndex);
+            if (unit === lastUnit)
+                continue;
+            lastUnit = unit;
+            left--;
+            reasons[i].add(rule);
+        }
+    }
+    const withinMs = policy.withinMs ?? 0;
+    sorted.forEach((c, i) => {
+        // Measured from the newest backup, not from now (see header): strict, like restic.
+        if (withinMs > 0 && sorted[0].time.getTime() - c.time.getTime() < withinMs)
+            reasons[i].add('within');
+        if (c.pinned === true)
+            reasons[i].add('pinned');
+        if (i === 0)
+            reasons[i].add('newest');
+    });
+    return sorted.map((c, i) => {
+        const why = REASON_ORDER.filter(r => reasons[i].has(r));
+        return { id: c.id, time: c.time, keep: why.length > 0, reasons: why };
+    });
+}
+const UNIT_MS = { y: 365 * DAY_MS, w: 7 * DAY_MS, d: DAY_MS, h: HOUR_MS, m: 60_000 };
+const DURATION_HINT = 'expected a duration such as 30d, 12h or 1w2d (units: y, w, d, h, m)';
+/**
+ * Parse a keep-within duration to ms. Grammar: one or more `<digits><unit>` with no spaces or signs,
+ * units `y` (365 days), `w`, `d`, `h`, `m` (minutes), lowercase; e.g. `30d`, `36h`, `1y6w`.
+ * No months (`m` is minutes) and no fractions, so every value is unambiguous. Zero total is rejected.
+ */
+function parseDuration(text) {
+    if (!/^(?:\d+[ywdhm])+$/.test(text))
+        throw new Error(`invalid duration "${text}": ${DURATION_HINT}`);
+    let total = 0;
+    for (const [, digits, unit] of text.matchAll(/(\d+)([ywdhm])/g))
+        total += Number(digits) * UNIT_MS[unit];
+    if (total === 0 || !Number.isSafeInteger(total))
+        throw new Error(`invalid duration "${text}": ${DURATION_HINT}`);
+    return total;
+}
+
 ;// CONCATENATED MODULE: ./src/report/prune-summary.ts
 
 /** One table per storage: every backup of the pruned kind and the rules that kept it, or its fate. */
@@ -43077,7 +42972,29 @@ function planPrune(backups, kind, policy, protect, now) {
     return { decisions, unfinished, doomed };
 }
 
+;// CONCATENATED MODULE: ./src/model/drill-report.ts
+
+const restoreError = shape({ message: str, expected: optional(str) });
+const DRILL_REPORT_SHAPE = shape({
+    backupId: str,
+    name: str,
+    drilledAt: str,
+    restoreSeconds: num,
+    target: str,
+    tables: num,
+    rows: num,
+    mismatches: arrayOf(shape({ table: str, expected: num, actual: optional(num) })),
+    expectedErrors: arrayOf(restoreError),
+    unexpectedErrors: arrayOf(restoreError),
+    checkSql: optional(shape({ ok: bool, rows: num })),
+    passed: bool
+});
+function parseDrillReport(text, source) {
+    return parseChecked(text, source, DRILL_REPORT_SHAPE);
+}
+
 ;// CONCATENATED MODULE: ./src/commands/monitor.ts
+
 
 
 
@@ -43117,7 +43034,8 @@ async function monitor(ctx) {
     }
     const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')));
     if (drilled) {
-        const report = JSON.parse((await readAll(await storage.get(layout.drill(name, drilled.id)))).toString('utf8'));
+        const key = layout.drill(name, drilled.id);
+        const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key));
         checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` });
     }
     await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`);
@@ -43304,6 +43222,193 @@ const COMMAND_RUNNERS = {
         return { 'backup-id': result.backupId ?? '' };
     }
 };
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+/** Reads every input once, validates it, and fails naming the input before any work starts. */
+function readSettings(host) {
+    const get = (name) => host.input(name).trim();
+    const command = inputs_oneOf(get, 'command', COMMANDS, 'backup');
+    const compression = inputs_oneOf(get, 'compression', COMPRESSIONS, 'zstd');
+    const storage = readStorage(get);
+    const s3 = storage.includes('s3') ? readS3(get) : undefined;
+    const settings = {
+        command,
+        databaseUrl: get('database-url'),
+        name: readName(get),
+        storage,
+        path: get('path') || 'backups',
+        s3,
+        artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
+        encryptionPassphrase: host.input('encryption-passphrase') || undefined,
+        pgBinDir: get('pg-bin-dir') || undefined,
+        format: inputs_oneOf(get, 'format', FORMATS, 'custom'),
+        scope: inputs_oneOf(get, 'scope', SCOPES, 'full'),
+        schemas: list(get('schemas')),
+        excludeSchemas: list(get('exclude-schemas')),
+        tables: list(get('tables')),
+        excludeTables: list(get('exclude-tables')),
+        roles: inputs_bool(get, 'roles', false),
+        compression,
+        compressionLevel: readLevel(get, compression),
+        kind: readKind(get, host.env, command),
+        pin: inputs_bool(get, 'pin', false),
+        verify: inputs_bool(get, 'verify', true),
+        prune: inputs_bool(get, 'prune', false),
+        criticalTables: list(get('critical-tables')),
+        maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
+        backup: get('backup') || 'latest',
+        targetDatabaseUrl: get('target-database-url'),
+        confirm: get('confirm'),
+        jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
+        checkSql: host.input('check-sql').trim(),
+        retention: readRetention(get),
+        dryRun: inputs_bool(get, 'dry-run', false),
+        maxAgeMs: optionalDuration(get, 'max-age'),
+        safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
+        clean: inputs_bool(get, 'clean', false)
+    };
+    if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
+        throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
+    }
+    if (settings.clean && settings.tables.length > 0 && command === 'restore') {
+        throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows");
+    }
+    if (settings.prune && !storage.some(kind => kind !== 'artifact')) {
+        throw new InputError('prune', 'needs s3 or local storage: artifacts expire by artifact-retention-days instead');
+    }
+    // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
+    if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
+        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
+    }
+    return settings;
+}
+/** Splits a newline- or comma-separated list, dropping blanks. */
+function list(text) {
+    return text
+        .split(/[\n,]/)
+        .map(item => item.trim())
+        .filter(item => item.length > 0);
+}
+function inputs_oneOf(get, name, allowed, fallback) {
+    const value = get(name).toLowerCase();
+    if (!value)
+        return fallback;
+    if (!allowed.includes(value)) {
+        throw new InputError(name, `"${value}" is not supported; use one of: ${allowed.join(', ')}`);
+    }
+    return value;
+}
+function inputs_bool(get, name, fallback) {
+    const value = get(name).toLowerCase();
+    if (!value)
+        return fallback;
+    if (['true', 'yes', '1', 'on'].includes(value))
+        return true;
+    if (['false', 'no', '0', 'off'].includes(value))
+        return false;
+    throw new InputError(name, `"${value}" is not a boolean; use true or false`);
+}
+function optionalInt(get, name, min, max) {
+    const value = get(name);
+    if (!value)
+        return undefined;
+    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+        throw new InputError(name, `"${value}" is not a whole number from ${min} to ${max}`);
+    }
+    return Number(value);
+}
+function optionalDuration(get, name) {
+    const value = get(name);
+    if (!value)
+        return undefined;
+    try {
+        return parseDuration(value);
+    }
+    catch (error) {
+        throw new InputError(name, `"${value}": ${error.message}`);
+    }
+}
+function readName(get) {
+    const name = get('name');
+    if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+        throw new InputError('name', `"${name}" may hold only letters, digits, ".", "_" and "-" (starting with a letter or digit)`);
+    }
+    return name || undefined;
+}
+function readStorage(get) {
+    const given = list(get('storage').toLowerCase());
+    if (given.length === 0) {
+        if (get('s3-bucket'))
+            return ['s3'];
+        return ['local'];
+    }
+    for (const kind of given) {
+        if (!STORAGE_KINDS.includes(kind)) {
+            throw new InputError('storage', `"${kind}" is not supported; use one or more of: ${STORAGE_KINDS.join(', ')} (comma-separated)`);
+        }
+    }
+    return [...new Set(given)];
+}
+function readS3(get) {
+    const bucket = get('s3-bucket');
+    if (!bucket)
+        throw new InputError('s3-bucket', 'is required when storage includes s3');
+    const endpoint = get('s3-endpoint') || undefined;
+    if (endpoint && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+        throw new InputError('s3-endpoint', `"${endpoint}" is not a URL; use e.g. https://<account>.r2.cloudflarestorage.com`);
+    }
+    const sse = get('s3-sse');
+    if (sse && sse !== 'AES256' && sse !== 'aws:kms') {
+        throw new InputError('s3-sse', `"${sse}" is not supported; use AES256 or aws:kms`);
+    }
+    const kmsKeyId = get('s3-kms-key-id') || undefined;
+    if (kmsKeyId && sse !== 'aws:kms')
+        throw new InputError('s3-kms-key-id', 'needs s3-sse: aws:kms');
+    const pathStyle = get('s3-force-path-style');
+    return {
+        bucket,
+        prefix: get('s3-prefix').replace(/^\/+|\/+$/g, ''),
+        region: get('s3-region') || undefined,
+        endpoint,
+        // Most S3-compatible servers (MinIO, B2, Supabase Storage) want path-style URLs.
+        forcePathStyle: pathStyle ? inputs_bool(get, 's3-force-path-style', false) : Boolean(endpoint),
+        storageClass: get('s3-storage-class') || undefined,
+        sse: (sse || undefined),
+        kmsKeyId
+    };
+}
+function readLevel(get, compression) {
+    const value = get('compression-level');
+    if (!value)
+        return undefined;
+    const range = { zstd: [1, 19], gzip: [1, 9], none: [0, 0] }[compression];
+    if (compression === 'none')
+        throw new InputError('compression-level', 'has no meaning with compression: none');
+    if (!/^\d+$/.test(value) || Number(value) < range[0] || Number(value) > range[1]) {
+        throw new InputError('compression-level', `"${value}" is not valid for ${compression}; use a whole number from ${range[0]} to ${range[1]}`);
+    }
+    return Number(value);
+}
+function readKind(get, env, command) {
+    // A bare prune means the scheduled set, whatever event started it.
+    const auto = command === 'prune' || env.GITHUB_EVENT_NAME === 'schedule' ? 'scheduled' : 'manual';
+    return inputs_oneOf(get, 'kind', BACKUP_KINDS, auto);
+}
+function readRetention(get) {
+    const count = (name) => optionalInt(get, name, 0, 100000);
+    return {
+        last: count('keep-last'),
+        hourly: count('keep-hourly'),
+        daily: count('keep-daily'),
+        weekly: count('keep-weekly'),
+        monthly: count('keep-monthly'),
+        yearly: count('keep-yearly'),
+        withinMs: optionalDuration(get, 'keep-within')
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/secrets.ts
 /**

@@ -1,7 +1,8 @@
 import { BackupError } from '../errors.js'
 import { readAll, type Storage, type StoredObject } from '../storage/storage.js'
-import type { BackupKind } from '../inputs.js'
-import { backupTime, kindOf, layout, parseManifest, type Manifest } from './manifest.js'
+import type { BackupKind } from '../model/vocabulary.js'
+import { backupTime, kindOf, layout } from './manifest.js'
+import { parseManifest, type Manifest } from '../model/manifest.js'
 
 /** Everything stored for one backup id in a set. */
 export interface BackupEntry {

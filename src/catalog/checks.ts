@@ -1,4 +1,4 @@
-import type { Manifest } from './manifest.js'
+import type { Manifest } from '../model/manifest.js'
 import { count, tablesWithData, type TocEntry } from '../postgres/toc.js'
 
 /** One line of a verify or drill report. */

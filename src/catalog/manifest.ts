@@ -1,51 +1,5 @@
-import { KINDS, type BackupKind, type Compression, type Format, type Scope } from '../inputs.js'
-
-export const MANIFEST_VERSION = 1
-
-export interface ManifestObject {
-  /** data: the dump; roles: pg_dumpall --roles-only. */
-  role: 'data' | 'roles'
-  /** File name inside the set's folder. */
-  file: string
-  size: number
-  sha256: string
-}
-
-export interface TableCount {
-  schema: string
-  table: string
-  rows: number
-}
-
-/** What the dump holds besides data, so verify can check the archive against it. */
-export interface SchemaFacts {
-  rlsTables: string[]
-  policies: number
-  indexes: number
-  constraints: number
-}
-
-export interface Manifest {
-  manifestVersion: number
-  id: string
-  name: string
-  kind: BackupKind
-  pinned: boolean
-  startedAt: string
-  finishedAt: string
-  database: { name: string; host?: string; port?: number; serverVersion: string; serverVersionNum: number }
-  tools: { pgDump: string; action: string }
-  format: Format
-  scope: Scope
-  filters: { schemas: string[]; excludeSchemas: string[]; tables: string[]; excludeTables: string[] }
-  compression: { algorithm: Compression; level?: number }
-  encryption: { algorithm: 'openpgp-aes256' } | null
-  objects: ManifestObject[]
-  /** Row counts taken inside the dump's own snapshot. */
-  tables: TableCount[]
-  schemaFacts?: SchemaFacts
-  github?: Record<string, string>
-}
+import type { Manifest, ManifestObject } from '../model/manifest.js'
+import { BACKUP_KINDS, type BackupKind, type Format } from '../model/vocabulary.js'
 
 const ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z-]+)-[0-9a-f]{4}$/
 
@@ -66,7 +20,7 @@ export function newBackupId(start: Date, kind: BackupKind, random = Math.random)
 
 export function kindOf(id: string): BackupKind | undefined {
   const kind = ID_PATTERN.exec(id)?.[2]
-  return (KINDS as readonly string[]).includes(kind ?? '') ? (kind as BackupKind) : undefined
+  return (BACKUP_KINDS as readonly string[]).includes(kind ?? '') ? (kind as BackupKind) : undefined
 }
 
 export function isBackupId(text: string): boolean {
@@ -111,20 +65,4 @@ export function rolesFileName(id: string, compressionExt: string, encrypted: boo
 /** The body of a `sha256sum -c` file: one line per object, two spaces, the file name. */
 export function checksumFile(objects: ManifestObject[]): string {
   return objects.map(o => `${o.sha256}  ${o.file}\n`).join('')
-}
-
-export function parseManifest(text: string, source: string): Manifest {
-  let value: Manifest
-  try {
-    value = JSON.parse(text) as Manifest
-  } catch {
-    throw new Error(`${source} is not valid JSON`)
-  }
-  if (typeof value !== 'object' || value === null || typeof value.manifestVersion !== 'number' || !isBackupId(value.id)) {
-    throw new Error(`${source} is not a pg-backup-action manifest`)
-  }
-  if (value.manifestVersion > MANIFEST_VERSION) {
-    throw new Error(`${source} has manifest version ${value.manifestVersion}; this version of the action reads up to ${MANIFEST_VERSION}: upgrade the action`)
-  }
-  return value
 }

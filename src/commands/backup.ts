@@ -1,17 +1,8 @@
 import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
-import {
-  checksumFile,
-  dataFileName,
-  dataObject,
-  layout,
-  MANIFEST_VERSION,
-  newBackupId,
-  rolesFileName,
-  type Manifest,
-  type ManifestObject
-} from '../catalog/manifest.js'
+import { checksumFile, dataFileName, dataObject, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
+import { MANIFEST_VERSION, type Manifest, type ManifestObject } from '../model/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
-import type { BackupKind } from '../inputs.js'
+import type { BackupKind } from '../model/vocabulary.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'

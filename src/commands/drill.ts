@@ -1,36 +1,17 @@
 import { resolveBackup } from '../catalog/catalog.js'
-import { dataObject, layout, type Manifest } from '../catalog/manifest.js'
+import { dataObject, layout } from '../catalog/manifest.js'
+import { type Manifest } from '../model/manifest.js'
 import { BackupError, InputError } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { readBack, withDumpOnDisk } from '../pipeline/readback.js'
 import { connect, type SqlClient } from '../postgres/client.js'
 import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
 import { countRows, type TableRef } from '../postgres/inventory.js'
-import { restoreArchive, type RestoreError } from '../postgres/restore.js'
+import { restoreArchive } from '../postgres/restore.js'
+import type { DrillReport, RestoreError, TableResult } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
 import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
-
-export interface TableResult {
-  table: string
-  expected: number
-  actual: number | null
-}
-
-export interface DrillReport {
-  backupId: string
-  name: string
-  drilledAt: string
-  restoreSeconds: number
-  target: string
-  tables: number
-  rows: number
-  mismatches: TableResult[]
-  expectedErrors: RestoreError[]
-  unexpectedErrors: RestoreError[]
-  checkSql?: { ok: boolean; rows: number }
-  passed: boolean
-}
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
 export function drillTarget(ctx: Context): Connection {

@@ -1,5 +1,5 @@
 import { dataObject } from '../catalog/manifest.js'
-import type { Command } from '../inputs.js'
+import type { Command } from '../model/vocabulary.js'
 import { backup } from './backup.js'
 import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'

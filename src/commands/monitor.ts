@@ -2,6 +2,7 @@ import { listBackups, readManifest } from '../catalog/catalog.js'
 import type { Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
 import { parseDuration } from '../catalog/retention.js'
+import { parseDrillReport } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import { formatSeconds } from '../report/format.js'
 import { checksTable } from '../report/summary.js'
@@ -38,7 +39,8 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
   }
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
   if (drilled) {
-    const report = JSON.parse((await readAll(await storage.get(layout.drill(name, drilled.id)))).toString('utf8')) as { passed: boolean; drilledAt: string }
+    const key = layout.drill(name, drilled.id)
+    const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key))
     checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` })
   }
   await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`)

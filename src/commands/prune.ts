@@ -1,45 +1,13 @@
 import { deleteBackupFiles, listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { layout } from '../catalog/manifest.js'
-import { hasKeepRule, planRetention, type KeepReason, type RetentionPolicy } from '../catalog/retention.js'
+import { hasKeepRule, planRetention, type RetentionPolicy } from '../catalog/retention.js'
 import { BackupError } from '../errors.js'
-import type { BackupKind } from '../inputs.js'
-import { pruneSummary } from '../report/prune-summary.js'
+import type { BackupKind } from '../model/vocabulary.js'
+import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
 import { configuredSetName, readableStorages, type Context } from './context.js'
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 export const UNFINISHED_AFTER_MS = 24 * 3_600_000
-
-/** 'protected': an id the caller asked to keep (the backup just made). */
-export type PruneReason = KeepReason | 'protected'
-
-export interface PruneDecision {
-  id: string
-  time: Date
-  keep: boolean
-  reasons: PruneReason[]
-}
-
-/** What happened in one storage: each is planned from its own listing. */
-export interface StoragePrune {
-  /** Where the set lives (s3://bucket/prefix/name/ or a folder). */
-  location: string
-  /** Every complete backup of the kind, newest first. */
-  decisions: PruneDecision[]
-  /** Unfinished uploads (no manifest) older than a day, removed. */
-  unfinished: string[]
-}
-
-export interface PruneResult {
-  name: string
-  kind: BackupKind
-  dryRun: boolean
-  /** Ids kept in at least one storage, newest first. */
-  kept: string[]
-  /** Ids deleted (in a dry run: that would be deleted) from at least one storage, newest first. */
-  deleted: string[]
-  unfinished: string[]
-  storages: StoragePrune[]
-}
 
 export interface PruneOptions {
   kind?: BackupKind

@@ -3,28 +3,20 @@ import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { resolveBackup } from '../catalog/catalog.js'
-import type { Manifest } from '../catalog/manifest.js'
+import type { RestoreError } from '../model/drill-report.js'
 import { BackupError, InputError } from '../errors.js'
 import { startChain } from '../pipeline/chain.js'
 import { withDumpOnDisk } from '../pipeline/readback.js'
 import { connect, quoteIdent } from '../postgres/client.js'
 import { childEnv, describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
 import { parseToc } from '../postgres/toc.js'
-import { restoreArchive, type RestoreError } from '../postgres/restore.js'
+import { restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
-import { restoreSummary } from '../report/summary.js'
+import { restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 
 const run = promisify(execFile)
-
-export interface RestoreResult {
-  manifest: Manifest
-  target: string
-  restoreSeconds: number
-  safetyBackupId?: string
-  errors: RestoreError[]
-}
 
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 export function restoreTarget(ctx: Context): Connection {

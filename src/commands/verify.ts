@@ -1,6 +1,6 @@
 import { listBackups, resolveBackup } from '../catalog/catalog.js'
 import { sizeCheck, tocChecks, type Check } from '../catalog/checks.js'
-import { type Manifest } from '../catalog/manifest.js'
+import { type Manifest } from '../model/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import type { Readable } from 'node:stream'

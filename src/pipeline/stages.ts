@@ -1,4 +1,4 @@
-import type { Compression } from '../inputs.js'
+import type { Compression } from '../model/vocabulary.js'
 import type { Stage } from './chain.js'
 
 export const DEFAULT_LEVEL: Record<Compression, number | undefined> = { zstd: 3, gzip: 6, none: undefined }

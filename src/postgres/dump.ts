@@ -1,4 +1,4 @@
-import type { Format, Scope } from '../inputs.js'
+import type { Format, Scope } from '../model/vocabulary.js'
 import type { TableFilters } from './patterns.js'
 
 export interface DumpOptions extends TableFilters {

@@ -1,4 +1,4 @@
-import type { SchemaFacts, TableCount } from '../catalog/manifest.js'
+import type { SchemaFacts, TableCount } from '../model/manifest.js'
 import { quoteIdent, type SqlClient } from './client.js'
 import { selectsTable, type TableFilters } from './patterns.js'
 

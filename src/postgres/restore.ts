@@ -1,16 +1,11 @@
 import { spawn } from 'node:child_process'
 import type { Readable } from 'node:stream'
+import type { RestoreError } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
-import type { Format } from '../inputs.js'
+import type { Format } from '../model/vocabulary.js'
 import type { Secrets } from '../secrets.js'
 import { childEnv, libpqEnv, type Connection } from './connection.js'
 import type { ClientTools } from './tools.js'
-
-export interface RestoreError {
-  message: string
-  /** Why the error is harmless on a plain Postgres, when it is. */
-  expected?: string
-}
 
 // Errors a restore into a plain Postgres is bound to meet when the source was a
 // managed platform (Supabase: anon, authenticated, service_role, supabase_admin, …).

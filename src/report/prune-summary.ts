@@ -1,5 +1,38 @@
-import type { PruneResult } from '../commands/prune.js'
+import type { KeepReason } from '../catalog/retention.js'
+import type { BackupKind } from '../model/vocabulary.js'
 import { table } from './format.js'
+
+/** 'protected': an id the caller asked to keep (the backup just made). */
+export type PruneReason = KeepReason | 'protected'
+
+export interface PruneDecision {
+  id: string
+  time: Date
+  keep: boolean
+  reasons: PruneReason[]
+}
+
+/** What happened in one storage: each is planned from its own listing. */
+export interface StoragePrune {
+  /** Where the set lives (s3://bucket/prefix/name/ or a folder). */
+  location: string
+  /** Every complete backup of the kind, newest first. */
+  decisions: PruneDecision[]
+  /** Unfinished uploads (no manifest) older than a day, removed. */
+  unfinished: string[]
+}
+
+export interface PruneResult {
+  name: string
+  kind: BackupKind
+  dryRun: boolean
+  /** Ids kept in at least one storage, newest first. */
+  kept: string[]
+  /** Ids deleted (in a dry run: that would be deleted) from at least one storage, newest first. */
+  deleted: string[]
+  unfinished: string[]
+  storages: StoragePrune[]
+}
 
 /** One table per storage: every backup of the pruned kind and the rules that kept it, or its fate. */
 export function pruneSummary(result: PruneResult): string {

@@ -1,7 +1,7 @@
 import type { Check } from '../catalog/checks.js'
-import { dataObject, type Manifest } from '../catalog/manifest.js'
-import type { DrillReport } from '../commands/drill.js'
-import type { RestoreResult } from '../commands/restore.js'
+import { dataObject } from '../catalog/manifest.js'
+import { type Manifest } from '../model/manifest.js'
+import type { DrillReport, RestoreError } from '../model/drill-report.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
@@ -72,6 +72,15 @@ export function drillSummary(report: DrillReport): string {
       )}\n</details>\n`
     : ''
   return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`
+}
+
+/** What a restore did, for its summary and outputs. */
+export interface RestoreResult {
+  manifest: Manifest
+  target: string
+  restoreSeconds: number
+  safetyBackupId?: string
+  errors: RestoreError[]
 }
 
 export function restoreSummary(result: RestoreResult, tables: string[]): string {

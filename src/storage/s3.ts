@@ -2,7 +2,7 @@ import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client, pag
 import { Upload } from '@aws-sdk/lib-storage'
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import type { S3Settings } from '../inputs.js'
+import type { S3Settings } from '../model/vocabulary.js'
 import type { Storage, StoredObject } from './storage.js'
 
 const MiB = 1024 * 1024

@@ -1,0 +1,30 @@
+/**
+ * The backup vocabulary: the words every layer shares. This folder imports nothing from the
+ * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
+ */
+
+export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'] as const
+export type Command = (typeof COMMANDS)[number]
+export const STORAGE_KINDS = ['local', 's3', 'artifact'] as const
+export type StorageKind = (typeof STORAGE_KINDS)[number]
+export const FORMATS = ['custom', 'plain'] as const
+export type Format = (typeof FORMATS)[number]
+export const SCOPES = ['full', 'schema', 'data'] as const
+export type Scope = (typeof SCOPES)[number]
+export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const
+export type Compression = (typeof COMPRESSIONS)[number]
+/** Why a backup was made; each kind is its own retention series. */
+export const BACKUP_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'] as const
+export type BackupKind = (typeof BACKUP_KINDS)[number]
+
+/** Where an S3 storage writes: the parsed s3-* inputs. */
+export interface S3Settings {
+  bucket: string
+  prefix: string
+  region?: string
+  endpoint?: string
+  forcePathStyle: boolean
+  storageClass?: string
+  sse?: 'AES256' | 'aws:kms'
+  kmsKeyId?: string
+}
