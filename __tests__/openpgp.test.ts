@@ -35,7 +35,18 @@ describe('in-process OpenPGP encryption of file contents', () => {
     expect((await collect(key.decrypt(pieces(encrypted, 777)))).equals(data)).toBe(true)
 
     writeFileSync(join(dir, 'plain'), data)
-    gpg('--symmetric', '--cipher-algo', 'AES256', '--s2k-digest-algo', 'SHA512', '--compress-algo', 'none', '--output', join(dir, 'theirs.gpg'), join(dir, 'plain'))
+    gpg(
+      '--symmetric',
+      '--cipher-algo',
+      'AES256',
+      '--s2k-digest-algo',
+      'SHA512',
+      '--compress-algo',
+      'none',
+      '--output',
+      join(dir, 'theirs.gpg'),
+      join(dir, 'plain')
+    )
     expect((await collect(key.decrypt(pieces(readFileSync(join(dir, 'theirs.gpg')))))).equals(data)).toBe(true)
   })
 

@@ -72136,6 +72136,13 @@ const layout = {
     /** An empty marker: prune never deletes a pinned backup. */
     pinned: (name, id) => `${name}/${id}.pinned`,
     object: (name, file) => `${name}/${file}`,
+    /** The files snapshot taken with a database backup (written before its manifest). */
+    filesManifest: (name, id) => `${name}/${id}.files.json`,
+    /** An empty marker written last by a backup of buckets alone (no database manifest): it makes that backup exist. */
+    filesOnly: (name, id) => `${name}/${id}.files-only`,
+    /** The content-addressed store of file contents, shared by every backup of the set. */
+    contents: (name) => `${name}/files/`,
+    content: (name, hash, suffix) => `${name}/files/${hash.slice(0, 2)}/${hash}${suffix}`,
     /** The backup id a file in the set belongs to, if any. */
     idOf: (file) => /^(\d{8}T\d{6}Z-[a-z-]+-[0-9a-f]{4})\./.exec(file)?.[1]
 };
@@ -72264,7 +72271,8 @@ const MANIFEST_SHAPE = shape({
     encryption: optional(shape({ algorithm: str })),
     objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
     tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num })),
+    files: optional(shape({ files: num, bytes: num }))
 });
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */
 function parseManifest(text, source) {
@@ -72301,6 +72309,8 @@ function groupBackups(name, objects) {
         entry.files.push(object);
         if (file === `${id}.manifest.json`)
             entry.complete = true;
+        if (object.key === layout.filesOnly(name, id))
+            entry.complete = entry.filesOnly = true;
         if (object.key === layout.pinned(name, id))
             entry.pinned = true;
     }
@@ -72309,7 +72319,8 @@ function groupBackups(name, objects) {
     return [...byId.values()].sort((a, b) => b.time.getTime() - a.time.getTime() || written(b) - written(a) || (a.id < b.id ? 1 : -1));
 }
 async function listBackups(storage, name) {
-    return groupBackups(name, await storage.list(layout.setPrefix(name)));
+    // Shallow: the set's file contents (files/…) can be many, and no backup file is below the set's top level.
+    return groupBackups(name, await storage.list(layout.setPrefix(name), { shallow: true }));
 }
 async function readManifest(storage, name, id) {
     const key = layout.manifest(name, id);
@@ -72322,9 +72333,9 @@ async function readManifest(storage, name, id) {
     }
     return parseManifest(text, storage.locate(key));
 }
-/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
+/** `latest` is the newest backup that has a manifest; an id must name a complete backup (with a database dump). */
 async function resolveBackup(storage, name, ref) {
-    const backups = (await listBackups(storage, name)).filter(b => b.complete);
+    const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly);
     if (ref === 'latest') {
         // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
         const candidates = backups.filter(b => b.kind !== 'pre-restore');
@@ -72343,7 +72354,7 @@ async function resolveBackup(storage, name, ref) {
  * by a later prune), never a manifest pointing at missing data.
  */
 async function deleteBackupFiles(storage, name, backups) {
-    const manifests = new Set(backups.map(b => layout.manifest(name, b.id)));
+    const manifests = new Set(backups.flatMap(b => [layout.manifest(name, b.id), layout.filesOnly(name, b.id)]));
     const keys = backups.flatMap(b => b.files.map(f => f.key));
     const first = keys.filter(k => manifests.has(k));
     const rest = keys.filter(k => !manifests.has(k));
@@ -73162,11 +73173,14 @@ class S3Storage {
     partSize = 8 * MiB;
     /** The last failed request, to report instead of lib-storage's "Upload aborted.". */
     lastRequestError;
-    constructor(settings, env = process.env) {
+    constructor(settings, env = process.env, 
+    /** Explicit keys (a Storage endpoint's); default: the AWS credential chain. */
+    credentials) {
         this.settings = settings;
         const config = {
             region: settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-            forcePathStyle: settings.forcePathStyle
+            forcePathStyle: settings.forcePathStyle,
+            credentials
         };
         if (settings.endpoint) {
             config.endpoint = settings.endpoint;
@@ -73242,10 +73256,11 @@ class S3Storage {
         const response = await this.client.send(new dist_cjs.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.fullKey(key) }));
         return response.Body;
     }
-    async list(prefix) {
+    async list(prefix, options = {}) {
         const out = [];
         const strip = this.settings.prefix ? this.settings.prefix.length + 1 : 0;
-        for await (const page of (0,dist_cjs.paginateListObjectsV2)({ client: this.client }, { Bucket: this.settings.bucket, Prefix: this.fullKey(prefix) })) {
+        const params = { Bucket: this.settings.bucket, Prefix: this.fullKey(prefix), Delimiter: options.shallow ? '/' : undefined };
+        for await (const page of (0,dist_cjs.paginateListObjectsV2)({ client: this.client }, params)) {
             for (const item of page.Contents ?? []) {
                 if (!item.Key)
                     continue;
@@ -73343,6 +73358,1163 @@ function githubContext(env) {
         serverUrl: env.GITHUB_SERVER_URL
     };
     return Object.fromEntries(Object.entries(fields).filter((e) => Boolean(e[1])));
+}
+
+;// CONCATENATED MODULE: ./src/report/files-summary.ts
+
+/** Files and bytes per bucket, how many were new (stored by this backup) and how many reused. */
+function filesSummary(manifest, seconds) {
+    const rows = manifest.buckets.map(b => [b.bucket, b.files, formatBytes(b.bytes), `${b.newFiles} (${formatBytes(b.newBytes)})`, b.files - b.newFiles]);
+    const all = manifest.buckets.reduce((t, b) => ({ files: t.files + b.files, bytes: t.bytes + b.bytes, newFiles: t.newFiles + b.newFiles, newBytes: t.newBytes + b.newBytes }), {
+        files: 0,
+        bytes: 0,
+        newFiles: 0,
+        newBytes: 0
+    });
+    rows.push(['**all**', all.files, formatBytes(all.bytes), `${all.newFiles} (${formatBytes(all.newBytes)})`, all.files - all.newFiles]);
+    return [
+        `### Files snapshot ${manifest.id}`,
+        '',
+        `From ${manifest.source.endpoint ?? 'AWS S3'} in ${formatSeconds(seconds)}${manifest.encryption ? ', contents encrypted' : ''}.`,
+        '',
+        table(['Bucket', 'Files', 'Bytes', 'New (stored now)', 'Reused'], rows),
+        ''
+    ].join('\n');
+}
+/** What a drill proved about a files snapshot. */
+function filesDrillSummary(id, drill) {
+    const rows = [
+        ['Files checked', drill.sample ? `${drill.checked} of ${drill.total} (a random sample: buckets-drill-sample)` : `${drill.checked} (every file)`],
+        ['Hash mismatches or unreadable', drill.failures.length]
+    ];
+    if (drill.crossCheck) {
+        rows.push(['storage.objects rows with no file in the snapshot', drill.crossCheck.notInSnapshot]);
+        rows.push(['Files in the snapshot with no storage.objects row', drill.crossCheck.notInDatabase]);
+    }
+    const details = [...drill.failures.slice(0, 20), ...(drill.crossCheck?.examples ?? [])].map(line => `- ${line}`);
+    return [`### Files of ${id}: ${drill.passed ? 'passed' : 'FAILED'}`, '', table(['', ''], rows), '', ...details, ''].join('\n');
+}
+
+;// CONCATENATED MODULE: external "node:stream/promises"
+const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
+;// CONCATENATED MODULE: ./src/pipeline/openpgp.ts
+
+
+
+/**
+ * OpenPGP (RFC 4880) passphrase encryption in-process, for the many small file contents of a
+ * Storage snapshot where one gpg process per file would be far too slow: the output is what
+ * `gpg --symmetric --cipher-algo AES256` writes (a SKESK v4 packet with an iterated+salted
+ * SHA-512 S2K, then an integrity-protected SEIPD v1 packet with MDC), so a plain
+ * `gpg --decrypt` opens it. The S2K runs once per key (one salt per run); each content gets
+ * its own random session key, stored encrypted in its SKESK.
+ */
+const AES256 = 9;
+const SHA512 = 10;
+/** OpenPGP hash ids an S2K may use (those at least as long as the AES-256 key) → Node's names. */
+const S2K_HASHES = { 8: 'sha256', 10: 'sha512' };
+const S2K_COUNT_BYTE = 0xff; // 65,011,712 bytes hashed: gpg's maximum, as the dumps use
+const CHUNK = 1 << 16; // partial body length of each streamed packet chunk
+const ZERO_IV = Buffer.alloc(16);
+function s2kCount(byte) {
+    return (16 + (byte & 15)) << ((byte >> 4) + 6);
+}
+/** Iterated and salted S2K (RFC 4880 3.7.1.3): salt‖passphrase repeated until `count` bytes are hashed. */
+function s2k(passphrase, salt, countByte, hashName) {
+    const unit = Buffer.concat([salt, Buffer.from(passphrase, 'utf8')]);
+    const count = Math.max(s2kCount(countByte), unit.length);
+    const hash = (0,external_node_crypto_.createHash)(hashName);
+    // Hashed in large blocks of whole units, then the partial tail.
+    const big = Buffer.concat(Array.from({ length: Math.max(1, Math.floor((1 << 16) / unit.length)) }, () => unit));
+    let left = count;
+    while (left >= big.length) {
+        hash.update(big);
+        left -= big.length;
+    }
+    hash.update(big.subarray(0, left));
+    return hash.digest().subarray(0, 32);
+}
+function lengthHeader(length) {
+    if (length < 192)
+        return Buffer.from([length]);
+    if (length < 8384)
+        return Buffer.from([((length - 192) >> 8) + 192, (length - 192) & 0xff]);
+    const b = Buffer.alloc(5);
+    b[0] = 0xff;
+    b.writeUInt32BE(length, 1);
+    return b;
+}
+/** Wraps a byte stream as one new-format packet of `tag` with partial body lengths. */
+async function* packet(tag, body) {
+    yield Buffer.from([0xc0 | tag]);
+    let pending = [];
+    let size = 0;
+    for await (const chunk of body) {
+        pending.push(chunk);
+        size += chunk.length;
+        while (size >= CHUNK) {
+            const all = Buffer.concat(pending);
+            yield Buffer.from([0xe0 + 16]);
+            yield all.subarray(0, CHUNK);
+            pending = [all.subarray(CHUNK)];
+            size -= CHUNK;
+        }
+    }
+    const rest = Buffer.concat(pending);
+    yield lengthHeader(rest.length);
+    if (rest.length > 0)
+        yield rest;
+}
+/** A key derived from a passphrase, reusable for many contents (its salt is stored in each). */
+class PassphraseKey {
+    passphrase;
+    derived = new Map();
+    salt = (0,external_node_crypto_.randomBytes)(8);
+    constructor(passphrase) {
+        this.passphrase = passphrase;
+    }
+    key(salt, countByte, hashId = SHA512) {
+        const id = `${salt.toString('hex')}:${countByte}:${hashId}`;
+        let key = this.derived.get(id);
+        if (!key) {
+            key = s2k(this.passphrase, salt, countByte, S2K_HASHES[hashId]);
+            this.derived.set(id, key);
+        }
+        return key;
+    }
+    /** The encrypted form of `plain`, as gpg --symmetric would write it. */
+    encrypt(plain) {
+        const sessionKey = (0,external_node_crypto_.randomBytes)(32);
+        const wrapped = (0,external_node_crypto_.createCipheriv)('aes-256-cfb', this.key(this.salt, S2K_COUNT_BYTE), ZERO_IV).update(Buffer.concat([Buffer.from([AES256]), sessionKey]));
+        const skesk = Buffer.concat([Buffer.from([4, AES256, 3, SHA512]), this.salt, Buffer.from([S2K_COUNT_BYTE]), wrapped]);
+        async function* inner() {
+            const cipher = (0,external_node_crypto_.createCipheriv)('aes-256-cfb', sessionKey, ZERO_IV);
+            const mdc = (0,external_node_crypto_.createHash)('sha1');
+            const emit = (bytes) => {
+                mdc.update(bytes);
+                return cipher.update(bytes);
+            };
+            const prefix = (0,external_node_crypto_.randomBytes)(16);
+            yield Buffer.concat([Buffer.from([1]), emit(Buffer.concat([prefix, prefix.subarray(14)]))]);
+            const literal = packet(11, prefixed(Buffer.from([0x62, 0, 0, 0, 0, 0]), plain));
+            for await (const bytes of literal)
+                yield emit(bytes);
+            const trailer = Buffer.from([0xd3, 0x14]);
+            yield emit(trailer);
+            yield Buffer.concat([cipher.update(mdc.digest()), cipher.final()]);
+        }
+        async function* whole() {
+            yield Buffer.concat([Buffer.from([0xc3]), lengthHeader(skesk.length), skesk]);
+            yield* packet(18, inner());
+        }
+        return external_node_stream_.Readable.from(whole(), { objectMode: false });
+    }
+    /** The plaintext of content written by `encrypt` (or by gpg --symmetric with AES-256 and MDC). */
+    decrypt(source) {
+        return external_node_stream_.Readable.from(this.decrypting(source), { objectMode: false });
+    }
+    async *decrypting(source) {
+        const outer = new ByteReader(source);
+        const skeskBody = await outer.read(await packetLength(outer, 3));
+        if (skeskBody[0] !== 4 || skeskBody[1] !== AES256 || skeskBody[2] !== 3 || (skeskBody.length !== 13 && skeskBody.length !== 13 + 33)) {
+            throw new BackupError('encrypted content: unsupported OpenPGP key packet (expected AES-256 with an iterated, salted S2K)');
+        }
+        if (!S2K_HASHES[skeskBody[3]])
+            throw new BackupError('encrypted content: unsupported S2K hash');
+        const kek = this.key(skeskBody.subarray(4, 12), skeskBody[12], skeskBody[3]);
+        // Without an encrypted session key (gpg's own choice), the S2K key is the session key.
+        const session = skeskBody.length === 13 ? Buffer.concat([Buffer.from([AES256]), kek]) : (0,external_node_crypto_.createDecipheriv)('aes-256-cfb', kek, ZERO_IV).update(skeskBody.subarray(13));
+        if (session[0] !== AES256)
+            throw new BackupError('encrypted content could not be opened: the encryption-passphrase is wrong');
+        const decipher = (0,external_node_crypto_.createDecipheriv)('aes-256-cfb', session.subarray(1), ZERO_IV);
+        const header = await outer.read(1);
+        if ((header[0] & 0x3f) !== 18 || (header[0] & 0xc0) !== 0xc0)
+            throw new BackupError('encrypted content: expected an integrity-protected data packet');
+        async function* plainBytes() {
+            let first = true;
+            for await (let chunk of packetBody(outer)) {
+                if (first) {
+                    if (chunk[0] !== 1)
+                        throw new BackupError('encrypted content: unsupported data packet version');
+                    chunk = chunk.subarray(1);
+                    first = false;
+                }
+                if (chunk.length > 0)
+                    yield decipher.update(chunk);
+            }
+            const tail = decipher.final();
+            if (tail.length > 0)
+                yield tail;
+            if (!(await outer.atEnd()))
+                throw new BackupError('encrypted content: unexpected bytes after the data packet');
+        }
+        const mdc = (0,external_node_crypto_.createHash)('sha1');
+        const inner = new ByteReader(plainBytes(), mdc);
+        const prefix = await inner.read(18);
+        if (prefix[14] !== prefix[16] || prefix[15] !== prefix[17])
+            throw new BackupError('encrypted content could not be opened: the encryption-passphrase is wrong');
+        const literalHeader = await inner.read(1);
+        const newFormat = (literalHeader[0] & 0xc0) === 0xc0;
+        if ((newFormat ? literalHeader[0] & 0x3f : (literalHeader[0] >> 2) & 15) !== 11)
+            throw new BackupError('encrypted content: expected a literal data packet');
+        // format octet, length-prefixed file name, 4-byte date, then the data
+        const literal = new ByteReader(newFormat ? packetBody(inner) : oldPacketBody(inner, literalHeader[0] & 3));
+        const head = await literal.read(2);
+        await literal.read(head[1] + 4);
+        while (!(await literal.atEnd()))
+            yield await literal.some(CHUNK);
+        const trailer = await inner.read(2);
+        if (trailer[0] !== 0xd3 || trailer[1] !== 0x14)
+            throw new BackupError('encrypted content: missing integrity check (MDC)');
+        const expected = inner.hash.digest();
+        inner.hash = undefined;
+        const stored = await inner.read(20);
+        if (!(0,external_node_crypto_.timingSafeEqual)(expected, stored))
+            throw new BackupError('encrypted content failed its integrity check (MDC): it was modified');
+        if (!(await inner.atEnd()))
+            throw new BackupError('encrypted content: unexpected bytes after the integrity check');
+    }
+}
+async function* prefixed(head, rest) {
+    yield head;
+    for await (const chunk of rest)
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+}
+/** Reads a packet header of the expected tag with a definite length. */
+async function packetLength(reader, tag) {
+    const header = await reader.read(1);
+    if ((header[0] & 0xc0) === 0xc0) {
+        if ((header[0] & 0x3f) !== tag)
+            throw new BackupError(`encrypted content: expected OpenPGP packet ${tag}, found ${header[0] & 0x3f}`);
+        const { length, partial } = await newLength(reader);
+        if (partial)
+            throw new BackupError('encrypted content: unexpected partial length');
+        return length;
+    }
+    if ((header[0] & 0x80) === 0x80 && ((header[0] >> 2) & 15) === tag) {
+        const type = header[0] & 3;
+        if (type === 0)
+            return (await reader.read(1))[0];
+        if (type === 1)
+            return (await reader.read(2)).readUInt16BE(0);
+        if (type === 2)
+            return (await reader.read(4)).readUInt32BE(0);
+    }
+    throw new BackupError('encrypted content: not an OpenPGP message this action can open');
+}
+async function newLength(reader) {
+    const first = (await reader.read(1))[0];
+    if (first < 192)
+        return { length: first, partial: false };
+    if (first < 224)
+        return { length: ((first - 192) << 8) + (await reader.read(1))[0] + 192, partial: false };
+    if (first === 255)
+        return { length: (await reader.read(4)).readUInt32BE(0), partial: false };
+    return { length: 1 << (first & 0x1f), partial: true };
+}
+/** The body of a new-format packet whose tag octet was just read, following partial lengths. */
+async function* packetBody(reader) {
+    for (;;) {
+        const { length, partial } = await newLength(reader);
+        let left = length;
+        while (left > 0) {
+            const chunk = await reader.some(left);
+            left -= chunk.length;
+            yield chunk;
+        }
+        if (!partial)
+            return;
+    }
+}
+/** The body of an old-format packet (gpg writes its literal packets so), definite lengths only. */
+async function* oldPacketBody(reader, type) {
+    if (type === 3)
+        throw new BackupError('encrypted content: indeterminate packet length');
+    let left = type === 0 ? (await reader.read(1))[0] : type === 1 ? (await reader.read(2)).readUInt16BE(0) : (await reader.read(4)).readUInt32BE(0);
+    while (left > 0) {
+        const chunk = await reader.some(left);
+        left -= chunk.length;
+        yield chunk;
+    }
+}
+/** Exact-length reads over a stream of chunks; optionally hashes every byte it hands out. */
+class ByteReader {
+    hash;
+    buffer = Buffer.alloc(0);
+    it;
+    ended = false;
+    constructor(source, hash) {
+        this.hash = hash;
+        this.it = source[Symbol.asyncIterator]();
+    }
+    async fill() {
+        if (this.ended)
+            return false;
+        const next = await this.it.next();
+        if (next.done) {
+            this.ended = true;
+            return false;
+        }
+        this.buffer = this.buffer.length === 0 ? next.value : Buffer.concat([this.buffer, next.value]);
+        return true;
+    }
+    take(n) {
+        const out = this.buffer.subarray(0, n);
+        this.buffer = this.buffer.subarray(n);
+        this.hash?.update(out);
+        return out;
+    }
+    async read(n) {
+        while (this.buffer.length < n)
+            if (!(await this.fill()))
+                throw new BackupError('encrypted content is truncated');
+        return this.take(n);
+    }
+    /** Up to n bytes (at least one). */
+    async some(n) {
+        if (this.buffer.length === 0 && !(await this.fill()))
+            throw new BackupError('encrypted content is truncated');
+        return this.take(Math.min(n, this.buffer.length));
+    }
+    async atEnd() {
+        return this.buffer.length === 0 && !(await this.fill());
+    }
+}
+
+;// CONCATENATED MODULE: ./src/files/cipher.ts
+
+
+const PLAIN = {
+    encryption: null,
+    suffix: '',
+    hasher: () => (0,external_node_crypto_.createHash)('sha256'),
+    encrypt: plain => plain,
+    decrypt: stored => stored
+};
+/** Fixed, so the same passphrase names the same content the same way in every run (that is what deduplicates). */
+const HMAC_SALT = 'pg-backup-action/files/hmac-key/v1';
+/** The suffix contents of a snapshot were stored with. */
+function storedSuffix(encryption) {
+    return encryption ? '.gpg' : '';
+}
+/** Whether contents named under `a` can be reused by a run whose cipher records `b`. */
+function sameNaming(a, b) {
+    return a === null || b === null ? a === b : a.algorithm === b.algorithm && a.keyCheck === b.keyCheck;
+}
+function contentCipher(passphrase) {
+    if (!passphrase)
+        return PLAIN;
+    // scrypt: guessing passphrases against a stored name costs as much as against the content.
+    const hmacKey = (0,external_node_crypto_.scryptSync)(passphrase, HMAC_SALT, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const key = new PassphraseKey(passphrase);
+    return {
+        encryption: { algorithm: 'openpgp-aes256', hash: 'hmac-sha256', keyCheck: (0,external_node_crypto_.createHmac)('sha256', hmacKey).update('key check').digest('hex').slice(0, 16) },
+        suffix: '.gpg',
+        hasher: () => (0,external_node_crypto_.createHmac)('sha256', hmacKey),
+        encrypt: plain => key.encrypt(plain),
+        decrypt: stored => key.decrypt(stored)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/files/plan.ts
+/**
+ * What a backup must copy (pure): a listed file whose size, ETag and last-modified match the
+ * previous snapshot's entry keeps that entry's content, without a download, as long as every
+ * storage holds the content; anything else is fetched.
+ */
+function planSnapshot(listing, previous, everywhere) {
+    const known = new Map(previous.map(f => [`${f.bucket}\0${f.key}`, f]));
+    const reuse = [];
+    const fetch = [];
+    for (const file of listing) {
+        const before = known.get(`${file.bucket}\0${file.key}`);
+        const same = before && before.size === file.size && before.etag === file.etag && before.lastModified === file.lastModified;
+        if (same && everywhere(before))
+            reuse.push(before);
+        else
+            fetch.push(file);
+    }
+    return { reuse, fetch };
+}
+/** Runs `work` over `items` with at most `limit` at once; the first failure stops new work and is thrown. */
+async function inParallel(items, limit, work) {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+        while (!failed && next < items.length) {
+            const item = items[next++];
+            try {
+                await work(item);
+            }
+            catch (error) {
+                failed = true;
+                throw error;
+            }
+        }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+    const rejected = results.find(r => r.status === 'rejected');
+    if (rejected)
+        throw rejected.reason;
+}
+
+;// CONCATENATED MODULE: ./src/model/files-manifest.ts
+
+/**
+ * A files snapshot: `<set>/<id>.files.json`, beside a database backup's manifest or, for a backup of
+ * buckets alone, beside the empty `<id>.files-only` marker that makes that backup exist.
+ * Every file points at one stored content, `<set>/files/<hash[0:2]>/<hash>[.gpg]`, shared by every
+ * snapshot holding the same bytes.
+ */
+const FILES_MANIFEST_VERSION = 1;
+const FILES_MANIFEST_SHAPE = shape({
+    filesManifestVersion: num,
+    id: str,
+    name: str,
+    startedAt: str,
+    finishedAt: str,
+    source: shape({ endpoint: optional(str), buckets: arrayOf(str) }),
+    encryption: optional(shape({ algorithm: str, hash: str, keyCheck: str })),
+    buckets: arrayOf(shape({ bucket: str, files: num, bytes: num, newFiles: num, newBytes: num })),
+    files: arrayOf(shape({ bucket: str, key: str, size: num, contentType: optional(str), etag: str, lastModified: str, hash: str, storedSize: num }))
+});
+function parseFilesManifest(text, source) {
+    const version = parseChecked(text, source, shape({ filesManifestVersion: num }));
+    if (version.filesManifestVersion > FILES_MANIFEST_VERSION) {
+        throw new FormatError(source, `has files manifest version ${version.filesManifestVersion}; this version of the action reads up to ${FILES_MANIFEST_VERSION}: upgrade the action`);
+    }
+    const manifest = parseChecked(text, source, FILES_MANIFEST_SHAPE);
+    const bad = manifest.files.find(f => !/^[0-9a-f]{64}$/.test(f.hash));
+    if (bad)
+        throw new FormatError(source, `file ${bad.bucket}/${bad.key} has a malformed hash`);
+    return manifest;
+}
+
+;// CONCATENATED MODULE: ./src/files/store.ts
+
+
+
+
+
+
+/** Every stored content of the set: key → size (one listing, no download). */
+async function listContents(storage, name) {
+    return new Map((await storage.list(layout.contents(name))).map(o => [o.key, o.size]));
+}
+function contentKey(manifest, file) {
+    return layout.content(manifest.name, file.hash, storedSuffix(manifest.encryption));
+}
+function hasFiles(entry, name) {
+    return entry.files.some(f => f.key === layout.filesManifest(name, entry.id));
+}
+async function readFilesManifest(storage, name, id) {
+    const key = layout.filesManifest(name, id);
+    let text;
+    try {
+        text = (await readAll(await storage.get(key))).toString('utf8');
+    }
+    catch (error) {
+        throw new BackupError(`Backup ${id} of "${name}" has no readable files manifest at ${storage.locate(key)}: ${error.message}`);
+    }
+    return parseFilesManifest(text, storage.locate(key));
+}
+/** Files whose content is missing from the listing or has another size than the manifest says. */
+function missingContents(manifest, contents) {
+    return manifest.files.filter(f => contents.get(contentKey(manifest, f)) !== f.storedSize);
+}
+/** "bucket/key" for messages: the first few, and how many more. */
+function describeFiles(files, limit = 5) {
+    const named = files.slice(0, limit).map(f => `${f.bucket}/${f.key}`);
+    return named.join(', ') + (files.length > limit ? ` and ${files.length - limit} more` : '');
+}
+/**
+ * The backup `ref` names among every complete backup of the set, database or files-only:
+ * `latest` is the newest that is not a pre-restore snapshot.
+ */
+async function resolveEntry(storage, name, ref) {
+    const backups = (await listBackups(storage, name)).filter(b => b.complete && (ref !== 'latest' || b.kind !== 'pre-restore'));
+    const entry = ref === 'latest' ? backups[0] : backups.find(b => b.id === ref);
+    if (!entry) {
+        throw new BackupError(ref === 'latest'
+            ? `No complete backup of "${name}" found in ${storage.locate(layout.setPrefix(name))}`
+            : `Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+    }
+    return entry;
+}
+
+;// CONCATENATED MODULE: ./src/files/check.ts
+
+
+
+
+
+
+
+
+/** Verify: the files manifest reads, and every content it references is stored with its size (one listing, no download). */
+async function filesChecks(storage, name, id) {
+    let manifest;
+    try {
+        manifest = await readFilesManifest(storage, name, id);
+    }
+    catch (error) {
+        return [{ name: 'files manifest', ok: false, detail: errorMessage(error) }];
+    }
+    const missing = missingContents(manifest, await listContents(storage, name));
+    const bytes = manifest.files.reduce((s, f) => s + f.size, 0);
+    return [
+        {
+            name: 'files',
+            ok: missing.length === 0,
+            detail: missing.length === 0
+                ? `${manifest.files.length} file(s), ${formatBytes(bytes)} in ${manifest.buckets.length} bucket(s): every content stored with its size`
+                : `${missing.length} file(s) have no stored content of the right size: ${describeFiles(missing)}`
+        }
+    ];
+}
+/**
+ * A Transform that checks the bytes passing through against a snapshot entry (size and content hash),
+ * failing at the end of the stream, before a consumer sees a clean end, when they differ.
+ */
+function contentCheck(file, cipher) {
+    const hash = cipher.hasher();
+    let size = 0;
+    return new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            hash.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+        },
+        flush(callback) {
+            const digest = hash.digest('hex');
+            if (size === file.size && digest === file.hash)
+                return callback();
+            callback(new BackupError(`${file.bucket}/${file.key}: the stored content does not match the snapshot (${size} bytes read, ${file.size} expected${size === file.size ? '; the hash differs' : ''})`));
+        }
+    });
+}
+/** Reads a stored content back, decrypted and checked against its entry. */
+async function readContent(storage, manifest, file, cipher) {
+    const stored = await storage.get(contentKey(manifest, file));
+    const plain = cipher.decrypt(stored);
+    const check = contentCheck(file, cipher);
+    stored.on('error', error => plain.destroy(error));
+    plain.on('error', error => check.destroy(error));
+    return plain.pipe(check);
+}
+/**
+ * Downloads every file of the snapshot (or a random sample) and checks its hash; with the restored
+ * database at hand, compares its storage.objects rows with the snapshot.
+ */
+async function drillFiles(storage, name, id, options) {
+    const manifest = await readFilesManifest(storage, name, id);
+    if (manifest.encryption && !options.passphrase) {
+        throw new BackupError(`Input "encryption-passphrase": the files of backup ${id} are encrypted; set encryption-passphrase to the passphrase they were stored with`);
+    }
+    const cipher = contentCipher(manifest.encryption ? options.passphrase : undefined);
+    const files = chosen(manifest, options.buckets);
+    const sample = options.sample > 0 && options.sample < files.length;
+    const picked = sample ? pick(files, options.sample) : files;
+    const failures = [];
+    await inParallel(picked, options.jobs, async (file) => {
+        try {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(await readContent(storage, manifest, file, cipher), new external_node_stream_.Writable({ write: (_c, _e, cb) => cb() }));
+        }
+        catch (error) {
+            failures.push(`${file.bucket}/${file.key}: ${errorMessage(error).replace(`${file.bucket}/${file.key}: `, '')}`);
+        }
+    });
+    failures.sort();
+    const crossCheck = options.db ? await compareObjects(options.db, files) : undefined;
+    return { total: files.length, checked: picked.length, sample, failures, crossCheck, passed: failures.length === 0 };
+}
+/** The snapshot's files in the given buckets (all when none or `*`). */
+function chosen(manifest, buckets) {
+    if (buckets.length === 0 || buckets.includes('*'))
+        return manifest.files;
+    const wanted = new Set(buckets);
+    return manifest.files.filter(f => wanted.has(f.bucket));
+}
+function pick(items, n) {
+    const copy = [...items];
+    for (let i = 0; i < n; i++) {
+        const j = i + (0,external_node_crypto_.randomInt)(copy.length - i);
+        [copy[i], copy[j]] = [copy[j], copy[i]];
+    }
+    return copy.slice(0, n);
+}
+async function compareObjects(db, files) {
+    const exists = await db.query("SELECT to_regclass('storage.objects')::text AS t");
+    if (!exists.rows[0].t)
+        return undefined;
+    const buckets = [...new Set(files.map(f => f.bucket))];
+    const { rows } = await db.query('SELECT bucket_id, name FROM storage.objects WHERE bucket_id = ANY($1)', [buckets]);
+    const id = (bucket, key) => `${bucket}/${key}`;
+    const inDb = new Set(rows.map(r => id(r.bucket_id, r.name)));
+    const inSnapshot = new Set(files.map(f => id(f.bucket, f.key)));
+    const notInSnapshot = [...inDb].filter(k => !inSnapshot.has(k)).sort();
+    const notInDatabase = [...inSnapshot].filter(k => !inDb.has(k)).sort();
+    return {
+        notInSnapshot: notInSnapshot.length,
+        notInDatabase: notInDatabase.length,
+        examples: [...notInSnapshot.slice(0, 5).map(k => `database only: ${k}`), ...notInDatabase.slice(0, 5).map(k => `snapshot only: ${k}`)]
+    };
+}
+
+;// CONCATENATED MODULE: ./src/storage/local.ts
+
+
+
+
+/** A folder on disk. Files are written under a temporary name and renamed when complete. */
+class LocalStorage {
+    kind = 'local';
+    root;
+    constructor(root) {
+        this.root = (0,external_node_path_.resolve)(root);
+    }
+    locate(key) {
+        return (0,external_node_path_.join)(this.root, ...key.split('/'));
+    }
+    async upload(key, body) {
+        const path = this.locate(key);
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        const partial = `${path}.partial-${process.pid}`;
+        try {
+            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_.createWriteStream)(partial, { mode: 0o600 }));
+            await syncFile(partial);
+            await (0,promises_.rename)(partial, path);
+        }
+        catch (error) {
+            await (0,promises_.rm)(partial, { force: true });
+            throw error;
+        }
+    }
+    async put(key, body) {
+        const path = this.locate(key);
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
+        const partial = `${path}.partial-${process.pid}`;
+        await (0,promises_.writeFile)(partial, body, { mode: 0o600 });
+        await syncFile(partial);
+        await (0,promises_.rename)(partial, path);
+    }
+    async get(key) {
+        const path = this.locate(key);
+        await (0,promises_.stat)(path);
+        return (0,external_node_fs_.createReadStream)(path);
+    }
+    async list(prefix, options = {}) {
+        const base = this.locate(prefix.replace(/\/+$/, ''));
+        const out = [];
+        const walk = async (dir) => {
+            const entries = await (0,promises_.readdir)(dir, { withFileTypes: true }).catch(() => []);
+            for (const entry of entries) {
+                const path = (0,external_node_path_.join)(dir, entry.name);
+                if (entry.isDirectory()) {
+                    if (!options.shallow)
+                        await walk(path);
+                }
+                else if (entry.isFile()) {
+                    const info = await (0,promises_.stat)(path);
+                    out.push({ key: (0,external_node_path_.relative)(this.root, path).split(external_node_path_.sep).join('/'), size: info.size, modified: info.mtime });
+                }
+            }
+        };
+        await walk(base);
+        return out.sort((a, b) => a.key.localeCompare(b.key));
+    }
+    async delete(keys) {
+        for (const key of keys)
+            await (0,promises_.rm)(this.locate(key), { force: true });
+    }
+}
+/** On disk before the rename, so a crash never leaves a complete-looking name over missing bytes. */
+async function syncFile(path) {
+    const handle = await (0,promises_.open)(path, 'r+');
+    try {
+        await handle.sync();
+    }
+    finally {
+        await handle.close();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/files/source.ts
+
+
+
+/** A client for a Storage endpoint with its own keys (S3Storage's, so its S3-compatibility settings apply). */
+function endpointClient(endpoint, bucket = '') {
+    return new S3Storage({ bucket, prefix: '', endpoint: endpoint.endpoint, region: endpoint.region, forcePathStyle: endpoint.forcePathStyle }, process.env, endpoint.credentials).client;
+}
+function describeEndpoint(endpoint) {
+    return endpoint.endpoint ?? 'AWS S3';
+}
+/** Every file of the named buckets (`*`: every bucket the keys can list), sorted by bucket then key. */
+async function listSource(client, endpoint, wanted) {
+    const where = describeEndpoint(endpoint);
+    let buckets = wanted;
+    if (wanted.includes('*')) {
+        try {
+            buckets = ((await client.send(new dist_cjs.ListBucketsCommand({}))).Buckets ?? []).map(b => b.Name ?? '').filter(Boolean);
+        }
+        catch (error) {
+            throw sourceError(`Listing the buckets of ${where} failed`, error);
+        }
+    }
+    const files = [];
+    for (const bucket of [...buckets].sort()) {
+        try {
+            for await (const page of (0,dist_cjs.paginateListObjectsV2)({ client }, { Bucket: bucket })) {
+                for (const o of page.Contents ?? []) {
+                    if (o.Key === undefined)
+                        continue;
+                    files.push({ bucket, key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', lastModified: (o.LastModified ?? new Date(0)).toISOString() });
+                }
+            }
+        }
+        catch (error) {
+            throw sourceError(`Listing bucket "${bucket}" of ${where} failed`, error);
+        }
+    }
+    files.sort((a, b) => (a.bucket === b.bucket ? compare(a.key, b.key) : compare(a.bucket, b.bucket)));
+    return { buckets: [...buckets].sort(), files };
+}
+async function getSource(client, file) {
+    try {
+        const response = await client.send(new dist_cjs.GetObjectCommand({ Bucket: file.bucket, Key: file.key }));
+        return { body: response.Body, contentType: response.ContentType };
+    }
+    catch (error) {
+        throw sourceError(`Reading ${file.bucket}/${file.key} failed`, error);
+    }
+}
+/** Byte order, as S3 lists keys. */
+function compare(a, b) {
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+const KEY_ERRORS = /InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Forbidden|InvalidToken|Unauthorized/i;
+function sourceError(what, error) {
+    const name = error.name ?? '';
+    const hint = KEY_ERRORS.test(`${name} ${errorMessage(error)}`)
+        ? ': check buckets-access-key-id and buckets-secret-access-key (Supabase: Project Settings → Storage → S3 access keys)'
+        : '';
+    return new BackupError(`${what}: ${name && name !== 'Error' ? `${name}: ` : ''}${errorMessage(error)}${hint}; nothing was published`, { cause: error });
+}
+
+;// CONCATENATED MODULE: ./src/files/restore.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Restores the files of a backup (all, the chosen `buckets`, keys under `buckets-restore-prefix`)
+ * into buckets-restore-to, each file checked against its hash on the way. Guarded like a
+ * database restore: confirm repeats the target; dry-run lists and writes nothing; objects the
+ * snapshot lacks are left alone unless buckets-restore-delete-extra.
+ */
+async function restoreFiles(ctx) {
+    const { files: settings, dryRun } = ctx.settings;
+    const to = settings.restoreTo;
+    if (ctx.settings.confirm !== to) {
+        throw new InputError('confirm', `must equal buckets-restore-to ("${to}") to restore files into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`);
+    }
+    const storage = readableStorage(ctx);
+    const name = configuredSetName(ctx);
+    const entry = await resolveEntry(storage, name, ctx.settings.backup);
+    if (!hasFiles(entry, name))
+        throw new BackupError(`Backup ${entry.id} of "${name}" holds no files snapshot (it was made without buckets)`);
+    const manifest = await readFilesManifest(storage, name, entry.id);
+    if (manifest.encryption && !ctx.settings.encryptionPassphrase) {
+        throw new InputError('encryption-passphrase', `the files of backup ${entry.id} are encrypted; set it to the passphrase they were stored with`);
+    }
+    const cipher = contentCipher(manifest.encryption ? ctx.settings.encryptionPassphrase : undefined);
+    const files = chosen(manifest, settings.buckets).filter(f => f.key.startsWith(settings.restorePrefix));
+    const targets = new Map();
+    const targetOf = (bucket) => {
+        let target = targets.get(bucket);
+        if (!target)
+            targets.set(bucket, (target = bucketTarget(to, bucket, settings.restoreTarget)));
+        return target;
+    };
+    const toFolder = !to.startsWith('s3:');
+    // A folder cannot hold "dir/" placeholder objects; their folders appear with the files in them.
+    const writable = toFolder ? files.filter(f => !f.key.endsWith('/')) : files;
+    const where = (f) => targetOf(f.bucket).storage.locate(targetOf(f.bucket).keyOf(f.key));
+    if (toFolder)
+        for (const f of writable)
+            insideFolder(to, where(f), f);
+    const started = Date.now();
+    ctx.host.info(`${dryRun ? 'Dry run: would restore' : 'Restoring'} ${writable.length} file(s) of backup ${entry.id} into ${describeTarget(to, settings.restoreTarget)}`);
+    if (dryRun)
+        for (const f of writable.slice(0, 1000))
+            ctx.host.info(`would write ${where(f)} (${f.size} bytes)`);
+    else {
+        await inParallel(writable, settings.jobs, async (f) => {
+            const target = targetOf(f.bucket);
+            await target.storage.upload(target.keyOf(f.key), await readContent(storage, manifest, f, cipher), f.contentType ?? 'application/octet-stream');
+        });
+    }
+    const restoredBuckets = [...new Set(files.map(f => f.bucket))];
+    const deleted = settings.restoreDeleteExtra
+        ? await deleteExtras(ctx, writable, restoredBuckets.map(b => [b, targetOf(b)]))
+        : 0;
+    const result = {
+        backupId: entry.id,
+        files: writable.length,
+        bytes: writable.reduce((s, f) => s + f.size, 0),
+        deleted,
+        dryRun,
+        seconds: (Date.now() - started) / 1000
+    };
+    await ctx.host.summary([
+        `## Files restore of ${entry.id}${dryRun ? ' (dry run: nothing written)' : ''}`,
+        '',
+        table(['', ''], [
+            ['Into', describeTarget(to, settings.restoreTarget)],
+            ['Files', `${result.files} (${formatBytes(result.bytes)})${settings.restorePrefix ? ` under prefix ${settings.restorePrefix}` : ''}`],
+            ['Extra objects deleted', settings.restoreDeleteExtra ? result.deleted : 'none (buckets-restore-delete-extra is off)'],
+            ['Time', formatSeconds(result.seconds)]
+        ]),
+        ''
+    ].join('\n'));
+    return result;
+}
+function bucketTarget(to, bucket, endpoint) {
+    if (!to.startsWith('s3:'))
+        return { storage: new LocalStorage(to), keyOf: key => `${bucket}/${key}` };
+    const [, , targetBucket, ...rest] = to.split('/');
+    const s3 = (b, p) => new S3Storage({ bucket: b, prefix: p, endpoint: endpoint.endpoint, region: endpoint.region, forcePathStyle: endpoint.forcePathStyle }, process.env, endpoint.credentials);
+    // s3:// keeps every bucket's name; s3://b/p puts each under p/<bucket>/ in b.
+    if (!targetBucket)
+        return { storage: s3(bucket, ''), keyOf: key => key };
+    return { storage: s3(targetBucket, rest.join('/').replace(/\/+$/, '')), keyOf: key => `${bucket}/${key}` };
+}
+function describeTarget(to, endpoint) {
+    return to.startsWith('s3:') ? `${to} at ${describeEndpoint(endpoint)}` : (0,external_node_path_.resolve)(to);
+}
+/** A key such as "../x" must not write outside the folder. */
+function insideFolder(folder, path, file) {
+    if (!(0,external_node_path_.resolve)(path).startsWith((0,external_node_path_.resolve)(folder) + external_node_path_.sep))
+        throw new BackupError(`${file.bucket}/${file.key} would be written outside ${(0,external_node_path_.resolve)(folder)}; nothing was changed`);
+}
+/** Deletes target objects (in the restored buckets, under the prefix) that the snapshot does not hold. */
+async function deleteExtras(ctx, restored, targets) {
+    const prefix = ctx.settings.files.restorePrefix;
+    let count = 0;
+    for (const [bucket, target] of targets) {
+        const keep = new Set(restored.filter(f => f.bucket === bucket).map(f => target.keyOf(f.key)));
+        const scope = target.keyOf(prefix);
+        // Listed from the enclosing folder: a folder can only be listed whole, S3 by any prefix.
+        const listed = await target.storage.list(scope.replace(/[^/]*$/, ''));
+        const extra = listed.map(o => o.key).filter(k => k.startsWith(scope) && !keep.has(k));
+        if (extra.length === 0)
+            continue;
+        ctx.host.info(`${ctx.settings.dryRun ? 'would delete' : 'deleting'} ${extra.length} object(s) of ${bucket} the snapshot does not hold: ${describeFiles(extra.map(k => ({ bucket, key: k })))}`);
+        if (!ctx.settings.dryRun)
+            await target.storage.delete(extra);
+        count += extra.length;
+    }
+    return count;
+}
+
+;// CONCATENATED MODULE: ./src/files/snapshot.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Copies the configured buckets into the set's content store and writes `<id>.files.json`:
+ * list the source, reuse what the previous snapshot already holds, fetch the rest `buckets-jobs`
+ * at a time (each streamed through the hash and the cipher into a private temporary file, since
+ * its name is its hash), store each new content once, then check every referenced content is
+ * present. The caller writes the manifest that makes the backup exist, last.
+ */
+async function snapshotBuckets(ctx, name, id) {
+    const { files: settings } = ctx.settings;
+    const storages = readableStorages(ctx);
+    const cipher = contentCipher(ctx.settings.encryptionPassphrase);
+    const started = ctx.now();
+    const client = endpointClient(settings.source);
+    try {
+        const { buckets, files: listing } = await listSource(client, settings.source, settings.buckets);
+        ctx.host.info(`Files: ${listing.length} file(s) in ${buckets.length} bucket(s) of ${describeEndpoint(settings.source)}`);
+        const previous = await previousSnapshot(ctx, storages[0], name, cipher);
+        const present = await Promise.all(storages.map(s => listContents(s, name)));
+        const naming = { name, encryption: cipher.encryption };
+        const everywhere = (f) => present.every(p => p.get(contentKey(naming, f)) === f.storedSize);
+        const plan = planSnapshot(listing, previous, everywhere);
+        const fresh = new Set();
+        // Two files with the same bytes in one run: the second waits for the first's upload instead of racing it.
+        const uploading = new Map();
+        const fetched = await withTempDir('files', async (dir) => {
+            const out = [];
+            let n = 0;
+            await inParallel(plan.fetch, settings.jobs, async (source) => {
+                const temp = (0,external_node_path_.join)(dir, String(n++));
+                try {
+                    const file = await spool(client, source, cipher, temp);
+                    const key = contentKey(naming, file);
+                    for (const [i, storage] of storages.entries()) {
+                        const running = uploading.get(`${i}\0${key}`);
+                        if (running)
+                            await running;
+                        if (present[i].get(key) === file.storedSize)
+                            continue;
+                        const upload = storage.upload(key, (0,external_node_fs_.createReadStream)(temp), 'application/octet-stream');
+                        uploading.set(`${i}\0${key}`, upload);
+                        await upload;
+                        present[i].set(key, file.storedSize);
+                        fresh.add(`${file.bucket}\0${file.key}`);
+                    }
+                    out.push(file);
+                }
+                finally {
+                    await (0,promises_.rm)(temp, { force: true });
+                }
+            });
+            return out;
+        });
+        const files = [...plan.reuse, ...fetched].sort((a, b) => (a.bucket === b.bucket ? compare(a.key, b.key) : compare(a.bucket, b.bucket)));
+        const manifest = {
+            filesManifestVersion: FILES_MANIFEST_VERSION,
+            id,
+            name,
+            startedAt: started.toISOString(),
+            finishedAt: ctx.now().toISOString(),
+            source: { endpoint: settings.source.endpoint, buckets },
+            encryption: cipher.encryption,
+            buckets: totals(buckets, files, fresh),
+            files
+        };
+        // Written before the backup's own manifest: while it is there, prune's sweep keeps its contents.
+        const json = JSON.stringify(manifest) + '\n';
+        for (const storage of storages)
+            await storage.put(layout.filesManifest(name, id), json, 'application/json');
+        for (const storage of storages) {
+            const missing = missingContents(manifest, await listContents(storage, name));
+            if (missing.length > 0) {
+                throw new BackupError(`Files snapshot ${id}: ${missing.length} content(s) vanished from ${storage.locate(layout.contents(name))} during the backup (${describeFiles(missing)}); nothing was published`);
+            }
+        }
+        return { manifest, seconds: (ctx.now().getTime() - started.getTime()) / 1000 };
+    }
+    finally {
+        client.destroy();
+    }
+}
+/** Reads one source object through the hash and the cipher into `temp`; returns its snapshot entry. */
+async function spool(client, source, cipher, temp) {
+    const { body, contentType } = await getSource(client, source);
+    const hash = cipher.hasher();
+    let size = 0;
+    const tap = new external_node_stream_.Transform({
+        transform(chunk, _encoding, callback) {
+            hash.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+        }
+    });
+    try {
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(cipher.encrypt(tapped(body, tap)), (0,external_node_fs_.createWriteStream)(temp, { mode: 0o600 }));
+    }
+    catch (error) {
+        throw new BackupError(`Copying ${source.bucket}/${source.key} failed: ${errorMessage(error)}; nothing was published`, { cause: error });
+    }
+    const storedSize = (await (0,promises_.stat)(temp)).size;
+    // The size read, not the listed one: an object rewritten meanwhile is recorded as it was read.
+    return { ...source, size, contentType, hash: hash.digest('hex'), storedSize };
+}
+function tapped(body, tap) {
+    body.on('error', error => tap.destroy(error));
+    return body.pipe(tap);
+}
+/** The newest complete snapshot of the set named the same way (same passphrase), if any. */
+async function previousSnapshot(ctx, storage, name, cipher) {
+    const candidate = (await listBackups(storage, name)).find(b => b.complete && hasFiles(b, name));
+    if (!candidate)
+        return [];
+    try {
+        const manifest = await readFilesManifest(storage, name, candidate.id);
+        if (sameNaming(manifest.encryption, cipher.encryption))
+            return manifest.files;
+        ctx.host.info(`Files: the previous snapshot ${candidate.id} was stored with another encryption setting; copying every file again`);
+    }
+    catch (error) {
+        ctx.host.warning(`could not read the previous files snapshot ${candidate.id} (copying every file again): ${errorMessage(error)}`);
+    }
+    return [];
+}
+function totals(buckets, files, fresh) {
+    return buckets.map(bucket => {
+        const mine = files.filter(f => f.bucket === bucket);
+        const added = mine.filter(f => fresh.has(`${f.bucket}\0${f.key}`));
+        const sum = (list) => list.reduce((s, f) => s + f.size, 0);
+        return { bucket, files: mine.length, bytes: sum(mine), newFiles: added.length, newBytes: sum(added) };
+    });
+}
+
+;// CONCATENATED MODULE: ./src/files/sweep.ts
+
+
+
+
+/**
+ * Deletes the set's stored contents that no files manifest references any more. The contents are
+ * listed BEFORE the manifests are read, and only contents older than `marginMs` go: a backup
+ * running meanwhile stores its new contents (fresh, so spared) and then writes its files manifest
+ * before it is published (read here, so what it reuses is spared), and it checks that every
+ * content it references is still there before it publishes. Every files manifest counts, of
+ * complete backups and of unfinished ones alike; one that cannot be read stops the sweep.
+ */
+async function sweepContents(storage, name, now, marginMs) {
+    const contents = await storage.list(layout.contents(name));
+    if (contents.length === 0)
+        return { contents: 0, deleted: 0, deletedBytes: 0 };
+    const referenced = new Set();
+    for (const entry of (await listBackups(storage, name)).filter(b => hasFiles(b, name))) {
+        try {
+            const manifest = await readFilesManifest(storage, name, entry.id);
+            for (const file of manifest.files)
+                referenced.add(contentKey(manifest, file));
+        }
+        catch (error) {
+            throw new BackupError(`Prune kept every stored file content of "${name}": ${errorMessage(error)}`);
+        }
+    }
+    const cutoff = now.getTime() - marginMs;
+    const doomed = contents.filter(c => !referenced.has(c.key) && c.modified.getTime() < cutoff);
+    if (doomed.length > 0)
+        await storage.delete(doomed.map(c => c.key));
+    return { contents: contents.length, deleted: doomed.length, deletedBytes: doomed.reduce((s, c) => s + c.size, 0) };
+}
+
+;// CONCATENATED MODULE: ./src/files/commands.ts
+
+
+
+
+
+
+
+
+
+
+
+/** The step outputs of a files snapshot. */
+function filesOutputs(manifest) {
+    const sum = (pick) => manifest.buckets.reduce((s, b) => s + pick(b), 0);
+    return {
+        'files-count': sum(b => b.files),
+        'files-new': sum(b => b.newFiles),
+        'files-reused': sum(b => b.files - b.newFiles),
+        'files-bytes': sum(b => b.bytes)
+    };
+}
+/** The backup hook: a files snapshot under the backup's id, when buckets are configured (never for a pre-restore snapshot). */
+async function snapshotWithBackup(ctx, name, id, kind) {
+    if (ctx.settings.files.buckets.length === 0 || kind === 'pre-restore')
+        return undefined;
+    return snapshotBuckets(ctx, name, id);
+}
+/** A backup of the buckets alone: the snapshot, then the empty `<id>.files-only` marker that publishes it. */
+async function backupBucketsOnly(ctx, prune) {
+    const name = configuredSetName(ctx);
+    const kind = ctx.settings.kind;
+    const id = newBackupId(ctx.now(), kind);
+    ctx.host.info(`Backing up the buckets of ${ctx.settings.files.buckets.join(', ')} as ${id} (files only)`);
+    let snapshot;
+    try {
+        snapshot = await snapshotBuckets(ctx, name, id);
+        for (const storage of readableStorages(ctx)) {
+            if (ctx.settings.pin)
+                await storage.put(layout.pinned(name, id), '', 'text/plain');
+            await storage.put(layout.filesOnly(name, id), '', 'text/plain');
+        }
+    }
+    catch (error) {
+        for (const storage of readableStorages(ctx)) {
+            const leftovers = (await listBackups(storage, name).catch(() => [])).filter(b => b.id === id);
+            await deleteBackupFiles(storage, name, leftovers).catch(() => undefined);
+        }
+        throw error;
+    }
+    await ctx.host.summary(`## Backup ${id} (files only)\n\n${filesSummary(snapshot.manifest, snapshot.seconds)}`);
+    const outputs = { 'backup-id': id, 'duration-seconds': snapshot.seconds.toFixed(1), ...filesOutputs(snapshot.manifest) };
+    return ctx.settings.prune ? { ...outputs, ...(await prune(ctx, { kind, protect: [id] })) } : outputs;
+}
+/** For verify, drill: the backup `backup` names, when it holds files only (database commands take the rest). */
+async function filesOnlyBackup(ctx) {
+    const entry = await resolveEntry(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup).catch(() => undefined);
+    return entry?.filesOnly ? entry : undefined;
+}
+async function verifyFilesOnly(ctx, entry) {
+    const checks = await filesChecks(readableStorage(ctx), configuredSetName(ctx), entry.id);
+    const ok = checks.every(c => c.ok);
+    await ctx.host.summary(`## Verify ${entry.id} (files only): ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`);
+    if (!ok)
+        throw new BackupError(`Verify failed for backup ${entry.id}: ${checks.map(c => `${c.name}: ${c.detail}`).join('; ')}`);
+    return { 'backup-id': entry.id, verified: true };
+}
+/** The drill hook: checks the files of a backup, cross-checking storage.objects when the restored database is at hand. */
+async function drillBackupFiles(ctx, storage, name, id, db) {
+    const { files } = ctx.settings;
+    const started = Date.now();
+    const drill = await drillFiles(storage, name, id, {
+        passphrase: ctx.settings.encryptionPassphrase,
+        jobs: files.jobs,
+        sample: files.drillSample,
+        buckets: files.buckets,
+        db
+    });
+    ctx.host.info(`Files of ${id}: checked ${drill.checked} of ${drill.total} in ${((Date.now() - started) / 1000).toFixed(1)} s, ${drill.failures.length} failed`);
+    if (drill.crossCheck && (drill.crossCheck.notInSnapshot > 0 || drill.crossCheck.notInDatabase > 0)) {
+        ctx.host.warning(`storage.objects and the files snapshot of ${id} differ: ${drill.crossCheck.notInSnapshot} row(s) with no file, ${drill.crossCheck.notInDatabase} file(s) with no row (${drill.crossCheck.examples.join('; ')})`);
+    }
+    await ctx.host.summary(filesDrillSummary(id, drill));
+    return drill;
+}
+function describeFilesFailure(drill) {
+    return `${drill.failures.length} file(s) failed their check: ${drill.failures.slice(0, 5).join('; ')}${drill.failures.length > 5 ? ` and ${drill.failures.length - 5} more` : ''}`;
+}
+async function drillFilesOnly(ctx, entry) {
+    const drill = await drillBackupFiles(ctx, readableStorage(ctx), configuredSetName(ctx), entry.id);
+    if (!drill.passed)
+        throw new BackupError(`Drill of backup ${entry.id} failed: ${describeFilesFailure(drill)}`);
+    return { 'backup-id': entry.id, 'files-count': drill.checked, report: JSON.stringify({ backupId: entry.id, files: drill }) };
+}
+async function restoreFilesCommand(ctx) {
+    const result = await restoreFiles(ctx);
+    return { 'backup-id': result.backupId, 'files-count': result.files, 'files-bytes': result.bytes, 'restore-seconds': result.seconds.toFixed(1) };
+}
+/** The prune hook: after the pruned backups' manifests are gone, sweep contents nothing references. */
+async function sweepAfterPrune(ctx, storage, name, marginMs) {
+    try {
+        const sweep = await sweepContents(storage, name, ctx.now(), marginMs);
+        if (sweep.contents > 0)
+            ctx.host.info(`prune ${name}: ${sweep.deleted} of ${sweep.contents} stored file content(s) no backup references any more were deleted`);
+    }
+    catch (error) {
+        ctx.host.warning(errorMessage(error));
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/toc.ts
@@ -73496,8 +74668,6 @@ function sizeCheck(size, previousSizes, maxChangePercent) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:stream/promises"
-const external_node_stream_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream/promises");
 ;// CONCATENATED MODULE: ./src/pipeline/readback.ts
 
 
@@ -73630,6 +74800,7 @@ async function withDumpOnDisk(storage, manifest, options, work) {
 
 
 
+
 /**
  * Checks a stored backup without a server: checksum, decryption, decompression,
  * a readable table of contents that holds what the manifest says was dumped, and a
@@ -73705,6 +74876,8 @@ async function runChecks(ctx, storage, manifest) {
         .filter((s) => s !== undefined)
         .slice(0, 10);
     checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange));
+    if (manifest.files)
+        checks.push(...(await filesChecks(storage, manifest.name, manifest.id)));
     return checks;
 }
 /** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
@@ -73729,6 +74902,8 @@ async function consume(stream, tools, ctx) {
 }
 
 ;// CONCATENATED MODULE: ./src/commands/backup.ts
+
+
 
 
 
@@ -73807,6 +74982,8 @@ async function backup(ctx, options = {}) {
             return { objects: result, counts: await counting, facts: await facts };
         });
         await client.query('COMMIT');
+        // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
+        const files = await snapshotWithBackup(ctx, name, id, kind);
         const finishedAt = ctx.now();
         const manifest = {
             manifestVersion: MANIFEST_VERSION,
@@ -73826,6 +75003,7 @@ async function backup(ctx, options = {}) {
             objects: objects.objects,
             tables: objects.counts,
             schemaFacts: objects.facts,
+            files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
             github: githubContext(host.env)
         };
         // Verified before the manifest makes it exist: a backup that does not read back is never published.
@@ -73842,7 +75020,9 @@ async function backup(ctx, options = {}) {
         const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
         const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)));
         await host.summary(backupSummary(manifest, locations, durationSeconds));
-        return { manifest, location: locations[0], durationSeconds, verified: options.verify === true };
+        if (files)
+            await host.summary(filesSummary(files.manifest, files.seconds));
+        return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files };
     }
     catch (error) {
         if (!published)
@@ -73994,6 +75174,7 @@ async function restoreArchive(options) {
 
 
 
+
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
 function drillTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -74030,6 +75211,7 @@ async function drill(ctx) {
         const mismatches = await compareCounts(client, manifest);
         const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined;
         const unexpectedErrors = errors.filter(e => !e.expected);
+        const files = manifest.files ? await drillBackupFiles(ctx, readableStorage(ctx), manifest.name, manifest.id, client) : undefined;
         const report = {
             backupId: manifest.id,
             name: manifest.name,
@@ -74042,7 +75224,8 @@ async function drill(ctx) {
             expectedErrors: errors.filter(e => e.expected),
             unexpectedErrors,
             checkSql,
-            passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
+            files,
+            passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true) && (files?.passed ?? true)
         };
         const json = JSON.stringify(report, null, 2) + '\n';
         for (const s of readableStorages(ctx))
@@ -74101,6 +75284,8 @@ function failureReasons(report) {
         reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`);
     if (report.checkSql && !report.checkSql.ok)
         reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`);
+    if (report.files && !report.files.passed)
+        reasons.push(describeFilesFailure(report.files));
     return reasons.join('; ');
 }
 
@@ -74250,6 +75435,7 @@ function pruneSummary(result) {
 
 
 
+
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 const UNFINISHED_AFTER_MS = 24 * 3_600_000;
 const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
@@ -74284,6 +75470,9 @@ async function prune(ctx, options = {}) {
         host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`);
         if (!settings.dryRun)
             await deleteBackupFiles(plan.storage, name, plan.doomed);
+        // Then the file contents no remaining backup references, if older than an unfinished upload may be.
+        if (!settings.dryRun)
+            await sweepAfterPrune(ctx, plan.storage, name, UNFINISHED_AFTER_MS);
     }
     const storagesOut = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }));
     const ids = (pick) => [...new Set(storagesOut.flatMap(pick))].sort().reverse();
@@ -74338,6 +75527,14 @@ const DRILL_REPORT_SHAPE = shape({
     expectedErrors: arrayOf(restoreError),
     unexpectedErrors: arrayOf(restoreError),
     checkSql: optional(shape({ ok: bool, rows: num })),
+    files: optional(shape({
+        total: num,
+        checked: num,
+        sample: bool,
+        failures: arrayOf(str),
+        crossCheck: optional(shape({ notInSnapshot: num, notInDatabase: num, examples: arrayOf(str) })),
+        passed: bool
+    })),
     passed: bool
 });
 function parseDrillReport(text, source) {
@@ -74362,7 +75559,7 @@ async function monitor(ctx) {
     const storage = readableStorage(ctx);
     const name = configuredSetName(ctx);
     const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h');
-    const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore');
+    const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly && b.kind !== 'pre-restore');
     const checks = [];
     const newest = backups[0];
     if (!newest) {
@@ -74525,9 +75722,16 @@ async function replaceTables(ctx, tools, file, target) {
 
 
 
+
+async function pruneOutputs(ctx, options) {
+    const result = await prune(ctx, options);
+    return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };
+}
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
+        if (ctx.settings.files.only)
+            return backupBucketsOnly(ctx, pruneOutputs);
         const canVerify = readableStorages(ctx).length > 0;
         if (ctx.settings.verify && !canVerify)
             ctx.host.warning('verify skipped: artifact storage cannot be read back');
@@ -74539,35 +75743,36 @@ const COMMAND_RUNNERS = {
             'size-bytes': data.size,
             sha256: data.sha256,
             'duration-seconds': result.durationSeconds.toFixed(1),
-            verified: result.verified
+            verified: result.verified,
+            ...(result.files ? filesOutputs(result.files.manifest) : {})
         };
         // Prune only follows a backup that was published and verified; a throw above skips it.
-        if (ctx.settings.prune) {
-            const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] });
-            outputs.kept = JSON.stringify(p.kept);
-            outputs.deleted = JSON.stringify(p.deleted);
-        }
-        return outputs;
+        return ctx.settings.prune ? { ...outputs, ...(await pruneOutputs(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })) } : outputs;
     },
     verify: async (ctx) => {
+        const filesOnly = await filesOnlyBackup(ctx);
+        if (filesOnly)
+            return verifyFilesOnly(ctx, filesOnly);
         const result = await verify(ctx);
         return { 'backup-id': result.manifest.id, verified: result.ok };
     },
     drill: async (ctx) => {
+        const filesOnly = await filesOnlyBackup(ctx);
+        if (filesOnly)
+            return drillFilesOnly(ctx, filesOnly);
         const report = await drill(ctx);
         return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) };
     },
     restore: async (ctx) => {
+        if (ctx.settings.files.restoreTo)
+            return restoreFilesCommand(ctx);
         const result = await restore(ctx);
         const outputs = { 'backup-id': result.manifest.id, 'restore-seconds': result.restoreSeconds.toFixed(1) };
         if (result.safetyBackupId)
             outputs['safety-backup-id'] = result.safetyBackupId;
         return outputs;
     },
-    prune: async (ctx) => {
-        const result = await prune(ctx);
-        return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };
-    },
+    prune: ctx => pruneOutputs(ctx),
     monitor: async (ctx) => {
         const result = await monitor(ctx);
         return { 'backup-id': result.backupId ?? '' };
@@ -74619,7 +75824,8 @@ function readSettings(host) {
         dryRun: inputs_bool(get, 'dry-run', false),
         maxAgeMs: optionalDuration(get, 'max-age'),
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
-        clean: inputs_bool(get, 'clean', false)
+        clean: inputs_bool(get, 'clean', false),
+        files: readFiles(get)
     };
     if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
         throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
@@ -74634,7 +75840,55 @@ function readSettings(host) {
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
         throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
     }
+    if (settings.files.buckets.length > 0 && command === 'backup' && !storage.some(kind => kind !== 'artifact')) {
+        throw new InputError('buckets', 'needs s3 or local storage: file contents are shared between backups, which artifacts cannot be');
+    }
+    if (settings.files.only && !settings.name)
+        throw new InputError('name', 'is required with buckets-only (there is no database to name the set)');
     return settings;
+}
+function readFiles(get) {
+    const buckets = list(get('buckets'));
+    const bad = buckets.find(b => (b === '*' && buckets.length > 1) || (b !== '*' && !/^[^/\s*]{1,100}$/.test(b)));
+    if (bad)
+        throw new InputError('buckets', `"${bad}" is not a bucket name; list bucket names (comma- or newline-separated) or give * alone for every bucket`);
+    const only = inputs_bool(get, 'buckets-only', false);
+    if (only && buckets.length === 0)
+        throw new InputError('buckets-only', 'needs buckets: the buckets to back up');
+    const restoreTo = get('buckets-restore-to');
+    if (restoreTo.startsWith('s3:') && !/^s3:\/\/([^/\s]+(\/[^\s]*)?)?$/.test(restoreTo)) {
+        throw new InputError('buckets-restore-to', `"${restoreTo}" is not s3://, s3://<bucket> or s3://<bucket>/<prefix>`);
+    }
+    return {
+        buckets,
+        only,
+        source: readEndpoint(get, 'buckets'),
+        jobs: optionalInt(get, 'buckets-jobs', 1, 64) ?? 8,
+        drillSample: optionalInt(get, 'buckets-drill-sample', 0, 100_000_000) ?? 0,
+        restoreTo,
+        restorePrefix: get('buckets-restore-prefix'),
+        restoreDeleteExtra: inputs_bool(get, 'buckets-restore-delete-extra', false),
+        restoreTarget: readEndpoint(get, 'buckets-restore')
+    };
+}
+/** `<prefix>-s3-endpoint`, `-s3-region`, `-s3-force-path-style`, `-access-key-id`, `-secret-access-key`. */
+function readEndpoint(get, prefix) {
+    const endpoint = get(`${prefix}-s3-endpoint`) || undefined;
+    if (endpoint && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+        throw new InputError(`${prefix}-s3-endpoint`, `"${endpoint}" is not a URL; use e.g. https://<project-ref>.supabase.co/storage/v1/s3`);
+    }
+    const accessKeyId = get(`${prefix}-access-key-id`);
+    const secretAccessKey = get(`${prefix}-secret-access-key`);
+    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+        const missing = accessKeyId ? `${prefix}-secret-access-key` : `${prefix}-access-key-id`;
+        throw new InputError(missing, `is required with ${accessKeyId ? `${prefix}-access-key-id` : `${prefix}-secret-access-key`} (give both, or neither to use the AWS credential chain)`);
+    }
+    return {
+        endpoint,
+        region: get(`${prefix}-s3-region`) || undefined,
+        forcePathStyle: get(`${prefix}-s3-force-path-style`) ? inputs_bool(get, `${prefix}-s3-force-path-style`, false) : Boolean(endpoint),
+        credentials: accessKeyId ? { accessKeyId, secretAccessKey } : undefined
+    };
 }
 /** Splits a newline- or comma-separated list, dropping blanks. */
 function list(text) {
@@ -74800,82 +76054,6 @@ function redactUrls(text) {
     return text.replace(/\b(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/gi, '$1:***@');
 }
 
-;// CONCATENATED MODULE: ./src/storage/local.ts
-
-
-
-
-/** A folder on disk. Files are written under a temporary name and renamed when complete. */
-class LocalStorage {
-    kind = 'local';
-    root;
-    constructor(root) {
-        this.root = (0,external_node_path_.resolve)(root);
-    }
-    locate(key) {
-        return (0,external_node_path_.join)(this.root, ...key.split('/'));
-    }
-    async upload(key, body) {
-        const path = this.locate(key);
-        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const partial = `${path}.partial-${process.pid}`;
-        try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_.createWriteStream)(partial, { mode: 0o600 }));
-            await syncFile(partial);
-            await (0,promises_.rename)(partial, path);
-        }
-        catch (error) {
-            await (0,promises_.rm)(partial, { force: true });
-            throw error;
-        }
-    }
-    async put(key, body) {
-        const path = this.locate(key);
-        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const partial = `${path}.partial-${process.pid}`;
-        await (0,promises_.writeFile)(partial, body, { mode: 0o600 });
-        await syncFile(partial);
-        await (0,promises_.rename)(partial, path);
-    }
-    async get(key) {
-        const path = this.locate(key);
-        await (0,promises_.stat)(path);
-        return (0,external_node_fs_.createReadStream)(path);
-    }
-    async list(prefix) {
-        const base = this.locate(prefix.replace(/\/+$/, ''));
-        const out = [];
-        const walk = async (dir) => {
-            const entries = await (0,promises_.readdir)(dir, { withFileTypes: true }).catch(() => []);
-            for (const entry of entries) {
-                const path = (0,external_node_path_.join)(dir, entry.name);
-                if (entry.isDirectory())
-                    await walk(path);
-                else if (entry.isFile()) {
-                    const info = await (0,promises_.stat)(path);
-                    out.push({ key: (0,external_node_path_.relative)(this.root, path).split(external_node_path_.sep).join('/'), size: info.size, modified: info.mtime });
-                }
-            }
-        };
-        await walk(base);
-        return out.sort((a, b) => a.key.localeCompare(b.key));
-    }
-    async delete(keys) {
-        for (const key of keys)
-            await (0,promises_.rm)(this.locate(key), { force: true });
-    }
-}
-/** On disk before the rename, so a crash never leaves a complete-looking name over missing bytes. */
-async function syncFile(path) {
-    const handle = await (0,promises_.open)(path, 'r+');
-    try {
-        await handle.sync();
-    }
-    finally {
-        await handle.close();
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/storage/artifact.ts
 
 
@@ -74960,6 +76138,15 @@ function openStorages(settings, env) {
 
 
 
+const SECRET_INPUTS = [
+    'database-url',
+    'target-database-url',
+    'encryption-passphrase',
+    'buckets-access-key-id',
+    'buckets-secret-access-key',
+    'buckets-restore-access-key-id',
+    'buckets-restore-secret-access-key'
+];
 /**
  * Runs the command the inputs name. Returns the error message (secrets removed)
  * instead of throwing, so each host has exactly one place that reports failure.
@@ -74968,7 +76155,7 @@ async function execute(host, now = () => new Date()) {
     const secrets = new Secrets();
     secrets.onAdd(value => host.secret(value));
     // Masked before anything can fail, so that not even a malformed URL is ever echoed.
-    for (const input of ['database-url', 'target-database-url', 'encryption-passphrase'])
+    for (const input of SECRET_INPUTS)
         secrets.add(host.input(input).trim());
     // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
     const safe = {

@@ -6,6 +6,16 @@ import { readSettings } from './inputs.js'
 import { Secrets } from './secrets.js'
 import { openStorages } from './storage/index.js'
 
+const SECRET_INPUTS = [
+  'database-url',
+  'target-database-url',
+  'encryption-passphrase',
+  'buckets-access-key-id',
+  'buckets-secret-access-key',
+  'buckets-restore-access-key-id',
+  'buckets-restore-secret-access-key'
+]
+
 /**
  * Runs the command the inputs name. Returns the error message (secrets removed)
  * instead of throwing, so each host has exactly one place that reports failure.
@@ -14,7 +24,7 @@ export async function execute(host: Host, now: () => Date = () => new Date()): P
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   // Masked before anything can fail, so that not even a malformed URL is ever echoed.
-  for (const input of ['database-url', 'target-database-url', 'encryption-passphrase']) secrets.add(host.input(input).trim())
+  for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
   // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
   const safe: Host = {
     ...host,

@@ -8,6 +8,7 @@ import {
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
+  type BucketsEndpoint,
   type Command,
   type Compression,
   type Format,
@@ -52,6 +53,22 @@ export interface Settings {
   maxAgeMs?: number
   safetySnapshot: boolean
   clean: boolean
+  files: FilesSettings
+}
+
+/** Storage buckets: what to back up from where, and where a files restore writes. */
+export interface FilesSettings {
+  /** Bucket names, or ['*'] for every bucket; empty: no files. */
+  buckets: string[]
+  only: boolean
+  source: BucketsEndpoint
+  jobs: number
+  drillSample: number
+  /** '' (restore the database), 's3://', 's3://bucket[/prefix]' or a folder. */
+  restoreTo: string
+  restorePrefix: string
+  restoreDeleteExtra: boolean
+  restoreTarget: BucketsEndpoint
 }
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
@@ -96,7 +113,8 @@ export function readSettings(host: Host): Settings {
     dryRun: bool(get, 'dry-run', false),
     maxAgeMs: optionalDuration(get, 'max-age'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    files: readFiles(get)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -111,7 +129,57 @@ export function readSettings(host: Host): Settings {
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
     throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
   }
+  if (settings.files.buckets.length > 0 && command === 'backup' && !storage.some(kind => kind !== 'artifact')) {
+    throw new InputError('buckets', 'needs s3 or local storage: file contents are shared between backups, which artifacts cannot be')
+  }
+  if (settings.files.only && !settings.name) throw new InputError('name', 'is required with buckets-only (there is no database to name the set)')
   return settings
+}
+
+function readFiles(get: (n: string) => string): FilesSettings {
+  const buckets = list(get('buckets'))
+  const bad = buckets.find(b => (b === '*' && buckets.length > 1) || (b !== '*' && !/^[^/\s*]{1,100}$/.test(b)))
+  if (bad) throw new InputError('buckets', `"${bad}" is not a bucket name; list bucket names (comma- or newline-separated) or give * alone for every bucket`)
+  const only = bool(get, 'buckets-only', false)
+  if (only && buckets.length === 0) throw new InputError('buckets-only', 'needs buckets: the buckets to back up')
+  const restoreTo = get('buckets-restore-to')
+  if (restoreTo.startsWith('s3:') && !/^s3:\/\/([^/\s]+(\/[^\s]*)?)?$/.test(restoreTo)) {
+    throw new InputError('buckets-restore-to', `"${restoreTo}" is not s3://, s3://<bucket> or s3://<bucket>/<prefix>`)
+  }
+  return {
+    buckets,
+    only,
+    source: readEndpoint(get, 'buckets'),
+    jobs: optionalInt(get, 'buckets-jobs', 1, 64) ?? 8,
+    drillSample: optionalInt(get, 'buckets-drill-sample', 0, 100_000_000) ?? 0,
+    restoreTo,
+    restorePrefix: get('buckets-restore-prefix'),
+    restoreDeleteExtra: bool(get, 'buckets-restore-delete-extra', false),
+    restoreTarget: readEndpoint(get, 'buckets-restore')
+  }
+}
+
+/** `<prefix>-s3-endpoint`, `-s3-region`, `-s3-force-path-style`, `-access-key-id`, `-secret-access-key`. */
+function readEndpoint(get: (n: string) => string, prefix: string): BucketsEndpoint {
+  const endpoint = get(`${prefix}-s3-endpoint`) || undefined
+  if (endpoint && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+    throw new InputError(`${prefix}-s3-endpoint`, `"${endpoint}" is not a URL; use e.g. https://<project-ref>.supabase.co/storage/v1/s3`)
+  }
+  const accessKeyId = get(`${prefix}-access-key-id`)
+  const secretAccessKey = get(`${prefix}-secret-access-key`)
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    const missing = accessKeyId ? `${prefix}-secret-access-key` : `${prefix}-access-key-id`
+    throw new InputError(
+      missing,
+      `is required with ${accessKeyId ? `${prefix}-access-key-id` : `${prefix}-secret-access-key`} (give both, or neither to use the AWS credential chain)`
+    )
+  }
+  return {
+    endpoint,
+    region: get(`${prefix}-s3-region`) || undefined,
+    forcePathStyle: get(`${prefix}-s3-force-path-style`) ? bool(get, `${prefix}-s3-force-path-style`, false) : Boolean(endpoint),
+    credentials: accessKeyId ? { accessKeyId, secretAccessKey } : undefined
+  }
 }
 
 /** Splits a newline- or comma-separated list, dropping blanks. */

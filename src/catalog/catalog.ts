@@ -9,8 +9,10 @@ export interface BackupEntry {
   id: string
   time: Date
   kind?: BackupKind
-  /** A backup exists only once its manifest does. */
+  /** A backup exists only once its manifest does (for a backup of buckets alone: its files-only manifest). */
   complete: boolean
+  /** A backup of Storage buckets without a database dump: database commands pass it by. */
+  filesOnly?: boolean
   pinned: boolean
   files: StoredObject[]
 }
@@ -32,6 +34,7 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
     }
     entry.files.push(object)
     if (file === `${id}.manifest.json`) entry.complete = true
+    if (object.key === layout.filesOnly(name, id)) entry.complete = entry.filesOnly = true
     if (object.key === layout.pinned(name, id)) entry.pinned = true
   }
   // Newest first; ids only resolve to the second, so ties go to the one written last.
@@ -40,7 +43,8 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
 }
 
 export async function listBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
-  return groupBackups(name, await storage.list(layout.setPrefix(name)))
+  // Shallow: the set's file contents (files/…) can be many, and no backup file is below the set's top level.
+  return groupBackups(name, await storage.list(layout.setPrefix(name), { shallow: true }))
 }
 
 export async function readManifest(storage: Storage, name: string, id: string): Promise<Manifest> {
@@ -54,9 +58,9 @@ export async function readManifest(storage: Storage, name: string, id: string): 
   return parseManifest(text, storage.locate(key))
 }
 
-/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
+/** `latest` is the newest backup that has a manifest; an id must name a complete backup (with a database dump). */
 export async function resolveBackup(storage: Storage, name: string, ref: string): Promise<Manifest> {
-  const backups = (await listBackups(storage, name)).filter(b => b.complete)
+  const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly)
   if (ref === 'latest') {
     // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
     const candidates = backups.filter(b => b.kind !== 'pre-restore')
@@ -75,7 +79,7 @@ export async function resolveBackup(storage: Storage, name: string, ref: string)
  * by a later prune), never a manifest pointing at missing data.
  */
 export async function deleteBackupFiles(storage: Storage, name: string, backups: BackupEntry[]): Promise<void> {
-  const manifests = new Set(backups.map(b => layout.manifest(name, b.id)))
+  const manifests = new Set(backups.flatMap(b => [layout.manifest(name, b.id), layout.filesOnly(name, b.id)]))
   const keys = backups.flatMap(b => b.files.map(f => f.key))
   const first = keys.filter(k => manifests.has(k))
   const rest = keys.filter(k => !manifests.has(k))

@@ -15,6 +15,9 @@ import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
+import { snapshotWithBackup } from '../files/commands.js'
+import { filesSummary } from '../report/files-summary.js'
+import type { Snapshot } from '../files/snapshot.js'
 import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
 
@@ -23,6 +26,7 @@ export interface BackupResult {
   manifest: Manifest
   location: string
   durationSeconds: number
+  files?: Snapshot
 }
 
 /**
@@ -88,6 +92,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       return { objects: result, counts: await counting, facts: await facts }
     })
     await client.query('COMMIT')
+    // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
+    const files = await snapshotWithBackup(ctx, name, id, kind)
 
     const finishedAt = ctx.now()
     const manifest: Manifest = {
@@ -108,6 +114,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       objects: objects.objects,
       tables: objects.counts,
       schemaFacts: objects.facts,
+      files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
       github: githubContext(host.env)
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
@@ -122,7 +129,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
     await host.summary(backupSummary(manifest, locations, durationSeconds))
-    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true }
+    if (files) await host.summary(filesSummary(files.manifest, files.seconds))
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files }
   } catch (error) {
     if (!published) await discardPartial(ctx, name, id)
     throw error

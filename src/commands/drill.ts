@@ -12,6 +12,7 @@ import type { DrillReport, RestoreError, TableResult } from '../model/drill-repo
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
 import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
+import { describeFilesFailure, drillBackupFiles } from '../files/commands.js'
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
 export function drillTarget(ctx: Context): Connection {
@@ -54,6 +55,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
     const mismatches = await compareCounts(client, manifest)
     const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined
     const unexpectedErrors = errors.filter(e => !e.expected)
+    const files = manifest.files ? await drillBackupFiles(ctx, readableStorage(ctx), manifest.name, manifest.id, client) : undefined
     const report: DrillReport = {
       backupId: manifest.id,
       name: manifest.name,
@@ -66,7 +68,8 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       expectedErrors: errors.filter(e => e.expected),
       unexpectedErrors,
       checkSql,
-      passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
+      files,
+      passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true) && (files?.passed ?? true)
     }
     const json = JSON.stringify(report, null, 2) + '\n'
     for (const s of readableStorages(ctx)) await s.put(layout.drill(manifest.name, manifest.id), json)
@@ -137,5 +140,6 @@ function failureReasons(report: DrillReport): string {
   for (const e of report.unexpectedErrors.slice(0, 5)) reasons.push(`restore error: ${e.message}`)
   if (report.unexpectedErrors.length > 5) reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`)
   if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
+  if (report.files && !report.files.passed) reasons.push(describeFilesFailure(report.files))
   return reasons.join('; ')
 }

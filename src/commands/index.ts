@@ -3,16 +3,23 @@ import type { Command } from '../model/vocabulary.js'
 import { backup } from './backup.js'
 import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'
-import { prune } from './prune.js'
+import { prune, type PruneOptions } from './prune.js'
+import { backupBucketsOnly, drillFilesOnly, filesOnlyBackup, filesOutputs, restoreFilesCommand, verifyFilesOnly } from '../files/commands.js'
 import { monitor } from './monitor.js'
 import { restore } from './restore.js'
 import { verify } from './verify.js'
+
+async function pruneOutputs(ctx: Context, options?: PruneOptions): Promise<Outputs> {
+  const result = await prune(ctx, options)
+  return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
+}
 
 export type Outputs = Record<string, string | number | boolean>
 
 /** Each command returns the step outputs it sets. */
 export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>> = {
   backup: async ctx => {
+    if (ctx.settings.files.only) return backupBucketsOnly(ctx, pruneOutputs)
     const canVerify = readableStorages(ctx).length > 0
     if (ctx.settings.verify && !canVerify) ctx.host.warning('verify skipped: artifact storage cannot be read back')
     const result = await backup(ctx, { verify: ctx.settings.verify && canVerify })
@@ -23,34 +30,32 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
       'size-bytes': data.size,
       sha256: data.sha256,
       'duration-seconds': result.durationSeconds.toFixed(1),
-      verified: result.verified
+      verified: result.verified,
+      ...(result.files ? filesOutputs(result.files.manifest) : {})
     }
     // Prune only follows a backup that was published and verified; a throw above skips it.
-    if (ctx.settings.prune) {
-      const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
-      outputs.kept = JSON.stringify(p.kept)
-      outputs.deleted = JSON.stringify(p.deleted)
-    }
-    return outputs
+    return ctx.settings.prune ? { ...outputs, ...(await pruneOutputs(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })) } : outputs
   },
   verify: async ctx => {
+    const filesOnly = await filesOnlyBackup(ctx)
+    if (filesOnly) return verifyFilesOnly(ctx, filesOnly)
     const result = await verify(ctx)
     return { 'backup-id': result.manifest.id, verified: result.ok }
   },
   drill: async ctx => {
+    const filesOnly = await filesOnlyBackup(ctx)
+    if (filesOnly) return drillFilesOnly(ctx, filesOnly)
     const report = await drill(ctx)
     return { 'backup-id': report.backupId, 'restore-seconds': report.restoreSeconds.toFixed(1), report: JSON.stringify(report) }
   },
   restore: async ctx => {
+    if (ctx.settings.files.restoreTo) return restoreFilesCommand(ctx)
     const result = await restore(ctx)
     const outputs: Outputs = { 'backup-id': result.manifest.id, 'restore-seconds': result.restoreSeconds.toFixed(1) }
     if (result.safetyBackupId) outputs['safety-backup-id'] = result.safetyBackupId
     return outputs
   },
-  prune: async ctx => {
-    const result = await prune(ctx)
-    return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
-  },
+  prune: ctx => pruneOutputs(ctx),
   monitor: async ctx => {
     const result = await monitor(ctx)
     return { 'backup-id': result.backupId ?? '' }

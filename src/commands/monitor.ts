@@ -17,7 +17,7 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
   const storage = readableStorage(ctx)
   const name = configuredSetName(ctx)
   const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h')
-  const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
+  const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly && b.kind !== 'pre-restore')
   const checks: Check[] = []
   const newest = backups[0]
   if (!newest) {

@@ -5,6 +5,7 @@ import { BackupError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
 import { configuredSetName, readableStorages, type Context } from './context.js'
+import { sweepAfterPrune } from '../files/commands.js'
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 export const UNFINISHED_AFTER_MS = 24 * 3_600_000
@@ -52,6 +53,8 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
       `prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`
     )
     if (!settings.dryRun) await deleteBackupFiles(plan.storage, name, plan.doomed)
+    // Then the file contents no remaining backup references, if older than an unfinished upload may be.
+    if (!settings.dryRun) await sweepAfterPrune(ctx, plan.storage, name, UNFINISHED_AFTER_MS)
   }
 
   const storagesOut: StoragePrune[] = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }))

@@ -13,6 +13,7 @@ import { verifySummary } from '../report/summary.js'
 import type { Storage } from '../storage/storage.js'
 import { readAll } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
+import { filesChecks } from '../files/check.js'
 
 export interface VerifyResult {
   manifest: Manifest
@@ -101,6 +102,7 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
     .filter((s): s is number => s !== undefined)
     .slice(0, 10)
   checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange))
+  if (manifest.files) checks.push(...(await filesChecks(storage, manifest.name, manifest.id)))
   return checks
 }
 

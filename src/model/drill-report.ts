@@ -27,6 +27,20 @@ export interface DrillReport {
   expectedErrors: RestoreError[]
   unexpectedErrors: RestoreError[]
   checkSql?: { ok: boolean; rows: number }
+  /** The backup's files snapshot, when it has one. */
+  files?: FilesDrill
+  passed: boolean
+}
+
+export interface FilesDrill {
+  total: number
+  checked: number
+  /** True when only a random sample was checked (buckets-drill-sample). */
+  sample: boolean
+  /** "bucket/key: problem" for each file whose content is missing, unreadable or not the snapshot's. */
+  failures: string[]
+  /** storage.objects rows of the snapshot's buckets with no file in the snapshot, and the reverse (a few examples of each). */
+  crossCheck?: { notInSnapshot: number; notInDatabase: number; examples: string[] }
   passed: boolean
 }
 
@@ -43,6 +57,16 @@ const DRILL_REPORT_SHAPE = shape({
   expectedErrors: arrayOf(restoreError),
   unexpectedErrors: arrayOf(restoreError),
   checkSql: optional(shape({ ok: bool, rows: num })),
+  files: optional(
+    shape({
+      total: num,
+      checked: num,
+      sample: bool,
+      failures: arrayOf(str),
+      crossCheck: optional(shape({ notInSnapshot: num, notInDatabase: num, examples: arrayOf(str) })),
+      passed: bool
+    })
+  ),
   passed: bool
 })
 

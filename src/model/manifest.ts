@@ -49,6 +49,8 @@ export interface Manifest {
   /** Row counts taken inside the dump's own snapshot. */
   tables: TableCount[]
   schemaFacts?: SchemaFacts
+  /** The Storage files snapshot taken with this backup (`<id>.files.json`), so verify can insist on it. */
+  files?: { files: number; bytes: number }
   github?: Record<string, string>
 }
 
@@ -70,7 +72,8 @@ const MANIFEST_SHAPE = shape({
   encryption: optional(shape({ algorithm: str })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num })),
+  files: optional(shape({ files: num, bytes: num }))
 })
 
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */

@@ -28,3 +28,11 @@ export interface S3Settings {
   sse?: 'AES256' | 'aws:kms'
   kmsKeyId?: string
 }
+
+/** An S3-compatible endpoint holding buckets to back up or restore into (Supabase Storage, AWS, MinIO…). */
+export interface BucketsEndpoint {
+  endpoint?: string
+  region?: string
+  forcePathStyle: boolean
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+}

@@ -228,7 +228,7 @@ async function* oldPacketBody(reader: ByteReader, type: number): AsyncGenerator<
 
 /** Exact-length reads over a stream of chunks; optionally hashes every byte it hands out. */
 class ByteReader {
-  private buffer = Buffer.alloc(0)
+  private buffer: Buffer = Buffer.alloc(0)
   private readonly it: AsyncIterator<Buffer>
   private ended = false
 

@@ -22,11 +22,14 @@ export class S3Storage implements Storage {
 
   constructor(
     private readonly settings: S3Settings,
-    env: NodeJS.ProcessEnv = process.env
+    env: NodeJS.ProcessEnv = process.env,
+    /** Explicit keys (a Storage endpoint's); default: the AWS credential chain. */
+    credentials?: { accessKeyId: string; secretAccessKey: string }
   ) {
     const config: S3ClientConfig = {
       region: settings.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      forcePathStyle: settings.forcePathStyle
+      forcePathStyle: settings.forcePathStyle,
+      credentials
     }
     if (settings.endpoint) {
       config.endpoint = settings.endpoint
@@ -110,10 +113,11 @@ export class S3Storage implements Storage {
     return response.Body as Readable
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, options: { shallow?: boolean } = {}): Promise<StoredObject[]> {
     const out: StoredObject[] = []
     const strip = this.settings.prefix ? this.settings.prefix.length + 1 : 0
-    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.settings.bucket, Prefix: this.fullKey(prefix) })) {
+    const params = { Bucket: this.settings.bucket, Prefix: this.fullKey(prefix), Delimiter: options.shallow ? '/' : undefined }
+    for await (const page of paginateListObjectsV2({ client: this.client }, params)) {
       for (const item of page.Contents ?? []) {
         if (!item.Key) continue
         out.push({ key: item.Key.slice(strip), size: item.Size ?? 0, modified: item.LastModified ?? new Date(0) })

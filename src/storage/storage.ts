@@ -17,8 +17,8 @@ export interface Storage {
   upload(key: string, body: Readable, contentType?: string): Promise<void>
   put(key: string, body: string | Buffer, contentType?: string): Promise<void>
   get(key: string): Promise<Readable>
-  /** Every object under `prefix` (paginated as needed). */
-  list(prefix: string): Promise<StoredObject[]>
+  /** Every object under `prefix` (paginated as needed); `shallow` leaves out what lies in sub-folders. */
+  list(prefix: string, options?: { shallow?: boolean }): Promise<StoredObject[]>
   delete(keys: string[]): Promise<void>
   /** Called once a backup's manifest is written (the artifact storage uploads then). */
   commit?(manifestKey: string): Promise<void>
