@@ -18,7 +18,7 @@ import { ACTION_VERSION } from '../version.js'
 import { snapshotWithBackup } from '../files/commands.js'
 import { filesSummary } from '../report/files-summary.js'
 import type { Snapshot } from '../files/snapshot.js'
-import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
@@ -37,7 +37,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const kind = options.kind ?? ctx.settings.kind
   const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
-  const name = setName(ctx, conn)
+  const name = deriveSetName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -68,7 +68,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
 
     const encrypted = Boolean(settings.encryptionPassphrase)
     const ext = COMPRESSION_EXT[settings.compression]
-    const objects = await withGpgHome(async gpgHome => {
+    const dumped = await withGpgHome(async gpgHome => {
       const tail = pipelineTail(ctx, gpgHome)
       const env = libpqEnv(conn)
       const dump: Stage = {
@@ -111,9 +111,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-      objects: objects.objects,
-      tables: objects.counts,
-      schemaFacts: objects.facts,
+      objects: dumped.objects,
+      tables: dumped.counts,
+      schemaFacts: dumped.facts,
       files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
       github: githubContext(host.env)
     }

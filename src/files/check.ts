@@ -61,7 +61,10 @@ export function contentCheck(file: SnapshotFile, cipher: ContentCipher): Transfo
 
 /** Reads a stored content back, decrypted and checked against its entry. */
 export async function readContent(storage: Storage, manifest: FilesManifest, file: SnapshotFile, cipher: ContentCipher) {
-  const stored = await storage.get(contentKey(manifest, file))
+  const key = contentKey(manifest, file)
+  const stored = await storage.get(key).catch(error => {
+    throw new BackupError(`${file.bucket}/${file.key}: its content ${storage.locate(key)} could not be read: ${errorMessage(error)}`, { cause: error })
+  })
   const plain = cipher.decrypt(stored)
   const check = contentCheck(file, cipher)
   stored.on('error', error => plain.destroy(error))

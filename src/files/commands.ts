@@ -62,7 +62,7 @@ export async function backupBucketsOnly(
 
 /** For verify, drill: the backup `backup` names, when it holds files only (database commands take the rest). */
 export async function filesOnlyBackup(ctx: Context): Promise<BackupEntry | undefined> {
-  const entry = await resolveEntry(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup).catch(() => undefined)
+  const entry = await resolveEntry(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef).catch(() => undefined)
   return entry?.filesOnly ? entry : undefined
 }
 

@@ -1,6 +1,6 @@
 import { resolve, sep } from 'node:path'
 import { configuredSetName, readableStorage, type Context } from '../commands/context.js'
-import { BackupError, InputError } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { SnapshotFile } from '../model/files-manifest.js'
 import type { BucketsEndpoint } from '../model/vocabulary.js'
 import { formatBytes, formatSeconds, table } from '../report/format.js'
@@ -46,7 +46,7 @@ export async function restoreFiles(ctx: Context): Promise<FilesRestore> {
   }
   const storage = readableStorage(ctx)
   const name = configuredSetName(ctx)
-  const entry = await resolveEntry(storage, name, ctx.settings.backup)
+  const entry = await resolveEntry(storage, name, ctx.settings.backupRef)
   if (!hasFiles(entry, name)) throw new BackupError(`Backup ${entry.id} of "${name}" holds no files snapshot (it was made without buckets)`)
   const manifest = await readFilesManifest(storage, name, entry.id)
   if (manifest.encryption && !ctx.settings.encryptionPassphrase) {
@@ -74,7 +74,10 @@ export async function restoreFiles(ctx: Context): Promise<FilesRestore> {
   else {
     await inParallel(writable, settings.jobs, async f => {
       const target = targetOf(f.bucket)
-      await target.storage.upload(target.keyOf(f.key), await readContent(storage, manifest, f, cipher), f.contentType ?? 'application/octet-stream')
+      const body = await readContent(storage, manifest, f, cipher)
+      await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream').catch(error => {
+        throw new BackupError(`Restoring ${f.bucket}/${f.key} to ${where(f)} failed: ${errorMessage(error)}`, { cause: error })
+      })
     })
   }
   const restoredBuckets = [...new Set(files.map(f => f.bucket))]

@@ -58,7 +58,11 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
             const running = uploading.get(`${i}\0${key}`)
             if (running) await running
             if (present[i].get(key) === file.storedSize) continue
-            const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream')
+            const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream').catch(error => {
+              throw new BackupError(`Storing ${file.bucket}/${file.key} at ${storage.locate(key)} failed: ${errorMessage(error)}; nothing was published`, {
+                cause: error
+              })
+            })
             uploading.set(`${i}\0${key}`, upload)
             await upload
             present[i].set(key, file.storedSize)
