@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals'
-import { contentCipher, sameNaming } from '../src/files/cipher.js'
-import { planSnapshot } from '../src/files/plan.js'
-import { testContext } from './helpers/action.js'
-import { parseFilesManifest } from '../src/model/files-manifest.js'
-import type { SnapshotFile } from '../src/model/files-manifest.js'
+import { contentCipher, sameNaming } from '../../src/files/cipher.js'
+import { planSnapshot } from '../../src/files/plan.js'
+import { testContext } from '../helpers/action.js'
+import { parseFilesManifest } from '../../src/model/files-manifest.js'
+import type { SnapshotFile } from '../../src/model/files-manifest.js'
 
 const entry = (key: string, extra: Partial<SnapshotFile> = {}): SnapshotFile => ({
   bucket: 'b',
