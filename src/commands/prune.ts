@@ -48,8 +48,8 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
       `prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`
     )
     if (!settings.dryRun) await deleteBackupFiles(plan.storage, name, plan.doomed)
-    // Then the file contents no remaining backup references, if older than an unfinished upload may be.
-    if (!settings.dryRun) await sweepAfterPrune(ctx, plan.storage, name, UNFINISHED_AFTER_MS)
+    // Then the file contents no remaining backup references.
+    if (!settings.dryRun) await sweepAfterPrune(ctx, plan.storage, name)
   }
 
   const storagesOut: StoragePrune[] = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }))

@@ -113,9 +113,9 @@ export async function restoreFilesCommand(ctx: Context): Promise<Outputs> {
 }
 
 /** The prune hook: after the pruned backups' manifests are gone, sweep contents nothing references. */
-export async function sweepAfterPrune(ctx: Context, storage: Storage, name: string, marginMs: number): Promise<void> {
+export async function sweepAfterPrune(ctx: Context, storage: Storage, name: string): Promise<void> {
   try {
-    const sweep = await sweepContents(storage, name, ctx.now(), marginMs)
+    const sweep = await sweepContents(storage, name, ctx.now())
     if (sweep.contents > 0)
       ctx.host.info(`prune ${name}: ${sweep.deleted} of ${sweep.contents} stored file content(s) no backup references any more were deleted`)
   } catch (error) {

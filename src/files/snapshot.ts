@@ -3,7 +3,7 @@ import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { listBackups } from '../catalog/catalog.js'
+import { listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { layout } from '../catalog/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import { FILES_MANIFEST_VERSION, type BucketTotals, type FilesManifest, type SnapshotFile } from '../model/files-manifest.js'
@@ -14,7 +14,8 @@ import { readableStorages } from '../commands/context.js'
 import { contentCipher, sameNaming, type ContentCipher } from './cipher.js'
 import { inParallel, planSnapshot } from './plan.js'
 import { compare, describeEndpoint, endpointClient, getSource, listSource, type SourceFile } from './source.js'
-import { contentKey, describeFiles, hasFiles, listContents, missingContents, readFilesManifest } from './store.js'
+import { contentKey, hasFiles, listContents, readFilesManifest } from './store.js'
+import { SWEEP_MARGIN_MS } from './sweep.js'
 
 export interface Snapshot {
   manifest: FilesManifest
@@ -23,27 +24,46 @@ export interface Snapshot {
 
 /**
  * Copies the configured buckets into the set's content store and writes `<id>.files.json`:
- * list the source, reuse what the previous snapshot already holds, fetch the rest `buckets-jobs`
- * at a time (each streamed through the hash and the cipher into a private temporary file, since
- * its name is its hash), store each new content once, then check every referenced content is
- * present. The caller writes the manifest that makes the backup exist, last.
+ * list the source, reuse what the previous snapshot already holds (no download, and no listing
+ * of the store when nothing changed), fetch the rest `buckets-jobs` at a time (each streamed
+ * through the hash and the cipher into a private temporary file, since its name is its hash),
+ * store each new content once. The caller writes the manifest that makes the backup exist, last.
+ *
+ * Against a concurrent prune (see sweepContents): a content is reused only if the previous
+ * snapshot references it (checked to still exist once this files manifest is written) or if it
+ * was stored recently enough that no sweep may take it before this backup is published.
  */
 export async function snapshotBuckets(ctx: Context, name: string, id: string): Promise<Snapshot> {
   const { files: settings } = ctx.settings
   const storages = readableStorages(ctx)
   const cipher = contentCipher(ctx.settings.encryptionPassphrase)
+  const naming = { name, encryption: cipher.encryption }
   const started = ctx.now()
   const client = endpointClient(settings.source)
   try {
-    const { buckets, files: listing } = await listSource(client, settings.source, settings.buckets)
+    // Two servers: the source listing and the set listings run side by side.
+    const [{ buckets, files: listing }, sets] = await Promise.all([
+      listSource(client, settings.source, settings.buckets),
+      Promise.all(storages.map(s => listBackups(s, name)))
+    ])
     ctx.host.info(`Files: ${listing.length} file(s) in ${buckets.length} bucket(s) of ${describeEndpoint(settings.source)}`)
-    const previous = await previousSnapshot(ctx, storages[0], name, cipher)
-    const present = await Promise.all(storages.map(s => listContents(s, name)))
-    const naming = { name, encryption: cipher.encryption }
-    const everywhere = (f: SnapshotFile) => present.every(p => p.get(contentKey(naming, f)) === f.storedSize)
-    const plan = planSnapshot(listing, previous, everywhere)
+    const previous = await previousSnapshot(ctx, storages[0], sets[0], name, cipher)
+    // Where the previous snapshot is published, its contents are there (prune never deletes a referenced content).
+    const relies = sets.map(entries => previous !== undefined && entries.some(b => b.id === previous.id && b.complete && hasFiles(b, name)))
+    const referenced = new Set(previous?.files.map(f => contentKey(naming, f)))
+    const listed = await Promise.all(storages.map((s, i) => (relies[i] ? undefined : listContents(s, name))))
+    const everywhere = (f: SnapshotFile) => relies.every((r, i) => r || listed[i]!.get(contentKey(naming, f))?.size === f.storedSize)
+    const plan = planSnapshot(listing, previous?.files ?? [], everywhere)
+    if (plan.fetch.length > 0) for (const [i, storage] of storages.entries()) listed[i] ??= await listContents(storage, name)
+    const freshAfter = ctx.now().getTime() - SWEEP_MARGIN_MS / 2
+    const stored = storages.map(() => new Set<string>())
+    const holds = (i: number, key: string, size: number): boolean => {
+      if (stored[i].has(key) || (relies[i] && referenced.has(key))) return true
+      const object = listed[i]!.get(key)
+      return object?.size === size && object.modified.getTime() >= freshAfter
+    }
 
-    const fresh = new Set<string>()
+    const added = new Set<string>()
     // Two files with the same bytes in one run: the second waits for the first's upload instead of racing it.
     const uploading = new Map<string, Promise<void>>()
     const fetched = await withTempDir('files', async dir => {
@@ -55,9 +75,10 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
           const file = await spool(client, source, cipher, temp)
           const key = contentKey(naming, file)
           for (const [i, storage] of storages.entries()) {
+            // No await between the check and uploading.set: another worker must see this upload.
             const running = uploading.get(`${i}\0${key}`)
             if (running) await running
-            if (present[i].get(key) === file.storedSize) continue
+            if (holds(i, key, file.storedSize)) continue
             const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream').catch(error => {
               throw new BackupError(`Storing ${file.bucket}/${file.key} at ${storage.locate(key)} failed: ${errorMessage(error)}; nothing was published`, {
                 cause: error
@@ -65,8 +86,8 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
             })
             uploading.set(`${i}\0${key}`, upload)
             await upload
-            present[i].set(key, file.storedSize)
-            fresh.add(`${file.bucket}\0${file.key}`)
+            stored[i].add(key)
+            added.add(`${file.bucket}\0${file.key}`)
           }
           out.push(file)
         } finally {
@@ -85,19 +106,17 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
       finishedAt: ctx.now().toISOString(),
       source: { endpoint: settings.source.endpoint, buckets },
       encryption: cipher.encryption,
-      buckets: totals(buckets, files, fresh),
+      buckets: totals(buckets, files, added),
       files
     }
-    // Written before the backup's own manifest: while it is there, prune's sweep keeps its contents.
+    // Written before the backup's own manifest: from now on a sweep keeps every content it names.
     const json = JSON.stringify(manifest) + '\n'
     for (const storage of storages) await storage.put(layout.filesManifest(name, id), json, 'application/json')
-    for (const storage of storages) {
-      const missing = missingContents(manifest, await listContents(storage, name))
-      if (missing.length > 0) {
-        throw new BackupError(
-          `Files snapshot ${id}: ${missing.length} content(s) vanished from ${storage.locate(layout.contents(name))} during the backup (${describeFiles(missing)}); nothing was published`
-        )
-      }
+    for (const [i, storage] of storages.entries()) {
+      if (!relies[i] || (await listBackups(storage, name)).some(b => b.id === previous!.id && b.complete)) continue
+      throw new BackupError(
+        `Files snapshot ${id}: the previous backup ${previous!.id}, whose stored files this one reuses, was pruned from ${storage.locate(layout.setPrefix(name))} while it ran; nothing was published (run the backup again)`
+      )
     }
     return { manifest, seconds: (ctx.now().getTime() - started.getTime()) / 1000 }
   } finally {
@@ -133,24 +152,30 @@ function tapped(body: Readable, tap: Transform): Readable {
 }
 
 /** The newest complete snapshot of the set named the same way (same passphrase), if any. */
-async function previousSnapshot(ctx: Context, storage: Storage, name: string, cipher: ContentCipher): Promise<SnapshotFile[]> {
-  const candidate = (await listBackups(storage, name)).find(b => b.complete && hasFiles(b, name))
-  if (!candidate) return []
+async function previousSnapshot(
+  ctx: Context,
+  storage: Storage,
+  entries: BackupEntry[],
+  name: string,
+  cipher: ContentCipher
+): Promise<{ id: string; files: SnapshotFile[] } | undefined> {
+  const candidate = entries.find(b => b.complete && hasFiles(b, name))
+  if (!candidate) return undefined
   try {
     const manifest = await readFilesManifest(storage, name, candidate.id)
-    if (sameNaming(manifest.encryption, cipher.encryption)) return manifest.files
+    if (sameNaming(manifest.encryption, cipher.encryption)) return { id: candidate.id, files: manifest.files }
     ctx.host.info(`Files: the previous snapshot ${candidate.id} was stored with another encryption setting; copying every file again`)
   } catch (error) {
     ctx.host.warning(`could not read the previous files snapshot ${candidate.id} (copying every file again): ${errorMessage(error)}`)
   }
-  return []
+  return undefined
 }
 
-function totals(buckets: string[], files: SnapshotFile[], fresh: Set<string>): BucketTotals[] {
+function totals(buckets: string[], files: SnapshotFile[], added: Set<string>): BucketTotals[] {
   return buckets.map(bucket => {
     const mine = files.filter(f => f.bucket === bucket)
-    const added = mine.filter(f => fresh.has(`${f.bucket}\0${f.key}`))
+    const stored = mine.filter(f => added.has(`${f.bucket}\0${f.key}`))
     const sum = (list: SnapshotFile[]) => list.reduce((s, f) => s + f.size, 0)
-    return { bucket, files: mine.length, bytes: sum(mine), newFiles: added.length, newBytes: sum(added) }
+    return { bucket, files: mine.length, bytes: sum(mine), newFiles: stored.length, newBytes: sum(stored) }
   })
 }

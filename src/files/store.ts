@@ -1,13 +1,13 @@
 import { layout } from '../catalog/manifest.js'
 import { BackupError } from '../errors.js'
 import { parseFilesManifest, type FilesManifest, type SnapshotFile } from '../model/files-manifest.js'
-import { readAll, type Storage } from '../storage/storage.js'
+import { readAll, type Storage, type StoredObject } from '../storage/storage.js'
 import { listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { storedSuffix } from './cipher.js'
 
-/** Every stored content of the set: key → size (one listing, no download). */
-export async function listContents(storage: Storage, name: string): Promise<Map<string, number>> {
-  return new Map((await storage.list(layout.contents(name))).map(o => [o.key, o.size]))
+/** Every stored content of the set by key (one listing, no download). */
+export async function listContents(storage: Storage, name: string): Promise<Map<string, StoredObject>> {
+  return new Map((await storage.list(layout.contents(name))).map(o => [o.key, o]))
 }
 
 export function contentKey(manifest: Pick<FilesManifest, 'name' | 'encryption'>, file: Pick<SnapshotFile, 'hash'>): string {
@@ -30,8 +30,8 @@ export async function readFilesManifest(storage: Storage, name: string, id: stri
 }
 
 /** Files whose content is missing from the listing or has another size than the manifest says. */
-export function missingContents(manifest: FilesManifest, contents: Map<string, number>): SnapshotFile[] {
-  return manifest.files.filter(f => contents.get(contentKey(manifest, f)) !== f.storedSize)
+export function missingContents(manifest: FilesManifest, contents: Map<string, StoredObject>): SnapshotFile[] {
+  return manifest.files.filter(f => contents.get(contentKey(manifest, f))?.size !== f.storedSize)
 }
 
 /** "bucket/key" for messages: the first few, and how many more. */

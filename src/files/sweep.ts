@@ -4,6 +4,9 @@ import { BackupError, errorMessage } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
 import { contentKey, hasFiles, readFilesManifest } from './store.js'
 
+/** Only contents stored longer ago than this are swept (a backup takes less); a backup reuses unreferenced contents younger than half of it. */
+export const SWEEP_MARGIN_MS = 24 * 3_600_000
+
 export interface Sweep {
   contents: number
   deleted: number
@@ -12,13 +15,13 @@ export interface Sweep {
 
 /**
  * Deletes the set's stored contents that no files manifest references any more. The contents are
- * listed BEFORE the manifests are read, and only contents older than `marginMs` go: a backup
- * running meanwhile stores its new contents (fresh, so spared) and then writes its files manifest
- * before it is published (read here, so what it reuses is spared), and it checks that every
- * content it references is still there before it publishes. Every files manifest counts, of
- * complete backups and of unfinished ones alike; one that cannot be read stops the sweep.
+ * listed BEFORE the manifests are read, and only contents older than `marginMs` go. A backup
+ * running meanwhile is safe: what it stores or reuses is fresh (younger than half the margin), or
+ * referenced by the previous snapshot, which it checks is still there after writing its own files
+ * manifest (which this sweep then reads, if it had not listed the manifests yet). Every files
+ * manifest counts, of complete and unfinished backups alike; one that cannot be read stops the sweep.
  */
-export async function sweepContents(storage: Storage, name: string, now: Date, marginMs: number): Promise<Sweep> {
+export async function sweepContents(storage: Storage, name: string, now: Date, marginMs = SWEEP_MARGIN_MS): Promise<Sweep> {
   const contents = await storage.list(layout.contents(name))
   if (contents.length === 0) return { contents: 0, deleted: 0, deletedBytes: 0 }
   const referenced = new Set<string>()
