@@ -72344,7 +72344,7 @@ async function resolveBackup(storage, name, ref) {
         return readManifest(storage, name, candidates[0].id);
     }
     if (!backups.some(b => b.id === ref)) {
-        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+        throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
     }
     return readManifest(storage, name, ref);
 }
@@ -73004,7 +73004,7 @@ var external_node_util_ = __nccwpck_require__(57975);
 
 
 
-const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
 function candidateDirs(pgBinDir, env) {
     const debian = '/usr/lib/postgresql';
@@ -73027,7 +73027,7 @@ async function probe(dir, tool) {
     if (!(0,external_node_fs_.existsSync)(path))
         return undefined;
     try {
-        const { stdout } = await run(path, ['--version'], { timeout: 10000 });
+        const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000 });
         const parsed = parseToolVersion(stdout);
         return parsed && { dir, ...parsed, bin: name => (0,external_node_path_.join)(dir, name) };
     }
@@ -73167,7 +73167,7 @@ const MAX_PARTS = 10000;
  */
 class S3Storage {
     settings;
-    kind = 's3';
+    type = 's3';
     client;
     /** Part size for multipart uploads (see sizePartsFor). */
     partSize = 8 * MiB;
@@ -73317,7 +73317,7 @@ function sourceConnection(ctx) {
     return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
 }
 /** The backup set's name: the `name` input, else the database's name. */
-function setName(ctx, conn) {
+function deriveSetName(ctx, conn) {
     const name = ctx.settings.name ?? conn?.database ?? conn?.user;
     if (!name)
         throw new InputError('name', 'could not be derived from database-url; set it');
@@ -73329,11 +73329,11 @@ function configuredSetName(ctx) {
         return ctx.settings.name;
     if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
         throw new InputError('name', 'is required (or database-url, whose database names the set)');
-    return setName(ctx, sourceConnection(ctx));
+    return deriveSetName(ctx, sourceConnection(ctx));
 }
 /** The storages that can be read back (artifact storage is write-only). */
 function readableStorages(ctx) {
-    return ctx.storages.filter(s => s.kind !== 'artifact');
+    return ctx.storages.filter(s => s.type !== 'artifact');
 }
 /** The first storage that can be read back: where verify, drill, restore and monitor read. */
 function readableStorage(ctx) {
@@ -73757,6 +73757,33 @@ async function inParallel(items, limit, work) {
     if (rejected)
         throw rejected.reason;
 }
+/**
+ * Files above one multipart part (8 MiB) are copied at most two at a time: the S3 uploader keeps
+ * up to ~24 MiB of parts in memory per upload, and eight at once would triple the process's memory.
+ */
+const LARGE_FILE = 8 * 1024 * 1024;
+const LARGE_AT_ONCE = 2;
+/** Runs at most `n` of the calls given to it at once; the others wait their turn. */
+function limiter(n) {
+    let active = 0;
+    const waiting = [];
+    return async (work) => {
+        if (active < n)
+            active++;
+        else
+            await new Promise(resolve => waiting.push(resolve)); // the slot is handed over
+        try {
+            return await work();
+        }
+        finally {
+            const next = waiting.shift();
+            if (next)
+                next();
+            else
+                active--;
+        }
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/model/files-manifest.ts
 
@@ -73797,9 +73824,9 @@ function parseFilesManifest(text, source) {
 
 
 
-/** Every stored content of the set: key → size (one listing, no download). */
+/** Every stored content of the set by key (one listing, no download). */
 async function listContents(storage, name) {
-    return new Map((await storage.list(layout.contents(name))).map(o => [o.key, o.size]));
+    return new Map((await storage.list(layout.contents(name))).map(o => [o.key, o]));
 }
 function contentKey(manifest, file) {
     return layout.content(manifest.name, file.hash, storedSuffix(manifest.encryption));
@@ -73820,7 +73847,7 @@ async function readFilesManifest(storage, name, id) {
 }
 /** Files whose content is missing from the listing or has another size than the manifest says. */
 function missingContents(manifest, contents) {
-    return manifest.files.filter(f => contents.get(contentKey(manifest, f)) !== f.storedSize);
+    return manifest.files.filter(f => contents.get(contentKey(manifest, f))?.size !== f.storedSize);
 }
 /** "bucket/key" for messages: the first few, and how many more. */
 function describeFiles(files, limit = 5) {
@@ -73895,7 +73922,10 @@ function contentCheck(file, cipher) {
 }
 /** Reads a stored content back, decrypted and checked against its entry. */
 async function readContent(storage, manifest, file, cipher) {
-    const stored = await storage.get(contentKey(manifest, file));
+    const key = contentKey(manifest, file);
+    const stored = await storage.get(key).catch(error => {
+        throw new BackupError(`${file.bucket}/${file.key}: its content ${storage.locate(key)} could not be read: ${errorMessage(error)}`, { cause: error });
+    });
     const plain = cipher.decrypt(stored);
     const check = contentCheck(file, cipher);
     stored.on('error', error => plain.destroy(error));
@@ -73968,7 +73998,7 @@ async function compareObjects(db, files) {
 
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
 class LocalStorage {
-    kind = 'local';
+    type = 'local';
     root;
     constructor(root) {
         this.root = (0,external_node_path_.resolve)(root);
@@ -74128,7 +74158,7 @@ async function restoreFiles(ctx) {
     }
     const storage = readableStorage(ctx);
     const name = configuredSetName(ctx);
-    const entry = await resolveEntry(storage, name, ctx.settings.backup);
+    const entry = await resolveEntry(storage, name, ctx.settings.backupRef);
     if (!hasFiles(entry, name))
         throw new BackupError(`Backup ${entry.id} of "${name}" holds no files snapshot (it was made without buckets)`);
     const manifest = await readFilesManifest(storage, name, entry.id);
@@ -74157,10 +74187,15 @@ async function restoreFiles(ctx) {
         for (const f of writable.slice(0, 1000))
             ctx.host.info(`would write ${where(f)} (${f.size} bytes)`);
     else {
-        await inParallel(writable, settings.jobs, async (f) => {
+        const large = limiter(LARGE_AT_ONCE);
+        const write = async (f) => {
             const target = targetOf(f.bucket);
-            await target.storage.upload(target.keyOf(f.key), await readContent(storage, manifest, f, cipher), f.contentType ?? 'application/octet-stream');
-        });
+            const body = await readContent(storage, manifest, f, cipher);
+            await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream').catch(error => {
+                throw new BackupError(`Restoring ${f.bucket}/${f.key} to ${where(f)} failed: ${errorMessage(error)}`, { cause: error });
+            });
+        };
+        await inParallel(writable, settings.jobs, f => (f.size > LARGE_FILE ? large(() => write(f)) : write(f)));
     }
     const restoredBuckets = [...new Set(files.map(f => f.bucket))];
     const deleted = settings.restoreDeleteExtra
@@ -74225,7 +74260,45 @@ async function deleteExtras(ctx, restored, targets) {
     return count;
 }
 
+;// CONCATENATED MODULE: ./src/files/sweep.ts
+
+
+
+
+/** Only contents stored longer ago than this are swept (a backup takes less); a backup reuses unreferenced contents younger than half of it. */
+const SWEEP_MARGIN_MS = 24 * 3_600_000;
+/**
+ * Deletes the set's stored contents that no files manifest references any more. The contents are
+ * listed BEFORE the manifests are read, and only contents older than `marginMs` go. A backup
+ * running meanwhile is safe: what it stores or reuses is fresh (younger than half the margin), or
+ * referenced by the previous snapshot, which it checks is still there after writing its own files
+ * manifest (which this sweep then reads, if it had not listed the manifests yet). Every files
+ * manifest counts, of complete and unfinished backups alike; one that cannot be read stops the sweep.
+ */
+async function sweepContents(storage, name, now, marginMs = SWEEP_MARGIN_MS) {
+    const contents = await storage.list(layout.contents(name));
+    if (contents.length === 0)
+        return { contents: 0, deleted: 0, deletedBytes: 0 };
+    const referenced = new Set();
+    for (const entry of (await listBackups(storage, name)).filter(b => hasFiles(b, name))) {
+        try {
+            const manifest = await readFilesManifest(storage, name, entry.id);
+            for (const file of manifest.files)
+                referenced.add(contentKey(manifest, file));
+        }
+        catch (error) {
+            throw new BackupError(`Prune kept every stored file content of "${name}": ${errorMessage(error)}`);
+        }
+    }
+    const cutoff = now.getTime() - marginMs;
+    const doomed = contents.filter(c => !referenced.has(c.key) && c.modified.getTime() < cutoff);
+    if (doomed.length > 0)
+        await storage.delete(doomed.map(c => c.key));
+    return { contents: contents.length, deleted: doomed.length, deletedBytes: doomed.reduce((s, c) => s + c.size, 0) };
+}
+
 ;// CONCATENATED MODULE: ./src/files/snapshot.ts
+
 
 
 
@@ -74243,54 +74316,83 @@ async function deleteExtras(ctx, restored, targets) {
 
 /**
  * Copies the configured buckets into the set's content store and writes `<id>.files.json`:
- * list the source, reuse what the previous snapshot already holds, fetch the rest `buckets-jobs`
- * at a time (each streamed through the hash and the cipher into a private temporary file, since
- * its name is its hash), store each new content once, then check every referenced content is
- * present. The caller writes the manifest that makes the backup exist, last.
+ * list the source, reuse what the previous snapshot already holds (no download, and no listing
+ * of the store when nothing changed), fetch the rest `buckets-jobs` at a time (each streamed
+ * through the hash and the cipher into a private temporary file, since its name is its hash),
+ * store each new content once. The caller writes the manifest that makes the backup exist, last.
+ *
+ * Against a concurrent prune (see sweepContents): a content is reused only if the previous
+ * snapshot references it (checked to still exist once this files manifest is written) or if it
+ * was stored recently enough that no sweep may take it before this backup is published.
  */
 async function snapshotBuckets(ctx, name, id) {
     const { files: settings } = ctx.settings;
     const storages = readableStorages(ctx);
     const cipher = contentCipher(ctx.settings.encryptionPassphrase);
+    const naming = { name, encryption: cipher.encryption };
     const started = ctx.now();
     const client = endpointClient(settings.source);
     try {
-        const { buckets, files: listing } = await listSource(client, settings.source, settings.buckets);
+        // Two servers: the source listing and the set listings run side by side.
+        const [{ buckets, files: listing }, sets] = await Promise.all([
+            listSource(client, settings.source, settings.buckets),
+            Promise.all(storages.map(s => listBackups(s, name)))
+        ]);
         ctx.host.info(`Files: ${listing.length} file(s) in ${buckets.length} bucket(s) of ${describeEndpoint(settings.source)}`);
-        const previous = await previousSnapshot(ctx, storages[0], name, cipher);
-        const present = await Promise.all(storages.map(s => listContents(s, name)));
-        const naming = { name, encryption: cipher.encryption };
-        const everywhere = (f) => present.every(p => p.get(contentKey(naming, f)) === f.storedSize);
-        const plan = planSnapshot(listing, previous, everywhere);
-        const fresh = new Set();
+        const previous = await previousSnapshot(ctx, storages[0], sets[0], name, cipher);
+        // Where the previous snapshot is published, its contents are there (prune never deletes a referenced content).
+        const relies = sets.map(entries => previous !== undefined && entries.some(b => b.id === previous.id && b.complete && hasFiles(b, name)));
+        const referenced = new Set(previous?.files.map(f => contentKey(naming, f)));
+        const listed = await Promise.all(storages.map((s, i) => (relies[i] ? undefined : listContents(s, name))));
+        const everywhere = (f) => relies.every((r, i) => r || listed[i].get(contentKey(naming, f))?.size === f.storedSize);
+        const plan = planSnapshot(listing, previous?.files ?? [], everywhere);
+        if (plan.fetch.length > 0)
+            for (const [i, storage] of storages.entries())
+                listed[i] ??= await listContents(storage, name);
+        const freshAfter = ctx.now().getTime() - SWEEP_MARGIN_MS / 2;
+        const stored = storages.map(() => new Set());
+        const holds = (i, key, size) => {
+            if (stored[i].has(key) || (relies[i] && referenced.has(key)))
+                return true;
+            const object = listed[i].get(key);
+            return object?.size === size && object.modified.getTime() >= freshAfter;
+        };
+        const added = new Set();
         // Two files with the same bytes in one run: the second waits for the first's upload instead of racing it.
         const uploading = new Map();
         const fetched = await withTempDir('files', async (dir) => {
             const out = [];
             let n = 0;
-            await inParallel(plan.fetch, settings.jobs, async (source) => {
+            const large = limiter(LARGE_AT_ONCE);
+            const copy = async (source) => {
                 const temp = (0,external_node_path_.join)(dir, String(n++));
                 try {
                     const file = await spool(client, source, cipher, temp);
                     const key = contentKey(naming, file);
                     for (const [i, storage] of storages.entries()) {
+                        // No await between the check and uploading.set: another worker must see this upload.
                         const running = uploading.get(`${i}\0${key}`);
                         if (running)
                             await running;
-                        if (present[i].get(key) === file.storedSize)
+                        if (holds(i, key, file.storedSize))
                             continue;
-                        const upload = storage.upload(key, (0,external_node_fs_.createReadStream)(temp), 'application/octet-stream');
+                        const upload = storage.upload(key, (0,external_node_fs_.createReadStream)(temp), 'application/octet-stream').catch(error => {
+                            throw new BackupError(`Storing ${file.bucket}/${file.key} at ${storage.locate(key)} failed: ${errorMessage(error)}; nothing was published`, {
+                                cause: error
+                            });
+                        });
                         uploading.set(`${i}\0${key}`, upload);
                         await upload;
-                        present[i].set(key, file.storedSize);
-                        fresh.add(`${file.bucket}\0${file.key}`);
+                        stored[i].add(key);
+                        added.add(`${file.bucket}\0${file.key}`);
                     }
                     out.push(file);
                 }
                 finally {
                     await (0,promises_.rm)(temp, { force: true });
                 }
-            });
+            };
+            await inParallel(plan.fetch, settings.jobs, source => (source.size > LARGE_FILE ? large(() => copy(source)) : copy(source)));
             return out;
         });
         const files = [...plan.reuse, ...fetched].sort((a, b) => (a.bucket === b.bucket ? compare(a.key, b.key) : compare(a.bucket, b.bucket)));
@@ -74302,18 +74404,17 @@ async function snapshotBuckets(ctx, name, id) {
             finishedAt: ctx.now().toISOString(),
             source: { endpoint: settings.source.endpoint, buckets },
             encryption: cipher.encryption,
-            buckets: totals(buckets, files, fresh),
+            buckets: totals(buckets, files, added),
             files
         };
-        // Written before the backup's own manifest: while it is there, prune's sweep keeps its contents.
+        // Written before the backup's own manifest: from now on a sweep keeps every content it names.
         const json = JSON.stringify(manifest) + '\n';
         for (const storage of storages)
             await storage.put(layout.filesManifest(name, id), json, 'application/json');
-        for (const storage of storages) {
-            const missing = missingContents(manifest, await listContents(storage, name));
-            if (missing.length > 0) {
-                throw new BackupError(`Files snapshot ${id}: ${missing.length} content(s) vanished from ${storage.locate(layout.contents(name))} during the backup (${describeFiles(missing)}); nothing was published`);
-            }
+        for (const [i, storage] of storages.entries()) {
+            if (!relies[i] || (await listBackups(storage, name)).some(b => b.id === previous.id && b.complete))
+                continue;
+            throw new BackupError(`Files snapshot ${id}: the previous backup ${previous.id}, whose stored files this one reuses, was pruned from ${storage.locate(layout.setPrefix(name))} while it ran; nothing was published (run the backup again)`);
         }
         return { manifest, seconds: (ctx.now().getTime() - started.getTime()) / 1000 };
     }
@@ -74348,63 +74449,28 @@ function tapped(body, tap) {
     return body.pipe(tap);
 }
 /** The newest complete snapshot of the set named the same way (same passphrase), if any. */
-async function previousSnapshot(ctx, storage, name, cipher) {
-    const candidate = (await listBackups(storage, name)).find(b => b.complete && hasFiles(b, name));
+async function previousSnapshot(ctx, storage, entries, name, cipher) {
+    const candidate = entries.find(b => b.complete && hasFiles(b, name));
     if (!candidate)
-        return [];
+        return undefined;
     try {
         const manifest = await readFilesManifest(storage, name, candidate.id);
         if (sameNaming(manifest.encryption, cipher.encryption))
-            return manifest.files;
+            return { id: candidate.id, files: manifest.files };
         ctx.host.info(`Files: the previous snapshot ${candidate.id} was stored with another encryption setting; copying every file again`);
     }
     catch (error) {
         ctx.host.warning(`could not read the previous files snapshot ${candidate.id} (copying every file again): ${errorMessage(error)}`);
     }
-    return [];
+    return undefined;
 }
-function totals(buckets, files, fresh) {
+function totals(buckets, files, added) {
     return buckets.map(bucket => {
         const mine = files.filter(f => f.bucket === bucket);
-        const added = mine.filter(f => fresh.has(`${f.bucket}\0${f.key}`));
+        const stored = mine.filter(f => added.has(`${f.bucket}\0${f.key}`));
         const sum = (list) => list.reduce((s, f) => s + f.size, 0);
-        return { bucket, files: mine.length, bytes: sum(mine), newFiles: added.length, newBytes: sum(added) };
+        return { bucket, files: mine.length, bytes: sum(mine), newFiles: stored.length, newBytes: sum(stored) };
     });
-}
-
-;// CONCATENATED MODULE: ./src/files/sweep.ts
-
-
-
-
-/**
- * Deletes the set's stored contents that no files manifest references any more. The contents are
- * listed BEFORE the manifests are read, and only contents older than `marginMs` go: a backup
- * running meanwhile stores its new contents (fresh, so spared) and then writes its files manifest
- * before it is published (read here, so what it reuses is spared), and it checks that every
- * content it references is still there before it publishes. Every files manifest counts, of
- * complete backups and of unfinished ones alike; one that cannot be read stops the sweep.
- */
-async function sweepContents(storage, name, now, marginMs) {
-    const contents = await storage.list(layout.contents(name));
-    if (contents.length === 0)
-        return { contents: 0, deleted: 0, deletedBytes: 0 };
-    const referenced = new Set();
-    for (const entry of (await listBackups(storage, name)).filter(b => hasFiles(b, name))) {
-        try {
-            const manifest = await readFilesManifest(storage, name, entry.id);
-            for (const file of manifest.files)
-                referenced.add(contentKey(manifest, file));
-        }
-        catch (error) {
-            throw new BackupError(`Prune kept every stored file content of "${name}": ${errorMessage(error)}`);
-        }
-    }
-    const cutoff = now.getTime() - marginMs;
-    const doomed = contents.filter(c => !referenced.has(c.key) && c.modified.getTime() < cutoff);
-    if (doomed.length > 0)
-        await storage.delete(doomed.map(c => c.key));
-    return { contents: contents.length, deleted: doomed.length, deletedBytes: doomed.reduce((s, c) => s + c.size, 0) };
 }
 
 ;// CONCATENATED MODULE: ./src/files/commands.ts
@@ -74463,7 +74529,7 @@ async function backupBucketsOnly(ctx, prune) {
 }
 /** For verify, drill: the backup `backup` names, when it holds files only (database commands take the rest). */
 async function filesOnlyBackup(ctx) {
-    const entry = await resolveEntry(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup).catch(() => undefined);
+    const entry = await resolveEntry(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef).catch(() => undefined);
     return entry?.filesOnly ? entry : undefined;
 }
 async function verifyFilesOnly(ctx, entry) {
@@ -74506,9 +74572,9 @@ async function restoreFilesCommand(ctx) {
     return { 'backup-id': result.backupId, 'files-count': result.files, 'files-bytes': result.bytes, 'restore-seconds': result.seconds.toFixed(1) };
 }
 /** The prune hook: after the pruned backups' manifests are gone, sweep contents nothing references. */
-async function sweepAfterPrune(ctx, storage, name, marginMs) {
+async function sweepAfterPrune(ctx, storage, name) {
     try {
-        const sweep = await sweepContents(storage, name, ctx.now(), marginMs);
+        const sweep = await sweepContents(storage, name, ctx.now());
         if (sweep.contents > 0)
             ctx.host.info(`prune ${name}: ${sweep.deleted} of ${sweep.contents} stored file content(s) no backup references any more were deleted`);
     }
@@ -74696,7 +74762,7 @@ async function readBack(storage, manifest, object, options) {
     const stages = [];
     if (manifest.encryption) {
         if (!options.passphrase) {
-            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
+            throw new InputError('encryption-passphrase', `backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
         }
         stages.push(decryptStage(options.gpgHome, options.passphrase));
     }
@@ -74807,7 +74873,7 @@ async function withDumpOnDisk(storage, manifest, options, work) {
  * size in line with the set's history. Throws when a check fails.
  */
 async function verify(ctx) {
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef);
     const checks = await checkBackup(ctx, manifest);
     const failed = checks.filter(c => !c.ok);
     if (failed.length > 0)
@@ -74930,7 +74996,7 @@ async function backup(ctx, options = {}) {
     const kind = options.kind ?? ctx.settings.kind;
     const conn = options.conn ?? sourceConnection(ctx);
     const { settings, host } = ctx;
-    const name = setName(ctx, conn);
+    const name = deriveSetName(ctx, conn);
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
     if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -74958,7 +75024,7 @@ async function backup(ctx, options = {}) {
         const tables = await listTables(client, filters);
         const encrypted = Boolean(settings.encryptionPassphrase);
         const ext = COMPRESSION_EXT[settings.compression];
-        const objects = await withGpgHome(async (gpgHome) => {
+        const dumped = await withGpgHome(async (gpgHome) => {
             const tail = pipelineTail(ctx, gpgHome);
             const env = libpqEnv(conn);
             const dump = {
@@ -75000,9 +75066,9 @@ async function backup(ctx, options = {}) {
             filters,
             compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
             encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-            objects: objects.objects,
-            tables: objects.counts,
-            schemaFacts: objects.facts,
+            objects: dumped.objects,
+            tables: dumped.counts,
+            schemaFacts: dumped.facts,
             files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
             github: githubContext(host.env)
         };
@@ -75195,7 +75261,7 @@ function refuseSource(target, source) {
  */
 async function drill(ctx) {
     const target = drillTarget(ctx);
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef);
     // The manifest knows where the backup came from, even when database-url is not given.
     const { host, port, name: database } = manifest.database;
     if (host)
@@ -75438,7 +75504,6 @@ function pruneSummary(result) {
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 const UNFINISHED_AFTER_MS = 24 * 3_600_000;
-const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
  * Deletes the manifests of every pruned backup first, then their other files: an interrupted
@@ -75446,14 +75511,11 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
  */
 async function prune(ctx, options = {}) {
     const { settings, host } = ctx;
-    if (!hasKeepRule(settings.retention)) {
-        throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
-    }
     const kind = options.kind ?? settings.kind;
     const name = options.name ?? configuredSetName(ctx);
     const storages = readableStorages(ctx);
     if (storages.length === 0)
-        throw new BackupError('Input "storage": prune reads backups back; include s3 or local');
+        throw new InputError('storage', 'prune reads backups back; include s3 or local');
     // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
     const plans = [];
     for (const storage of storages) {
@@ -75470,9 +75532,9 @@ async function prune(ctx, options = {}) {
         host.info(`prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`);
         if (!settings.dryRun)
             await deleteBackupFiles(plan.storage, name, plan.doomed);
-        // Then the file contents no remaining backup references, if older than an unfinished upload may be.
+        // Then the file contents no remaining backup references.
         if (!settings.dryRun)
-            await sweepAfterPrune(ctx, plan.storage, name, UNFINISHED_AFTER_MS);
+            await sweepAfterPrune(ctx, plan.storage, name);
     }
     const storagesOut = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }));
     const ids = (pick) => [...new Set(storagesOut.flatMap(pick))].sort().reverse();
@@ -75550,7 +75612,6 @@ function parseDrillReport(text, source) {
 
 
 
-
 /**
  * Fails when the set's newest backup is older than `max-age`, when its stored data
  * does not match its manifest's size, or when the newest drill report says it failed.
@@ -75558,7 +75619,7 @@ function parseDrillReport(text, source) {
 async function monitor(ctx) {
     const storage = readableStorage(ctx);
     const name = configuredSetName(ctx);
-    const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h');
+    const maxAgeMs = ctx.settings.maxAgeMs;
     const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly && b.kind !== 'pre-restore');
     const checks = [];
     const newest = backups[0];
@@ -75610,7 +75671,7 @@ async function monitor(ctx) {
 
 
 
-const restore_run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const restore_execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -75633,7 +75694,7 @@ function restoreTarget(ctx) {
 async function restore(ctx) {
     const target = restoreTarget(ctx);
     const storage = readableStorage(ctx);
-    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef);
     if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
         throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
@@ -75675,7 +75736,7 @@ async function restore(ctx) {
  */
 async function replaceTables(ctx, tools, file, target) {
     const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
-    const listing = await restore_run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
+    const listing = await restore_execFileAsync(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
     const data = listing.stdout
         .split('\n')
         .map(line => ({ line, entry: parseToc(line)[0] }))
@@ -75783,6 +75844,8 @@ const COMMAND_RUNNERS = {
 
 
 
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within'];
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 function readSettings(host) {
     const get = (name) => host.input(name).trim();
@@ -75815,14 +75878,14 @@ function readSettings(host) {
         prune: inputs_bool(get, 'prune', false),
         criticalTables: list(get('critical-tables')),
         maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-        backup: get('backup') || 'latest',
+        backupRef: get('backup') || 'latest',
         targetDatabaseUrl: get('target-database-url'),
         confirm: get('confirm'),
         jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
         checkSql: host.input('check-sql').trim(),
         retention: readRetention(get),
         dryRun: inputs_bool(get, 'dry-run', false),
-        maxAgeMs: optionalDuration(get, 'max-age'),
+        maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
         clean: inputs_bool(get, 'clean', false),
         files: readFiles(get)
@@ -75838,7 +75901,10 @@ function readSettings(host) {
     }
     // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
+        throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`);
+    }
+    if (command === 'prune' && !hasKeepRule(settings.retention)) {
+        throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`);
     }
     if (settings.files.buckets.length > 0 && command === 'backup' && !storage.some(kind => kind !== 'artifact')) {
         throw new InputError('buckets', 'needs s3 or local storage: file contents are shared between backups, which artifacts cannot be');
@@ -76067,7 +76133,7 @@ function redactUrls(text) {
 class ArtifactStorage {
     retentionDays;
     uploader;
-    kind = 'artifact';
+    type = 'artifact';
     staging;
     constructor(retentionDays, uploader = async () => new (await __nccwpck_require__.e(/* import() */ 584).then(__nccwpck_require__.bind(__nccwpck_require__, 20584))).DefaultArtifactClient()) {
         this.retentionDays = retentionDays;
@@ -76138,6 +76204,7 @@ function openStorages(settings, env) {
 
 
 
+/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
 const SECRET_INPUTS = [
     'database-url',
     'target-database-url',
@@ -76154,28 +76221,36 @@ const SECRET_INPUTS = [
 async function execute(host, now = () => new Date()) {
     const secrets = new Secrets();
     secrets.onAdd(value => host.secret(value));
-    // Masked before anything can fail, so that not even a malformed URL is ever echoed.
     for (const input of SECRET_INPUTS)
         secrets.add(host.input(input).trim());
-    // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
-    const safe = {
-        ...host,
-        output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
-        info: message => host.info(secrets.redact(message)),
-        warning: message => host.warning(secrets.redact(message)),
-        summary: markdown => host.summary(secrets.redact(markdown))
-    };
+    const safe = redactingHost(host, secrets);
     try {
         const settings = readSettings(safe);
         const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now };
         const outputs = await COMMAND_RUNNERS[settings.command](ctx);
         for (const [name, value] of Object.entries(outputs))
-            host.output(name, value);
+            safe.output(name, value);
         return undefined;
     }
     catch (error) {
-        return secrets.redact(errorMessage(error));
+        if (error instanceof InputError || error instanceof BackupError)
+            return secrets.redact(errorMessage(error));
+        // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+        safe.debug(error instanceof Error && error.stack ? error.stack : String(error));
+        return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`);
     }
+}
+/** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
+function redactingHost(host, secrets) {
+    const redact = (value) => (typeof value === 'string' ? secrets.redact(value) : value);
+    return {
+        ...host,
+        output: (name, value) => host.output(name, redact(value)),
+        info: message => host.info(secrets.redact(message)),
+        warning: message => host.warning(secrets.redact(message)),
+        debug: message => host.debug(secrets.redact(message)),
+        summary: markdown => host.summary(secrets.redact(markdown))
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -76188,6 +76263,7 @@ const actionsHost = {
     secret: value => core/* setSecret */.Pq(value),
     info: message => core/* info */.pq(message),
     warning: message => core/* warning */.$e(message),
+    debug: message => core/* debug */.Yz(message),
     summary: async (markdown) => {
         if (process.env.GITHUB_STEP_SUMMARY)
             await core/* summary */.z.addRaw(markdown, true).write();
@@ -76195,7 +76271,7 @@ const actionsHost = {
     env: process.env
 };
 /** The action's entry point; the only place a step is marked failed. */
-async function main_run(host = actionsHost) {
+async function run(host = actionsHost) {
     const failure = await execute(host);
     if (failure !== undefined)
         core/* setFailed */.C1(failure);
@@ -76203,5 +76279,5 @@ async function main_run(host = actionsHost) {
 
 ;// CONCATENATED MODULE: ./src/index.ts
 
-void main_run();
+void run();
 

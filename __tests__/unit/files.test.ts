@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals'
 import { contentCipher, sameNaming } from '../../src/files/cipher.js'
-import { planSnapshot } from '../../src/files/plan.js'
+import { limiter, planSnapshot } from '../../src/files/plan.js'
 import { testContext } from '../helpers/action.js'
 import { parseFilesManifest } from '../../src/model/files-manifest.js'
 import type { SnapshotFile } from '../../src/model/files-manifest.js'
@@ -99,5 +99,27 @@ describe('bucket inputs', () => {
       jobs: 8,
       source: { forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } }
     })
+  })
+})
+
+describe('limiter', () => {
+  test('runs at most n at once, and every call', async () => {
+    const limit = limiter(2)
+    let active = 0
+    let peak = 0
+    const done: number[] = []
+    await Promise.all(
+      Array.from({ length: 7 }, (_, i) =>
+        limit(async () => {
+          active++
+          peak = Math.max(peak, active)
+          await new Promise(resolve => setTimeout(resolve, 5 + (i % 3)))
+          active--
+          done.push(i)
+        })
+      )
+    )
+    expect(peak).toBe(2)
+    expect(done.sort()).toEqual([0, 1, 2, 3, 4, 5, 6])
   })
 })

@@ -42,3 +42,27 @@ export async function inParallel<T>(items: T[], limit: number, work: (item: T) =
   const rejected = results.find(r => r.status === 'rejected')
   if (rejected) throw (rejected as PromiseRejectedResult).reason
 }
+
+/**
+ * Files above one multipart part (8 MiB) are copied at most two at a time: the S3 uploader keeps
+ * up to ~24 MiB of parts in memory per upload, and eight at once would triple the process's memory.
+ */
+export const LARGE_FILE = 8 * 1024 * 1024
+export const LARGE_AT_ONCE = 2
+
+/** Runs at most `n` of the calls given to it at once; the others wait their turn. */
+export function limiter(n: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let active = 0
+  const waiting: Array<() => void> = []
+  return async work => {
+    if (active < n) active++
+    else await new Promise<void>(resolve => waiting.push(resolve)) // the slot is handed over
+    try {
+      return await work()
+    } finally {
+      const next = waiting.shift()
+      if (next) next()
+      else active--
+    }
+  }
+}

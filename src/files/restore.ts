@@ -9,7 +9,7 @@ import { S3Storage } from '../storage/s3.js'
 import type { Storage } from '../storage/storage.js'
 import { contentCipher } from './cipher.js'
 import { chosen, readContent } from './check.js'
-import { inParallel } from './plan.js'
+import { inParallel, LARGE_AT_ONCE, LARGE_FILE, limiter } from './plan.js'
 import { describeEndpoint } from './source.js'
 import { describeFiles, hasFiles, readFilesManifest, resolveEntry } from './store.js'
 
@@ -72,13 +72,15 @@ export async function restoreFiles(ctx: Context): Promise<FilesRestore> {
   )
   if (dryRun) for (const f of writable.slice(0, 1000)) ctx.host.info(`would write ${where(f)} (${f.size} bytes)`)
   else {
-    await inParallel(writable, settings.jobs, async f => {
+    const large = limiter(LARGE_AT_ONCE)
+    const write = async (f: SnapshotFile): Promise<void> => {
       const target = targetOf(f.bucket)
       const body = await readContent(storage, manifest, f, cipher)
       await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream').catch(error => {
         throw new BackupError(`Restoring ${f.bucket}/${f.key} to ${where(f)} failed: ${errorMessage(error)}`, { cause: error })
       })
-    })
+    }
+    await inParallel(writable, settings.jobs, f => (f.size > LARGE_FILE ? large(() => write(f)) : write(f)))
   }
   const restoredBuckets = [...new Set(files.map(f => f.bucket))]
   const deleted = settings.restoreDeleteExtra

@@ -12,7 +12,7 @@ import { withTempDir } from '../tempdir.js'
 import type { Context } from '../commands/context.js'
 import { readableStorages } from '../commands/context.js'
 import { contentCipher, sameNaming, type ContentCipher } from './cipher.js'
-import { inParallel, planSnapshot } from './plan.js'
+import { inParallel, LARGE_AT_ONCE, LARGE_FILE, limiter, planSnapshot } from './plan.js'
 import { compare, describeEndpoint, endpointClient, getSource, listSource, type SourceFile } from './source.js'
 import { contentKey, hasFiles, listContents, readFilesManifest } from './store.js'
 import { SWEEP_MARGIN_MS } from './sweep.js'
@@ -69,7 +69,8 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
     const fetched = await withTempDir('files', async dir => {
       const out: SnapshotFile[] = []
       let n = 0
-      await inParallel(plan.fetch, settings.jobs, async source => {
+      const large = limiter(LARGE_AT_ONCE)
+      const copy = async (source: SourceFile): Promise<void> => {
         const temp = join(dir, String(n++))
         try {
           const file = await spool(client, source, cipher, temp)
@@ -93,7 +94,8 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
         } finally {
           await rm(temp, { force: true })
         }
-      })
+      }
+      await inParallel(plan.fetch, settings.jobs, source => (source.size > LARGE_FILE ? large(() => copy(source)) : copy(source)))
       return out
     })
 
