@@ -3,23 +3,18 @@ import type { Command } from '../model/vocabulary.js'
 import { backup } from './backup.js'
 import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'
-import { prune, type PruneOptions } from './prune.js'
+import { prune } from './prune.js'
 import { backupBucketsOnly, drillFilesOnly, filesOnlyBackup, filesOutputs, restoreFilesCommand, verifyFilesOnly } from '../files/commands.js'
 import { monitor } from './monitor.js'
 import { restore } from './restore.js'
 import { verify } from './verify.js'
-
-async function pruneOutputs(ctx: Context, options?: PruneOptions): Promise<Outputs> {
-  const result = await prune(ctx, options)
-  return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
-}
 
 export type Outputs = Record<string, string | number | boolean>
 
 /** Each command returns the step outputs it sets. */
 export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>> = {
   backup: async ctx => {
-    if (ctx.settings.files.only) return backupBucketsOnly(ctx, pruneOutputs)
+    if (ctx.settings.files.only) return backupBucketsOnly(ctx, prune)
     const canVerify = readableStorages(ctx).length > 0
     if (ctx.settings.verify && !canVerify) ctx.host.warning('verify skipped: artifact storage cannot be read back')
     const result = await backup(ctx, { verify: ctx.settings.verify && canVerify })
@@ -34,7 +29,12 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
       ...(result.files ? filesOutputs(result.files.manifest) : {})
     }
     // Prune only follows a backup that was published and verified; a throw above skips it.
-    return ctx.settings.prune ? { ...outputs, ...(await pruneOutputs(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })) } : outputs
+    if (ctx.settings.prune) {
+      const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
+      outputs.kept = JSON.stringify(p.kept)
+      outputs.deleted = JSON.stringify(p.deleted)
+    }
+    return outputs
   },
   verify: async ctx => {
     const filesOnly = await filesOnlyBackup(ctx)
@@ -55,7 +55,10 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     if (result.safetyBackupId) outputs['safety-backup-id'] = result.safetyBackupId
     return outputs
   },
-  prune: ctx => pruneOutputs(ctx),
+  prune: async ctx => {
+    const result = await prune(ctx)
+    return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
+  },
   monitor: async ctx => {
     const result = await monitor(ctx)
     return { 'backup-id': result.backupId ?? '' }

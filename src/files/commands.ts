@@ -35,7 +35,7 @@ export async function snapshotWithBackup(ctx: Context, name: string, id: string,
 /** A backup of the buckets alone: the snapshot, then the empty `<id>.files-only` marker that publishes it. */
 export async function backupBucketsOnly(
   ctx: Context,
-  prune: (ctx: Context, options: { kind: BackupEntry['kind']; protect: string[] }) => Promise<Outputs>
+  prune: (ctx: Context, options: { kind: BackupEntry['kind']; protect: string[] }) => Promise<{ kept: string[]; deleted: string[] }>
 ): Promise<Outputs> {
   const name = configuredSetName(ctx)
   const kind = ctx.settings.kind
@@ -50,14 +50,25 @@ export async function backupBucketsOnly(
     }
   } catch (error) {
     for (const storage of readableStorages(ctx)) {
-      const leftovers = (await listBackups(storage, name).catch(() => [])).filter(b => b.id === id)
-      await deleteBackupFiles(storage, name, leftovers).catch(() => undefined)
+      try {
+        await deleteBackupFiles(
+          storage,
+          name,
+          (await listBackups(storage, name)).filter(b => b.id === id)
+        )
+      } catch (cleanup) {
+        ctx.host.warning(
+          `could not remove the unfinished files backup ${id} from ${storage.locate(layout.setPrefix(name))} (a later prune will): ${errorMessage(cleanup)}`
+        )
+      }
     }
     throw error
   }
   await ctx.host.summary(`## Backup ${id} (files only)\n\n${filesSummary(snapshot.manifest, snapshot.seconds)}`)
   const outputs: Outputs = { 'backup-id': id, 'duration-seconds': snapshot.seconds.toFixed(1), ...filesOutputs(snapshot.manifest) }
-  return ctx.settings.prune ? { ...outputs, ...(await prune(ctx, { kind, protect: [id] })) } : outputs
+  if (!ctx.settings.prune) return outputs
+  const pruned = await prune(ctx, { kind, protect: [id] })
+  return { ...outputs, kept: JSON.stringify(pruned.kept), deleted: JSON.stringify(pruned.deleted) }
 }
 
 /** For verify, drill: the backup `backup` names, when it holds files only (database commands take the rest). */
