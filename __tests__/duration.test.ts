@@ -25,24 +25,24 @@ describe('parseDuration', () => {
     expect(parseDuration('90min', { allowMinutes: true })).toEqual(d({ minutes: 90 }))
     expect(parseDuration('1h30min', { allowMinutes: true })).toEqual(d({ hours: 1, minutes: 30 }))
     expect(parseDuration('6m', { allowMinutes: true })).toEqual(d({ months: 6 }))
-    expect(() => parseDuration('90min')).toThrow('"90min" is not understood: minutes are not accepted here; expected a duration such as 30d, 6m, 1y6m or 36h')
+    expect(() => parseDuration('90min')).toThrow('"90min": minutes are not accepted here; expected a duration such as 30d, 6m, 1y6m or 36h')
   })
 
   it.each([
-    ['2w', '"2w" is not understood: "w" is not a unit'],
-    ['6M', '"6M" is not understood: "M" is not a unit'],
-    ['30s', '"30s" is not understood: "s" is not a unit'],
-    ['1y4m3w1d', '"1y4m3w1d" is not understood: "w" is not a unit'],
-    ['1d2d', '"1d2d" gives days twice'],
-    ['30', '"30" has no unit after 30'],
-    ['1.5d', '"1.5d" has no unit after 1'],
-    ['-5d', '"-5d" has "-" where a whole number belongs'],
-    ['1y -5d', '"1y -5d" has " " where a whole number belongs'],
-    ['d', '"d" has "d" where a whole number belongs'],
-    ['0d', '"0d" is zero'],
-    ['0y0m', '"0y0m" is zero'],
-    ['', '"" is empty'],
-    ['100000d', '"100000d" is too long: at most 99999 days'],
+    ['2w', '"2w": "w" is not a unit'],
+    ['6M', '"6M": "M" is not a unit'],
+    ['30s', '"30s": "s" is not a unit'],
+    ['1y4m3w1d', '"1y4m3w1d": "w" is not a unit'],
+    ['1d2d', '"1d2d": days given twice'],
+    ['30', '"30": no unit after 30'],
+    ['1.5d', '"1.5d": no fractions (write 36h, not 1.5d)'],
+    ['-5d', '"-5d": "-" where a whole number belongs'],
+    ['1y -5d', '"1y -5d": " " where a whole number belongs'],
+    ['d', '"d": "d" where a whole number belongs'],
+    ['0d', '"0d": zero'],
+    ['0y0m', '"0y0m": zero'],
+    ['', '"": empty'],
+    ['100000d', '"100000d": more than 99999 days'],
     ['\u07c0d', 'where a whole number belongs']
   ])('refuses %j', (text, problem) => {
     expect(() => parseDuration(text)).toThrow(problem)

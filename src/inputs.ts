@@ -15,7 +15,9 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
-import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
+import { parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
+import { hasKeepRule, KEEP_INPUTS, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
+import { checkTimeZone } from './catalog/timezone.js'
 
 export interface Settings {
   command: Command
@@ -47,9 +49,13 @@ export interface Settings {
   confirm: string
   jobs: number
   checkSql: string
+  /** backup: tags recorded in the manifest, for keep-tag */
+  tags: string[]
   retention: RetentionPolicy
+  /** IANA zone whose clock defines retention's hours, days, weeks, months and years */
+  retentionTimeZone: string
   dryRun: boolean
-  maxAgeMs?: number
+  maxAge?: CalendarDuration
   safetySnapshot: boolean
   clean: boolean
 }
@@ -92,9 +98,11 @@ export function readSettings(host: Host): Settings {
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
     checkSql: host.input('check-sql').trim(),
+    tags: readTags('tags', list(get('tags'))),
     retention: readRetention(get),
+    retentionTimeZone: readTimeZone(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAgeMs: optionalDuration(get, 'max-age'),
+    maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false)
   }
@@ -109,7 +117,7 @@ export function readSettings(host: Host): Settings {
   }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-    throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
+    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS}`)
   }
   return settings
 }
@@ -148,13 +156,54 @@ function optionalInt(get: (n: string) => string, name: string, min: number, max:
   return Number(value)
 }
 
-function optionalDuration(get: (n: string) => string, name: string): number | undefined {
+/** Every duration input goes through the one grammar of catalog/duration.ts. */
+function optionalDuration(get: (n: string) => string, name: string, options?: DurationOptions): CalendarDuration | undefined {
   const value = get(name)
   if (!value) return undefined
   try {
-    return parseDuration(value)
+    return parseDuration(value, options)
   } catch (error) {
-    throw new InputError(name, `"${value}": ${(error as Error).message}`)
+    throw new InputError(name, (error as Error).message)
+  }
+}
+
+/** A keep-* count: a whole number, or unlimited (also restic's -1) for "every unit". */
+function optionalCount(get: (n: string) => string, name: string): number | undefined {
+  const value = get(name).toLowerCase()
+  if (!value) return undefined
+  if (value === 'unlimited' || value === '-1') return UNLIMITED
+  if (!/^\d+$/.test(value) || Number(value) > 100000) {
+    throw new InputError(name, `"${value}" is not a count; use a whole number from 0 to 100000, or unlimited (-1 as in restic)`)
+  }
+  return Number(value)
+}
+
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,99}$/
+
+function readTags(name: string, tags: string[]): string[] {
+  for (const tag of tags) {
+    if (!TAG.test(tag)) {
+      throw new InputError(name, `"${tag}" is not a tag: use up to 100 letters, digits and . _ : @ / + = - (starting with a letter or digit)`)
+    }
+  }
+  return [...new Set(tags)]
+}
+
+/** keep-tag: one tag list per line, restic's --keep-tag; a backup must carry every tag of a line (commas) to be kept by it. */
+function readKeepTags(get: (n: string) => string): string[][] {
+  return get('keep-tag')
+    .split('\n')
+    .map(line => readTags('keep-tag', list(line)))
+    .filter(tags => tags.length > 0)
+}
+
+function readTimeZone(get: (n: string) => string): string {
+  const value = get('retention-timezone')
+  if (!value) return 'UTC'
+  try {
+    return checkTimeZone(value)
+  } catch (error) {
+    throw new InputError('retention-timezone', (error as Error).message)
   }
 }
 
@@ -225,7 +274,8 @@ function readKind(get: (n: string) => string, env: NodeJS.ProcessEnv, command: C
 }
 
 function readRetention(get: (n: string) => string): RetentionPolicy {
-  const count = (name: string) => optionalInt(get, name, 0, 100000)
+  const count = (name: string) => optionalCount(get, name)
+  const within = (name: string) => optionalDuration(get, name)
   return {
     last: count('keep-last'),
     hourly: count('keep-hourly'),
@@ -233,6 +283,12 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     weekly: count('keep-weekly'),
     monthly: count('keep-monthly'),
     yearly: count('keep-yearly'),
-    withinMs: optionalDuration(get, 'keep-within')
+    within: within('keep-within'),
+    withinHourly: within('keep-within-hourly'),
+    withinDaily: within('keep-within-daily'),
+    withinWeekly: within('keep-within-weekly'),
+    withinMonthly: within('keep-within-monthly'),
+    withinYearly: within('keep-within-yearly'),
+    tags: readKeepTags(get)
   }
 }

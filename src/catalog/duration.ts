@@ -44,9 +44,9 @@ export function durationHint(options: DurationOptions = {}): string {
 export function parseDuration(text: string, options: DurationOptions = {}): CalendarDuration {
   const source = text.trim()
   const fail = (problem: string): never => {
-    throw new Error(`"${text}" ${problem}; ${durationHint(options)}`)
+    throw new Error(`"${text}": ${problem}; ${durationHint(options)}`)
   }
-  if (source === '') fail('is empty')
+  if (source === '') fail('empty')
   const duration: CalendarDuration = { years: 0, months: 0, days: 0, hours: 0, minutes: 0 }
   const seen = new Set<Unit>()
   const token = /(\d+)([a-zA-Z]*)/y
@@ -54,22 +54,21 @@ export function parseDuration(text: string, options: DurationOptions = {}): Cale
   while (at < source.length) {
     token.lastIndex = at
     const match = token.exec(source)
-    if (!match) fail(`has "${source[at]}" where a whole number belongs (no signs, fractions or spaces)`)
+    if (!match) fail(`"${source[at]}" where a whole number belongs (no signs, fractions or spaces)`)
     const [whole, digits, unitText] = match as RegExpExecArray
     at += whole.length
-    if (unitText === '') fail(`has no unit after ${digits}`)
+    if (unitText === '') fail(/[.,]/.test(source[at] ?? '') ? 'no fractions (write 36h, not 1.5d)' : `no unit after ${digits}`)
     if (!(unitText in UNITS) || (unitText === 'min' && !options.allowMinutes)) {
-      const why = unitText === 'min' ? 'minutes are not accepted here' : `"${unitText}" is not a unit`
-      fail(`is not understood: ${why}`)
+      fail(unitText === 'min' ? 'minutes are not accepted here' : `"${unitText}" is not a unit`)
     }
     const unit = unitText as Unit
-    if (seen.has(unit)) fail(`gives ${UNITS[unit]} twice`)
+    if (seen.has(unit)) fail(`${UNITS[unit]} given twice`)
     seen.add(unit)
     const n = Number(digits)
-    if (n > MAX_PER_UNIT) fail(`is too long: at most ${MAX_PER_UNIT} ${UNITS[unit]}`)
+    if (n > MAX_PER_UNIT) fail(`more than ${MAX_PER_UNIT} ${UNITS[unit]}`)
     duration[UNITS[unit]] = n
   }
-  if (Object.values(duration).every(n => n === 0)) fail('is zero')
+  if (Object.values(duration).every(n => n === 0)) fail('zero')
   return duration
 }
 
