@@ -115,6 +115,16 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ 'keep-daily': '-3' }, /Input "keep-daily": "-3" is not a whole number from 0 to 100000/],
     [{ prune: 'true' }, /Input "prune": needs at least one keep rule: set keep-last, keep-hourly/],
     [{ 'keep-within': '30 days' }, /Input "keep-within": "30 days": .*expected a duration such as 30d/],
+    [{ 'keep-within': '2w' }, /Input "keep-within": "2w": "w" is not a unit; expected a duration such as 30d, 6m, 1y6m or 36h/],
+    [{ 'keep-within-daily': '90min' }, /Input "keep-within-daily": "90min": minutes are not accepted here/],
+    [{ 'keep-within-weekly': '1m1m' }, /Input "keep-within-weekly": "1m1m": months given twice/],
+    [
+      { 'max-age': '1.5d' },
+      /Input "max-age": "1.5d": no fractions .*units y \(calendar years\), m \(calendar months\), d \(days\), h \(hours\), min \(minutes\)/
+    ],
+    [{ 'keep-monthly': 'forever' }, /Input "keep-monthly": "forever" is not a whole number from 0 to 100000 or unlimited/],
+    [{ 'keep-tag': 'release,' + 'x'.repeat(101) }, /Input "keep-tag": "x{101}" is not a tag/],
+    [{ 'retention-timezone': 'CET+1' }, /Input "retention-timezone": "CET\+1" is not an IANA time zone; use a name such as UTC, Europe\/Berlin/],
     [{ 's3-sse': 'rot13', storage: 's3', 's3-bucket': 'b' }, /Input "s3-sse": "rot13" is not supported; use AES256 or aws:kms/],
     [{ 'database-url': 'mysql://root:hunter2@db/x' }, /Input "database-url": must be a URL of the form postgresql:\/\//],
     [{ name: '../etc' }, /Input "name": "..\/etc" may hold only letters, digits/]

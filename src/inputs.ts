@@ -173,7 +173,7 @@ function optionalCount(get: (n: string) => string, name: string): number | undef
   if (!value) return undefined
   if (value === 'unlimited' || value === '-1') return UNLIMITED
   if (!/^\d+$/.test(value) || Number(value) > 100000) {
-    throw new InputError(name, `"${value}" is not a count; use a whole number from 0 to 100000, or unlimited (-1 as in restic)`)
+    throw new InputError(name, `"${value}" is not a whole number from 0 to 100000 or unlimited (also -1, as restic writes it)`)
   }
   return Number(value)
 }
