@@ -182,6 +182,9 @@ describe('planRetention examples', () => {
     ])
     // Without a clock the skewed backup would be the reference and the window would pass them all by.
     expect(kept(candidates, { within: parseDuration('1d') })).toEqual(['skewed'])
+    // When every backup is ahead of the clock, the window counts back from now.
+    expect(kept(candidates.slice(0, 2), { within: parseDuration('1h') }, { now: new Date('2025-06-09T23:30:00Z') })).toEqual(['skewed', 'd0'])
+    expect(planRetention([], { within: parseDuration('1d') }, { now, timeZone: 'Europe/Berlin' })).toEqual([])
   })
 
   it('counts hours, days, weeks, months and years on the clock of the retention time zone', () => {

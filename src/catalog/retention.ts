@@ -197,6 +197,7 @@ function walkUnits(
 /** Decide keep/delete for every candidate; result is sorted newest first (ties: id descending). */
 export function planRetention(candidates: readonly Candidate[], policy: RetentionPolicy, options: PlanOptions = {}): Decision[] {
   validate(candidates, policy)
+  if (candidates.length === 0) return []
   const timeZone = options.timeZone ?? 'UTC'
   const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
   const clocks = sorted.map(c => wallClock(c.time, timeZone))
@@ -215,8 +216,8 @@ export function planRetention(candidates: readonly Candidate[], policy: Retentio
   }
 
   // The reference for every window: the newest backup not in the future (restic ignores those too).
-  const now = options.now?.getTime() ?? Infinity
-  const reference = sorted.find(c => c.time.getTime() <= now)?.time ?? new Date(now)
+  const now = options.now
+  const reference = now === undefined ? sorted[0].time : (sorted.find(c => c.time <= now)?.time ?? now)
   const after = (d: CalendarDuration) => subtractDuration(reference, d, timeZone).getTime()
   for (const rule of WITHIN_RULES) {
     const window = policy[rule]
