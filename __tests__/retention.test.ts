@@ -208,6 +208,7 @@ describe('planRetention examples', () => {
     expect(() => planRetention([], { last: 0 })).toThrow(/no keep rule/)
     expect(() => planRetention([], { daily: -1 })).toThrow(/keep-daily must be a non-negative integer/)
     expect(() => planRetention([], { last: 1.5 })).toThrow(/keep-last/)
+    expect(() => planRetention([], { withinDaily: { years: 0, months: 0, days: -3, hours: 0, minutes: 0 } })).toThrow(/withinDaily must count whole, non-negative units/)
     expect(planRetention([], { last: 1 })).toEqual([])
   })
 })

@@ -163,6 +163,12 @@ function validate(candidates: readonly Candidate[], policy: RetentionPolicy): vo
       throw new Error(`retention: keep-${rule} must be a non-negative integer or unlimited, got ${n}`)
     }
   }
+  for (const rule of ['within', ...WITHIN_RULES] as const) {
+    const d = policy[rule]
+    if (d && !Object.values(d).every(n => Number.isSafeInteger(n) && n >= 0)) {
+      throw new Error(`retention: ${rule} must count whole, non-negative units, got ${JSON.stringify(d)}`)
+    }
+  }
   // Refuse to prune without a rule: an empty policy would otherwise delete everything but the newest.
   if (!hasKeepRule(policy)) {
     throw new Error('retention: no keep rule given (set at least one keep-* rule); refusing to prune')
