@@ -16,7 +16,7 @@ import {
   type StorageKind
 } from './model/vocabulary.js'
 import { parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
-import { hasKeepRule, KEEP_INPUTS, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
+import { hasKeepRule, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
 import { checkTimeZone } from './catalog/timezone.js'
 
 export interface Settings {
@@ -44,7 +44,8 @@ export interface Settings {
   prune: boolean
   criticalTables: string[]
   maxSizeChange: number
-  backup: string
+  /** The `backup` input: an id or "latest". */
+  backupRef: string
   targetDatabaseUrl: string
   confirm: string
   jobs: number
@@ -55,10 +56,27 @@ export interface Settings {
   /** IANA zone whose clock defines retention's hours, days, weeks, months and years */
   retentionTimeZone: string
   dryRun: boolean
-  maxAge?: CalendarDuration
+  maxAge: CalendarDuration
   safetySnapshot: boolean
   clean: boolean
 }
+
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+export const KEEP_INPUTS = [
+  'keep-last',
+  'keep-hourly',
+  'keep-daily',
+  'keep-weekly',
+  'keep-monthly',
+  'keep-yearly',
+  'keep-within',
+  'keep-within-hourly',
+  'keep-within-daily',
+  'keep-within-weekly',
+  'keep-within-monthly',
+  'keep-within-yearly',
+  'keep-tag'
+]
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -93,7 +111,7 @@ export function readSettings(host: Host): Settings {
     prune: bool(get, 'prune', false),
     criticalTables: list(get('critical-tables')),
     maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-    backup: get('backup') || 'latest',
+    backupRef: get('backup') || 'latest',
     targetDatabaseUrl: get('target-database-url'),
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
@@ -102,7 +120,7 @@ export function readSettings(host: Host): Settings {
     retention: readRetention(get),
     retentionTimeZone: readTimeZone(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }),
+    maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false)
   }
@@ -117,7 +135,10 @@ export function readSettings(host: Host): Settings {
   }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS}`)
+    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`)
+  }
+  if (command === 'prune' && !hasKeepRule(settings.retention)) {
+    throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`)
   }
   return settings
 }

@@ -3,7 +3,7 @@
  * No I/O — callers list backups, call `planRetention`, then delete what it marks `keep: false`.
  *
  * Semantics are restic's `forget` (checked against restic's own golden cases in
- * __tests__/restic-policy.test.ts):
+ * __tests__/unit/restic-policy.test.ts):
  * - Rules OR together: a backup survives if any rule keeps it.
  * - Count rules (last, hourly … yearly, N): walking newest → oldest, keep the first backup of each
  *   new unit (hour, day, ISO-8601 week, month, year on the clock of `timeZone`; `last`: every
@@ -28,10 +28,6 @@
 
 import { subtractDuration, type CalendarDuration } from './duration.js'
 import { wallClock, wallMs, type WallClock } from './timezone.js'
-
-/** The inputs that make a policy, for messages. */
-export const KEEP_INPUTS =
-  'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within, keep-within-hourly/-daily/-weekly/-monthly/-yearly or keep-tag'
 
 /** A count rule's "keep every unit" (restic's -1). */
 export const UNLIMITED = Infinity

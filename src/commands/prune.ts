@@ -1,7 +1,7 @@
 import { deleteBackupFiles, listBackups, withTags, type BackupEntry } from '../catalog/catalog.js'
 import { layout } from '../catalog/manifest.js'
-import { hasKeepRule, KEEP_INPUTS, planRetention, type PlanOptions, type RetentionPolicy } from '../catalog/retention.js'
-import { BackupError } from '../errors.js'
+import { planRetention, type PlanOptions, type RetentionPolicy } from '../catalog/retention.js'
+import { InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
 import { configuredSetName, readableStorages, type Context } from './context.js'
@@ -24,13 +24,10 @@ export interface PruneOptions {
  */
 export async function prune(ctx: Context, options: PruneOptions = {}): Promise<PruneResult> {
   const { settings, host } = ctx
-  if (!hasKeepRule(settings.retention)) {
-    throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`)
-  }
   const kind = options.kind ?? settings.kind
   const name = options.name ?? configuredSetName(ctx)
   const storages = readableStorages(ctx)
-  if (storages.length === 0) throw new BackupError('Input "storage": prune reads backups back; include s3 or local')
+  if (storages.length === 0) throw new InputError('storage', 'prune reads backups back; include s3 or local')
 
   // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
   const plans = []

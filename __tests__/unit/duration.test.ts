@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { formatDuration, parseDuration, subtractDuration, type CalendarDuration } from '../src/catalog/duration.js'
-import { checkTimeZone, wallClock } from '../src/catalog/timezone.js'
+import { formatDuration, parseDuration, subtractDuration, type CalendarDuration } from '../../src/catalog/duration.js'
+import { checkTimeZone, wallClock } from '../../src/catalog/timezone.js'
 
 const d = (parts: Partial<CalendarDuration>): CalendarDuration => ({ years: 0, months: 0, days: 0, hours: 0, minutes: 0, ...parts })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
-import { parseDuration } from '../src/catalog/duration.js'
-import { planRetention, UNLIMITED, type Candidate, type KeepReason, type RetentionPolicy } from '../src/catalog/retention.js'
+import { parseDuration } from '../../src/catalog/duration.js'
+import { planRetention, UNLIMITED, type Candidate, type KeepReason, type RetentionPolicy } from '../../src/catalog/retention.js'
 
 /**
  * restic's own golden cases for `forget` (TestApplyPolicy: 103 snapshots, 40 policies and the
@@ -11,7 +11,7 @@ interface Golden {
   snapshots: Array<{ time: string; tags?: string[]; paths?: string[] }>
   cases: Array<{ file: string; policy: Record<string, number | string | string[][]>; keep: Array<{ snapshot: number; matches: string[] }> }>
 }
-const golden = JSON.parse(readFileSync(new URL('./data/restic-policy/restic-policy.json', import.meta.url), 'utf8')) as Golden
+const golden = JSON.parse(readFileSync(new URL('../data/restic-policy/restic-policy.json', import.meta.url), 'utf8')) as Golden
 
 // Ids sort descending in restic's input order, so equal times tie-break as restic's stable sort does.
 const candidates: Candidate[] = golden.snapshots.map((s, i) => ({ id: String(1000 - i).padStart(4, '0'), time: new Date(s.time), tags: s.tags }))

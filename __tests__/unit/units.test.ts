@@ -1,16 +1,14 @@
 import { describe, expect, test } from '@jest/globals'
-import { sizeCheck, tocChecks } from '../src/catalog/checks.js'
-import { backupTime, checksumFile, kindOf, layout, newBackupId } from '../src/catalog/manifest.js'
-import { type Manifest } from '../src/model/manifest.js'
-import { parseArgs } from '../src/cli-args.js'
-import { parseConnection, sameDatabase } from '../src/postgres/connection.js'
-import { selectsTable } from '../src/postgres/patterns.js'
-import { classifyErrors } from '../src/postgres/restore.js'
-import { parseToc } from '../src/postgres/toc.js'
-import { parseToolVersion } from '../src/postgres/tools.js'
-import { Secrets } from '../src/secrets.js'
-import { UNLIMITED } from '../src/catalog/retention.js'
-import { testContext } from './helpers/action.js'
+import { sizeCheck, tocChecks } from '../../src/catalog/checks.js'
+import { backupTime, checksumFile, kindOf, layout, newBackupId } from '../../src/catalog/manifest.js'
+import { type Manifest } from '../../src/model/manifest.js'
+import { parseArgs } from '../../src/cli-args.js'
+import { parseConnection, sameDatabase } from '../../src/postgres/connection.js'
+import { selectsTable } from '../../src/postgres/patterns.js'
+import { classifyErrors } from '../../src/postgres/restore.js'
+import { parseToc } from '../../src/postgres/toc.js'
+import { parseToolVersion } from '../../src/postgres/tools.js'
+import { Secrets } from '../../src/secrets.js'
 
 describe('secrets', () => {
   test('every form of a secret is masked, and unknown connection URLs lose their password', () => {
@@ -138,29 +136,5 @@ describe('tools and CLI', () => {
     const flags = parseArgs(['drill', '--path', '/b', '--jobs=4', '--dry-run', '--name', 'shop'])
     expect(Object.fromEntries(flags)).toEqual({ command: 'drill', path: '/b', jobs: '4', 'dry-run': 'true', name: 'shop' })
     expect(() => parseArgs(['backup', 'oops'])).toThrow(/unexpected argument "oops"/)
-  })
-})
-
-describe('retention inputs', () => {
-  const settings = (inputs: Record<string, string>) => testContext({ storage: 'local', ...inputs }).ctx.settings
-  test("durations read like restic's: m is months, and minutes only as min in max-age", () => {
-    const s = settings({ 'keep-within': '6m', 'keep-within-daily': '1y2m3d4h', 'max-age': '1h30min' })
-    expect(s.retention.within).toEqual({ years: 0, months: 6, days: 0, hours: 0, minutes: 0 })
-    expect(s.retention.withinDaily).toEqual({ years: 1, months: 2, days: 3, hours: 4, minutes: 0 })
-    expect(s.maxAge).toEqual({ years: 0, months: 0, days: 0, hours: 1, minutes: 30 })
-  })
-  test('counts may be unlimited, spelled as a word or as -1; tags and keep-tag lines; the time zone canonicalised', () => {
-    const s = settings({
-      'keep-monthly': 'unlimited',
-      'keep-yearly': '-1',
-      'keep-daily': '7',
-      tags: 'a, b\na',
-      'keep-tag': 'a, b\n\nc',
-      'retention-timezone': 'europe/berlin'
-    })
-    expect(s.retention).toMatchObject({ monthly: UNLIMITED, yearly: UNLIMITED, daily: 7, tags: [['a', 'b'], ['c']] })
-    expect(s.tags).toEqual(['a', 'b'])
-    expect(s.retentionTimeZone).toBe('Europe/Berlin')
-    expect(settings({}).retentionTimeZone).toBe('UTC')
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { parseDuration } from '../src/catalog/duration.js'
-import { hasKeepRule, planRetention, UNLIMITED, type Candidate, type KeepReason, type PlanOptions, type RetentionPolicy } from '../src/catalog/retention.js'
+import { parseDuration } from '../../src/catalog/duration.js'
+import { hasKeepRule, planRetention, UNLIMITED, type Candidate, type KeepReason, type PlanOptions, type RetentionPolicy } from '../../src/catalog/retention.js'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -208,7 +208,9 @@ describe('planRetention examples', () => {
     expect(() => planRetention([], { last: 0 })).toThrow(/no keep rule/)
     expect(() => planRetention([], { daily: -1 })).toThrow(/keep-daily must be a non-negative integer/)
     expect(() => planRetention([], { last: 1.5 })).toThrow(/keep-last/)
-    expect(() => planRetention([], { withinDaily: { years: 0, months: 0, days: -3, hours: 0, minutes: 0 } })).toThrow(/withinDaily must count whole, non-negative units/)
+    expect(() => planRetention([], { withinDaily: { years: 0, months: 0, days: -3, hours: 0, minutes: 0 } })).toThrow(
+      /withinDaily must count whole, non-negative units/
+    )
     expect(planRetention([], { last: 1 })).toEqual([])
   })
 })
