@@ -44,7 +44,7 @@ function toReasons(matches: string[]): KeepReason[] {
 describe("restic's forget golden cases", () => {
   const expressible = golden.cases.filter(c => Object.keys(c.policy).length > 0)
 
-  it('covers every case but the empty policy, which we refuse rather than delete everything', () => {
+  it("covers every case but the empty policy, which is refused, as restic's forget command refuses it", () => {
     expect(golden.snapshots).toHaveLength(103)
     expect(golden.cases).toHaveLength(40)
     expect(expressible).toHaveLength(39)
