@@ -15,9 +15,10 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
-import { parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
+import { durationMs, parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
 import { hasKeepRule, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
 import { checkTimeZone } from './catalog/timezone.js'
+import { isProjectRef, parseRestoreTime } from './supabase/platform.js'
 
 export interface Settings {
   command: Command
@@ -59,6 +60,19 @@ export interface Settings {
   maxAge: CalendarDuration
   safetySnapshot: boolean
   clean: boolean
+  supabase: SupabaseSettings
+}
+
+/** The Management API inputs: Supabase's own backups and PITR. */
+export interface SupabaseSettings {
+  accessToken?: string
+  /** Given, or derived from database-url when the command needs it. */
+  projectRef?: string
+  apiUrl: string
+  requirePitr: boolean
+  maxPlatformBackupAgeMs: number
+  restoreTime?: Date
+  restoreTimeoutMs: number
 }
 
 /** The inputs that make a retention policy: prune refuses to run without one of them. */
@@ -122,7 +136,8 @@ export function readSettings(host: Host): Settings {
     dryRun: bool(get, 'dry-run', false),
     maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -186,6 +201,11 @@ function optionalDuration(get: (n: string) => string, name: string, options?: Du
   } catch (error) {
     throw new InputError(name, (error as Error).message)
   }
+}
+
+/** An age limit or timeout as milliseconds: the duration grammar with minutes, calendar units counted back from now. */
+function elapsedMs(get: (n: string) => string, name: string, fallback: string): number {
+  return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback), new Date())
 }
 
 /** A keep-* count: a whole number, or unlimited (also restic's -1) for "every unit". */
@@ -311,5 +331,31 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     withinMonthly: within('keep-within-monthly'),
     withinYearly: within('keep-within-yearly'),
     tags: readKeepTags(get)
+  }
+}
+
+function readSupabase(get: (n: string) => string, accessToken: string, command: Command): SupabaseSettings {
+  const projectRef = get('supabase-project-ref') || undefined
+  if (projectRef && !isProjectRef(projectRef))
+    throw new InputError('supabase-project-ref', `"${projectRef}" is not a project ref: 20 lower-case letters and digits, as in <ref>.supabase.co`)
+  const apiUrl = get('supabase-api-url') || 'https://api.supabase.com'
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new InputError('supabase-api-url', `"${apiUrl}" is not a URL`)
+  const timeText = get('restore-time')
+  const restoreTime = timeText ? parseRestoreTime(timeText) : undefined
+  if (timeText && !restoreTime) {
+    throw new InputError('restore-time', `"${timeText}" is not a time; use ISO 8601 with a zone (2026-03-01T02:00:00Z) or unix seconds`)
+  }
+  if (command === 'pitr-restore') {
+    if (!accessToken) throw new InputError('supabase-access-token', 'is required by pitr-restore (a token with "Backups: Read-write")')
+    if (!restoreTime) throw new InputError('restore-time', 'is required by pitr-restore: the time to recover to')
+  }
+  return {
+    accessToken: accessToken || undefined,
+    projectRef,
+    apiUrl,
+    requirePitr: bool(get, 'require-pitr', false),
+    maxPlatformBackupAgeMs: elapsedMs(get, 'max-platform-backup-age', '36h'),
+    restoreTime,
+    restoreTimeoutMs: elapsedMs(get, 'restore-timeout', '6h')
   }
 }

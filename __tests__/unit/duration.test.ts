@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { formatDuration, parseDuration, subtractDuration, type CalendarDuration } from '../../src/catalog/duration.js'
+import { durationMs, formatDuration, parseDuration, subtractDuration, type CalendarDuration } from '../../src/catalog/duration.js'
 import { checkTimeZone, wallClock } from '../../src/catalog/timezone.js'
 
 const d = (parts: Partial<CalendarDuration>): CalendarDuration => ({ years: 0, months: 0, days: 0, hours: 0, minutes: 0, ...parts })
@@ -78,6 +78,12 @@ describe('subtractDuration', () => {
     expect(subtractDuration(noonSummer, d({ days: 2 }), 'Europe/Berlin').toISOString()).toBe('2025-03-29T11:00:00.000Z')
     expect(subtractDuration(noonSummer, d({ hours: 48 }), 'Europe/Berlin').toISOString()).toBe('2025-03-29T10:00:00.000Z')
     expect(subtractDuration(noonSummer, d({ days: 2 })).toISOString()).toBe('2025-03-29T10:00:00.000Z')
+  })
+
+  it('durationMs is the elapsed time of a duration ending at a given instant', () => {
+    expect(durationMs(parseDuration('90min', { allowMinutes: true }), new Date('2025-03-01T00:00:00Z'))).toBe(90 * 60_000)
+    expect(durationMs(d({ months: 1 }), new Date('2025-03-01T00:00:00Z'))).toBe(28 * 86_400_000)
+    expect(durationMs(d({ months: 1 }), new Date('2025-04-01T00:00:00Z'))).toBe(31 * 86_400_000)
   })
 
   it('hours alone never move an instant inside a DST overlap', () => {

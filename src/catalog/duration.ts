@@ -100,3 +100,8 @@ export function subtractDuration(from: Date, d: CalendarDuration, timeZone = 'UT
   }
   return new Date(calendar.getTime() - d.hours * 3_600_000 - d.minutes * 60_000)
 }
+
+/** How long `d` lasts when it ends at `at` (a calendar month is 28–31 days): for timeouts and age limits kept in ms. */
+export function durationMs(d: CalendarDuration, at: Date, timeZone = 'UTC'): number {
+  return at.getTime() - subtractDuration(at, d, timeZone).getTime()
+}
