@@ -40896,6 +40896,20 @@ function parseChecked(text, source, check) {
  */
 const MANIFEST_VERSION = 1;
 const strings = arrayOf(str);
+const CATALOG_FACTS_SHAPE = shape({
+    tables: arrayOf(shape({ name: str, kind: str, rls: bool, forceRls: bool })),
+    columns: arrayOf(shape({ name: str, type: str, notNull: bool, default: optional(str) })),
+    policies: arrayOf(shape({ name: str, table: str, command: str, permissive: bool, roles: strings, using: optional(str), check: optional(str) })),
+    grants: arrayOf(shape({ name: str, object: str, role: str, privileges: strings })),
+    triggers: arrayOf(shape({ name: str, table: str, definition: str, enabled: str })),
+    functions: arrayOf(shape({ name: str, kind: str, securityDefiner: bool, config: strings, bodyMd5: str })),
+    sequences: arrayOf(shape({ name: str, lastValue: optional(str) })),
+    indexes: arrayOf(shape({ name: str, table: str, definition: str })),
+    constraints: arrayOf(shape({ name: str, table: str, type: str, definition: str })),
+    publications: arrayOf(shape({ name: str, allTables: bool, tables: strings })),
+    extensions: arrayOf(shape({ name: str, schema: str })),
+    largeObjects: num
+});
 const MANIFEST_SHAPE = shape({
     manifestVersion: num,
     id: str,
@@ -40913,7 +40927,7 @@ const MANIFEST_SHAPE = shape({
     encryption: optional(shape({ algorithm: str })),
     objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
     tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) }))
 });
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */
 function parseManifest(text, source) {
@@ -41579,6 +41593,155 @@ function selectsTable(filters, schema, table) {
         return false;
     return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
 }
+/**
+ * Whether pg_dump dumps the schema's own objects (functions, privileges on the schema): not with
+ * --table, which dumps only the named tables, and otherwise as -n/-N say.
+ */
+function selectsSchema(filters, schema) {
+    if (filters.tables.length > 0)
+        return false;
+    if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema)))
+        return false;
+    return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
+}
+/** Whether pg_dump dumps database-wide objects (extensions, publications, large objects): only without -n or -t. */
+const selectsEverything = (filters) => filters.schemas.length === 0 && filters.tables.length === 0;
+
+;// CONCATENATED MODULE: ./src/postgres/facts.ts
+
+// Objects pg_dump dumps: not in system schemas, not members of an extension (the extension recreates those).
+const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')`;
+const notMember = (catalog, oid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+/** Every user relation; `schema` and `rel` are filtered in JavaScript with pg_dump's own selection rules. */
+const RELATIONS = `rel AS (
+  SELECT c.oid, n.nspname AS schema, c.relname AS rel, c.relkind, c.relowner, c.relacl, c.relrowsecurity, c.relforcerowsecurity
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ${USER_SCHEMA} AND ${notMember('pg_class', 'c.oid')})`;
+const grantee = (oid) => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(${oid}) END`;
+const RELATION_KIND = { r: 'table', p: 'table', v: 'view', m: 'materialized view', f: 'foreign table', S: 'sequence' };
+const facts_COMMANDS = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
+/**
+ * Reads the facts a dump with these filters holds (the same selection as pg_dump's -n/-N/-t/-T),
+ * from the source inside the dump's snapshot or from a restored target, with the same queries.
+ * Definitions are rendered with search_path = pg_catalog so that both sides qualify names alike;
+ * the session's search_path is restored afterwards.
+ */
+async function collectFacts(client, filters) {
+    const saved = (await client.query("SELECT current_setting('search_path') AS path")).rows[0].path;
+    await client.query("SELECT set_config('search_path', 'pg_catalog', false)");
+    try {
+        return await readFacts(client, filters);
+    }
+    finally {
+        await client.query("SELECT set_config('search_path', $1, false)", [saved]).catch(() => undefined);
+    }
+}
+async function readFacts(client, filters) {
+    const query = async (sql) => (await client.query(sql)).rows;
+    const onRelations = async (sql) => (await query(`WITH ${RELATIONS} ${sql}`)).filter(r => selectsTable(filters, r.schema, r.rel));
+    const inSchemas = async (sql) => (await query(sql)).filter(r => selectsSchema(filters, r.schema));
+    const everything = selectsEverything(filters);
+    const tables = await onRelations(`SELECT schema, rel, relkind, relrowsecurity AS rls, relforcerowsecurity AS force FROM rel WHERE relkind <> 'S'`);
+    const columns = await onRelations(`SELECT r.schema, r.rel, a.attname AS "column", format_type(a.atttypid, a.atttypmod) AS "type", a.attnotnull AS not_null,
+       pg_get_expr(ad.adbin, ad.adrelid) AS "default"
+     FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+     WHERE r.relkind <> 'S'`);
+    const policies = await onRelations(`SELECT r.schema, r.rel, p.polname AS "policy", p.polcmd AS cmd, p.polpermissive AS permissive,
+       ARRAY(SELECT ${grantee('x')} FROM unnest(p.polroles) x ORDER BY 1)::text[] AS roles,
+       pg_get_expr(p.polqual, p.polrelid) AS "using", pg_get_expr(p.polwithcheck, p.polrelid) AS "check"
+     FROM rel r JOIN pg_policy p ON p.polrelid = r.oid`);
+    // The owner's own privileges are implied by ownership; grants to everyone else are the facts.
+    const relationGrants = await onRelations(`SELECT r.schema, r.rel, r.relkind, NULL::name AS "column", ${grantee('a.grantee')} AS "role", a.privilege_type AS "privilege", a.is_grantable AS "grantable"
+     FROM rel r, aclexplode(coalesce(r.relacl, acldefault(CASE WHEN r.relkind = 'S' THEN 's' ELSE 'r' END::"char", r.relowner))) a
+     WHERE a.grantee <> r.relowner
+     UNION ALL
+     SELECT r.schema, r.rel, r.relkind, att.attname, ${grantee('a.grantee')}, a.privilege_type, a.is_grantable
+     FROM rel r JOIN pg_attribute att ON att.attrelid = r.oid AND att.attnum > 0 AND NOT att.attisdropped AND att.attacl IS NOT NULL,
+       aclexplode(att.attacl) a
+     WHERE a.grantee <> r.relowner`);
+    const schemaGrants = await inSchemas(`SELECT n.nspname AS schema, ${grantee('a.grantee')} AS "role", a.privilege_type AS "privilege", a.is_grantable AS "grantable"
+     FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+     WHERE ${USER_SCHEMA} AND a.grantee <> n.nspowner`);
+    const functions = await inSchemas(`SELECT n.nspname AS schema, p.oid::regprocedure::text AS "signature", p.prokind AS "kind", p.prosecdef AS secdef,
+       coalesce(p.proconfig, '{}') AS config, md5(p.prosrc) AS body_md5
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE ${USER_SCHEMA} AND ${notMember('pg_proc', 'p.oid')}`);
+    const functionGrants = await inSchemas(`SELECT n.nspname AS schema, p.oid::regprocedure::text AS "signature", ${grantee('a.grantee')} AS "role", a.privilege_type AS "privilege",
+       a.is_grantable AS "grantable"
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+     WHERE ${USER_SCHEMA} AND ${notMember('pg_proc', 'p.oid')} AND a.grantee <> p.proowner`);
+    const triggers = await onRelations(`SELECT r.schema, r.rel, t.tgname AS "trigger", pg_get_triggerdef(t.oid) AS "definition", t.tgenabled AS "enabled"
+     FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal`);
+    // A sequence comes with its table (identity, serial) as well as by its own name.
+    const sequences = (await query(`WITH ${RELATIONS}
+       SELECT r.schema, r.rel,
+         CASE WHEN has_sequence_privilege(r.oid, 'SELECT,USAGE') THEN pg_sequence_last_value(r.oid)::text END AS last_value,
+         (SELECT ARRAY[tn.nspname::text, tc.relname::text] FROM pg_depend d
+            JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+          WHERE d.classid = 'pg_class'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+          LIMIT 1) AS owned_by
+       FROM rel r WHERE r.relkind = 'S'`)).filter(s => selectsTable(filters, s.schema, s.rel) || (s.owned_by !== null && selectsTable(filters, s.owned_by[0], s.owned_by[1])));
+    // pg_dump leaves invalid indexes out.
+    const indexes = await onRelations(`SELECT r.schema, r.rel, ic.relname AS "index", pg_get_indexdef(i.indexrelid) AS "definition"
+     FROM rel r JOIN pg_index i ON i.indrelid = r.oid AND i.indisvalid JOIN pg_class ic ON ic.oid = i.indexrelid`);
+    const constraints = await onRelations(`SELECT r.schema, r.rel, k.conname AS "constraint", k.contype AS "type", pg_get_constraintdef(k.oid) AS "definition"
+     FROM rel r JOIN pg_constraint k ON k.conrelid = r.oid`);
+    const publications = everything
+        ? await query('SELECT pubname AS "name", puballtables AS all_tables FROM pg_publication')
+        : [];
+    const published = everything
+        ? (await query('SELECT pubname AS pub, schemaname AS schema, tablename AS rel FROM pg_publication_tables')).filter(r => selectsTable(filters, r.schema, r.rel))
+        : [];
+    const extensions = everything
+        ? await query('SELECT e.extname AS "name", n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace')
+        : [];
+    const largeObjects = everything ? Number((await query('SELECT count(*) AS n FROM pg_largeobject_metadata'))[0].n) : 0;
+    const qualified = (r) => `${r.schema}.${r.rel}`;
+    const grants = [
+        ...relationGrants.map(g => ({ ...g, object: g.column === null ? `${RELATION_KIND[g.relkind]} ${qualified(g)}` : `column ${qualified(g)}.${g.column}` })),
+        ...schemaGrants.map(g => ({ ...g, object: `schema ${g.schema}` })),
+        ...functionGrants.map(g => ({ ...g, object: `function ${g.signature}` }))
+    ];
+    const grouped = new Map();
+    for (const g of grants) {
+        const name = `${g.object} to ${g.role}`;
+        const entry = grouped.get(name) ?? { name, object: g.object, role: g.role, privileges: [] };
+        entry.privileges.push(g.grantable ? `${g.privilege} WITH GRANT OPTION` : g.privilege);
+        grouped.set(name, entry);
+    }
+    return {
+        tables: byName(tables.map(t => ({ name: qualified(t), kind: RELATION_KIND[t.relkind], rls: t.rls, forceRls: t.force }))),
+        columns: byName(columns.map(c => ({ name: `${qualified(c)}.${c.column}`, type: c.type, notNull: c.not_null, default: c.default }))),
+        policies: byName(policies.map(p => ({
+            name: `${qualified(p)}.${p.policy}`,
+            table: qualified(p),
+            command: facts_COMMANDS[p.cmd] ?? p.cmd,
+            permissive: p.permissive,
+            roles: p.roles,
+            using: p.using,
+            check: p.check
+        }))),
+        grants: byName([...grouped.values()].map(g => ({ ...g, privileges: g.privileges.sort() }))),
+        triggers: byName(triggers.map(t => ({ name: `${qualified(t)}.${t.trigger}`, table: qualified(t), definition: t.definition, enabled: t.enabled }))),
+        functions: byName(functions.map(f => ({ name: f.signature, kind: f.kind, securityDefiner: f.secdef, config: f.config, bodyMd5: f.body_md5 }))),
+        sequences: byName(sequences.map(s => ({ name: qualified(s), lastValue: s.last_value }))),
+        indexes: byName(indexes.map(i => ({ name: `${i.schema}.${i.index}`, table: qualified(i), definition: i.definition }))),
+        constraints: byName(constraints.map(k => ({ name: `${qualified(k)}.${k.constraint}`, table: qualified(k), type: k.type, definition: k.definition }))),
+        publications: byName(publications.map(p => ({
+            name: p.name,
+            allTables: p.all_tables,
+            tables: published
+                .filter(r => r.pub === p.name)
+                .map(qualified)
+                .sort()
+        }))),
+        extensions: byName(extensions),
+        largeObjects
+    };
+}
+const byName = (items) => items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 ;// CONCATENATED MODULE: ./src/postgres/inventory.ts
 
@@ -42396,6 +42559,7 @@ async function consume(stream, tools, ctx) {
 
 
 
+
 /**
  * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
  * checksum file and, last, the manifest that makes the backup exist.
@@ -42430,6 +42594,8 @@ async function backup(ctx, options = {}) {
         const snapshot = (await client.query('SELECT pg_export_snapshot() AS id')).rows[0].id;
         const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables };
         const tables = await listTables(client, filters);
+        // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
+        const catalog = await collectFacts(client, filters);
         const encrypted = Boolean(settings.encryptionPassphrase);
         const ext = COMPRESSION_EXT[settings.compression];
         const objects = await withGpgHome(async (gpgHome) => {
@@ -42474,7 +42640,7 @@ async function backup(ctx, options = {}) {
             encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
             objects: objects.objects,
             tables: objects.counts,
-            schemaFacts: objects.facts,
+            schemaFacts: { ...objects.facts, catalog },
             github: githubContext(host.env)
         };
         // Verified before the manifest makes it exist: a backup that does not read back is never published.
