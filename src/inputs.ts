@@ -5,12 +5,14 @@ import {
   COMMANDS,
   COMPRESSIONS,
   FORMATS,
+  TARGET_PLATFORMS,
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
   type Command,
   type Compression,
   type Format,
+  type TargetPlatform,
   type S3Settings,
   type Scope,
   type StorageKind
@@ -52,6 +54,7 @@ export interface Settings {
   maxAgeMs?: number
   safetySnapshot: boolean
   clean: boolean
+  targetPlatform: TargetPlatform
 }
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
@@ -96,7 +99,8 @@ export function readSettings(host: Host): Settings {
     dryRun: bool(get, 'dry-run', false),
     maxAgeMs: optionalDuration(get, 'max-age'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto')
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
