@@ -144,7 +144,7 @@ describe('restore errors', () => {
       ...error(
         3397,
         'cannot drop inherited constraint "messages_2026_11_29_pkey"',
-        'ALTER TABLE ONLY realtime.messages_2026_11_29 DROP CONSTRAINT IF EXISTS messages_2026_11_29_pkey;'
+        'ALTER TABLE IF EXISTS ONLY realtime.messages_2026_11_29 DROP CONSTRAINT IF EXISTS messages_2026_11_29_pkey;'
       ),
       'pg_restore: error: could not execute query: ERROR:  role "anon" does not exist',
       'Command was: ALTER TABLE public.notes OWNER TO anon;',

@@ -13,6 +13,9 @@ import { startCluster, type TestCluster } from './postgres.js'
 
 /** Cluster-wide: the platform's roles, created once per cluster. */
 const PLATFORM_ROLES = (password: string) => String.raw`
+CREATE ROLE supabase_auth_admin LOGIN NOINHERIT CREATEROLE NOREPLICATION;
+CREATE ROLE supabase_storage_admin LOGIN NOINHERIT CREATEROLE NOREPLICATION;
+CREATE ROLE supabase_realtime_admin NOLOGIN NOINHERIT NOREPLICATION;
 CREATE ROLE postgres LOGIN CREATEROLE CREATEDB REPLICATION BYPASSRLS PASSWORD '${password.replace(/'/g, "''")}';
 GRANT pg_read_all_data, pg_signal_backend TO postgres;
 CREATE ROLE anon NOLOGIN NOINHERIT;
@@ -21,9 +24,7 @@ CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
 CREATE ROLE authenticator LOGIN NOINHERIT;
 GRANT anon, authenticated, service_role TO authenticator;
 GRANT anon, authenticated, service_role TO postgres WITH ADMIN OPTION;
-CREATE ROLE supabase_auth_admin LOGIN NOINHERIT CREATEROLE NOREPLICATION;
-CREATE ROLE supabase_storage_admin LOGIN NOINHERIT CREATEROLE NOREPLICATION;
-CREATE ROLE supabase_realtime_admin NOLOGIN NOINHERIT NOREPLICATION;
+GRANT supabase_auth_admin, supabase_storage_admin, supabase_realtime_admin TO postgres;
 CREATE ROLE supabase_replication_admin LOGIN REPLICATION;
 CREATE ROLE supabase_read_only_user LOGIN BYPASSRLS;
 GRANT pg_read_all_data TO supabase_read_only_user;
@@ -141,10 +142,11 @@ CREATE TABLE realtime.messages (
 CREATE TABLE realtime.messages_2026_11_29 PARTITION OF realtime.messages FOR VALUES FROM ('2026-11-29') TO ('2026-11-30');
 CREATE TABLE realtime.messages_2026_11_30 PARTITION OF realtime.messages FOR VALUES FROM ('2026-11-30') TO ('2026-12-01');
 CREATE TABLE realtime.messages_2026_12_01 PARTITION OF realtime.messages FOR VALUES FROM ('2026-12-01') TO ('2026-12-02');
-CREATE INDEX messages_inserted_at_topic_index ON ONLY realtime.messages (inserted_at DESC, topic) WHERE extension = 'broadcast' AND private IS TRUE;
+CREATE INDEX messages_inserted_at_topic_index ON realtime.messages (inserted_at DESC, topic) WHERE extension = 'broadcast' AND private IS TRUE;
 ALTER TABLE realtime.messages ENABLE ROW LEVEL SECURITY;
 GRANT USAGE ON SCHEMA realtime TO postgres, anon, authenticated, service_role;
 GRANT ALL ON ALL TABLES IN SCHEMA realtime TO postgres, dashboard_user, supabase_realtime_admin;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA realtime TO postgres, dashboard_user, supabase_realtime_admin;
 GRANT SELECT, INSERT, UPDATE ON realtime.messages TO anon, authenticated, service_role;
 ALTER TABLE realtime.messages OWNER TO supabase_realtime_admin;
 ALTER TABLE realtime.subscription OWNER TO supabase_admin;

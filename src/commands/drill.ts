@@ -11,7 +11,7 @@ import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
-import { prove, proofFailures, type Proof } from './prove.js'
+import { errorReasons, listReasons, prove, proofFailures, type Proof } from './prove.js'
 import { isSupabaseTarget, planRestore, type RestorePlan } from './restore-plan.js'
 import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
 
@@ -134,9 +134,7 @@ async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolea
 }
 
 function failureReasons(report: DrillReport, proof: Proof): string {
-  const reasons = proofFailures(proof)
-  for (const e of report.unexpectedErrors.slice(0, 5)) reasons.push(`restore error${e.entry ? ` in ${e.entry}` : ''}: ${e.message}`)
-  if (report.unexpectedErrors.length > 5) reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`)
+  const reasons = [...errorReasons(report.unexpectedErrors), ...proofFailures(proof)]
   if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
-  return reasons.slice(0, 20).join('; ') + (reasons.length > 20 ? `; …and ${reasons.length - 20} more` : '')
+  return listReasons(reasons)
 }

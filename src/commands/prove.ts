@@ -1,6 +1,6 @@
 import { describeDifference, diffFacts } from '../catalog/facts-diff.js'
 import { factCount, factsInScope, isPlatformTable, judgeFacts } from '../catalog/proof.js'
-import type { FactsResult, TableResult } from '../model/drill-report.js'
+import type { FactsResult, RestoreError, TableResult } from '../model/drill-report.js'
 import type { Manifest, TableCount } from '../model/manifest.js'
 import type { SqlClient } from '../postgres/client.js'
 import { collectFacts } from '../postgres/facts.js'
@@ -74,3 +74,12 @@ export function proofFailures(proof: Proof): string[] {
   )
   return [...reasons, ...(proof.facts?.failures ?? [])]
 }
+
+/** Unexpected restore errors as reasons, the entry each came from first. */
+export function errorReasons(errors: RestoreError[]): string[] {
+  const reasons = errors.slice(0, 5).map(e => `restore error${e.entry ? ` in ${e.entry}` : ''}: ${e.message}`)
+  return errors.length > 5 ? [...reasons, `…and ${errors.length - 5} more restore errors`] : reasons
+}
+
+/** The first 20 reasons, joined for an error message. */
+export const listReasons = (reasons: string[]): string => reasons.slice(0, 20).join('; ') + (reasons.length > 20 ? `; …and ${reasons.length - 20} more` : '')

@@ -12,7 +12,7 @@ import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { expectedByKind, restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
-import { prove, proofFailures } from './prove.js'
+import { errorReasons, listReasons, prove, proofFailures } from './prove.js'
 import { canDisableTriggers, isSupabaseTarget, planRestore } from './restore-plan.js'
 
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
@@ -83,15 +83,10 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
     await ctx.host.summary(restoreSummary(result, ctx.settings.tables))
     const expected = errors.filter(e => e.expected)
     if (expected.length > 0) ctx.host.warning(`expected restore errors, ${expectedByKind(expected)}`)
-    const unexpected = errors.filter(e => !e.expected)
-    const reasons = [
-      ...proofFailures(proof),
-      ...unexpected.slice(0, 5).map(e => `restore error${e.entry ? ` in ${e.entry}` : ''}: ${e.message}`),
-      ...(unexpected.length > 5 ? [`…and ${unexpected.length - 5} more restore errors`] : [])
-    ]
+    const reasons = [...errorReasons(errors.filter(e => !e.expected)), ...proofFailures(proof)]
     if (reasons.length > 0) {
       throw new BackupError(
-        `Restore of ${manifest.id} is not complete: ${reasons.slice(0, 20).join('; ')}${reasons.length > 20 ? `; …and ${reasons.length - 20} more` : ''}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`
+        `Restore of ${manifest.id} is not complete: ${listReasons(reasons)}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`
       )
     }
     return result
@@ -160,8 +155,8 @@ async function replaceTables(
  */
 async function triggersOff(client: SqlClient, tables: string[]): Promise<{ before: string[]; after: string[] }> {
   const { rows } = await client.query<{ rel: string; owned: boolean; trigger: string | null; enabled: string | null }>(
-    `SELECT c.oid::regclass::text AS rel, pg_has_role(c.relowner, 'USAGE') AS owned, t.tgname AS trigger, t.tgenabled AS enabled
-     FROM unnest($1::text[]) AS n(name) JOIN pg_class c ON c.oid = n.name::regclass
+    `SELECT format('%I.%I', n.nspname, c.relname) AS rel, pg_has_role(c.relowner, 'USAGE') AS owned, t.tgname AS trigger, t.tgenabled AS enabled
+     FROM unnest($1::text[]) AS q(name) JOIN pg_class c ON c.oid = q.name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace
      LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'`,
     [tables]
   )

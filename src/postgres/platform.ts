@@ -80,10 +80,13 @@ export const PLATFORM_MIGRATION_TABLES: ReadonlySet<string> = new Set([
 /** Schema of a dotted fact name ("auth.users", "function auth.uid()" → auth). */
 export const schemaOf = (name: string): string => name.replace(/^[a-z ]+ (?=\S)/, '').split('.')[0]
 
-/** Whether a database carries the Supabase platform: its auth and storage schemas and its admin role. */
+/**
+ * Whether a database carries the Supabase platform: its auth and storage schemas and its admin
+ * role, a superuser that logs in (a restore into plain Postgres makes a NOLOGIN stand-in of that name).
+ */
 export async function hasSupabasePlatform(client: SqlClient): Promise<boolean> {
   const { rows } = await client.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin')
+    `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin' AND rolsuper AND rolcanlogin)
         AND (SELECT count(*) FROM pg_namespace WHERE nspname IN ('auth', 'storage')) = 2 AS found`
   )
   return rows[0].found
