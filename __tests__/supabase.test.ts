@@ -191,6 +191,42 @@ describe('a Supabase project', () => {
     expect(await appState(plain, 'restored')).toEqual(await appState(sb.cluster, 'app'))
   })
 
+  test("a clean restore into the project as postgres replaces the app and the platform tables' rows, leaving the platform itself", async () => {
+    await sb.cluster.query(
+      'fresh',
+      `GRANT SELECT ON public.internal_notes TO anon;
+       DROP POLICY "Avatar images are publicly accessible." ON storage.objects;
+       CREATE POLICY "Avatar images are publicly accessible." ON storage.objects FOR SELECT TO anon USING (true);
+       INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000999', 'late@example.com');
+       INSERT INTO public.todos (user_id, task) VALUES ('00000000-0000-0000-0000-000000000999', 'made after the backup')`
+    )
+    const run = await runAction({
+      ...common(),
+      command: 'restore',
+      'target-database-url': sb.urlAsPostgres('fresh'),
+      confirm: 'fresh',
+      clean: 'true',
+      'safety-snapshot': 'false'
+    })
+    expect(run.failure).toBeUndefined()
+    const appTables = async (database: string) => {
+      const fingerprint = await databaseFingerprint(sb.cluster, database)
+      return { ...fingerprint, tables: fingerprint.tables.filter(t => !/migrations$/.test(t.table)) }
+    }
+    expect(await appTables('fresh')).toEqual(await appTables('app'))
+    expect(await appState(sb.cluster, 'fresh')).toEqual(await appState(sb.cluster, 'app'))
+  })
+
+  test("drills into a Supabase project (Supabase's own image as the service container)", async () => {
+    await sb.newProject('drill_project')
+    const run = await runAction({ ...common(), command: 'drill', 'target-database-url': sb.urlAsPostgres('drill_project') })
+    expect(run.failure).toBeUndefined()
+    const report = JSON.parse(run.outputs.report)
+    expect(report).toMatchObject({ passed: true, platform: 'supabase', standInRoles: [], unexpectedErrors: [], mismatches: [] })
+    expect(report.facts.failures).toEqual([])
+    expect(run.summary).toMatch(/Supabase project: its platform left as it was/)
+  })
+
   test('the platform roles are never created or altered on a Supabase target', async () => {
     const roles = await sb.cluster.query('postgres', `SELECT rolname FROM pg_roles WHERE rolname = ANY ($1) ORDER BY 1`, [SUPABASE_ROLES])
     expect(roles.map(r => r.rolname)).toEqual([...SUPABASE_ROLES].sort())

@@ -112,11 +112,11 @@ async function restoreInto(
   const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }
   if (manifest.format === 'custom') {
     return withDumpOnDisk(storage, manifest, options, async file => {
-      const plan = await planRestore(ctx, client, manifest, tools, supabase, file)
+      const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false }, file)
       return { plan, errors: await restoreArchive({ ...base, file, ...plan.restore }) }
     })
   }
-  const plan = await planRestore(ctx, client, manifest, tools, supabase)
+  const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false })
   return withGpgHome(async gpgHome => {
     const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome })
     // If psql stops early, drain the rest so decryption and decompression can finish.

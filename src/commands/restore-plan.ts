@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { InputError } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { Manifest } from '../model/manifest.js'
-import type { SqlClient } from '../postgres/client.js'
+import { quoteIdent, type SqlClient } from '../postgres/client.js'
 import { hasSupabasePlatform } from '../postgres/platform.js'
 import { listArchive, type RestoreOptions } from '../postgres/restore.js'
 import { createStandIns, referencedRoles } from '../postgres/roles.js'
-import { platformSkips, readTargetObjects, useList } from '../postgres/target-plan.js'
+import { platformSkips, readTargetObjects, tablesToEmpty, useList } from '../postgres/target-plan.js'
 import type { ClientTools } from '../postgres/tools.js'
 import type { Context } from './context.js'
 
@@ -41,16 +41,18 @@ export async function planRestore(
   client: SqlClient,
   manifest: Manifest,
   tools: ClientTools,
-  supabase: boolean,
+  options: { supabase: boolean; clean: boolean },
   file?: string
 ): Promise<RestorePlan> {
+  const { supabase, clean } = options
   const toc = file ? await listArchive(tools, file) : undefined
   if (!supabase) {
     const standIns = await createStandIns(client, referencedRoles(toc?.entries.values() ?? [], manifest.schemaFacts?.catalog))
     return { supabase, standIns, skipped: 0, triggersOff: false, restore: { toc: toc?.entries } }
   }
   if (!toc || !file) throw new InputError('target-platform', `supabase needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
-  const skips = platformSkips(toc.entries, await readTargetObjects(client))
+  const has = await readTargetObjects(client)
+  const skips = platformSkips(toc.entries, has, clean)
   const list = join(dirname(file), 'restore.list')
   await writeFile(list, useList(toc.text, skips))
   const triggersOff = await canDisableTriggers(client)
@@ -58,6 +60,20 @@ export async function planRestore(
     ctx.host.warning(
       'the target role may not set session_replication_role, so triggers on platform tables fire while their rows load; grant it (Supabase allows it for postgres) or restore as a superuser'
     )
+  }
+  // --clean drops and recreates the app's tables but not the platform's (auth.users, storage.objects):
+  // their rows are replaced, all in one statement so foreign keys between them allow it.
+  const fill = clean ? tablesToEmpty(toc.entries, skips, has) : []
+  if (fill.length > 0) {
+    await client.query('BEGIN')
+    try {
+      if (triggersOff) await client.query('SET LOCAL session_replication_role = replica')
+      await client.query(`TRUNCATE ONLY ${fill.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`)
+      await client.query('COMMIT')
+    } catch (error) {
+      await client.query('ROLLBACK')
+      throw new BackupError(`Could not empty the tables the clean restore refills; nothing was changed: ${errorMessage(error)}`, { cause: error })
+    }
   }
   return {
     supabase,

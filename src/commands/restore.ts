@@ -61,7 +61,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
     const tables = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
     const { errors, plan } = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, async file => {
       if (tables.length > 0) return { errors: await replaceTables(ctx, tools, file, target, client, tables), plan: undefined }
-      const plan = await planRestore(ctx, client, manifest, tools, supabase, file)
+      const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: ctx.settings.clean }, file)
       const restoring = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }
       return { plan, errors: await restoreArchive({ ...restoring, ...plan.restore }) }
     })

@@ -21,7 +21,7 @@ export interface ErrorContext {
 }
 
 /** Sub-objects a DROP TABLE removes with their table. */
-const DROPPED_WITH_TABLE = new Set(['CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'DEFAULT', 'TRIGGER', 'POLICY', 'ROW SECURITY'])
+const DROPPED_WITH_TABLE = new Set(['CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'DEFAULT', 'TRIGGER', 'POLICY', 'ROW SECURITY', 'PUBLICATION TABLE'])
 
 /**
  * Why an error in this entry is harmless, or undefined when it is not (pure). Decided by what
@@ -39,7 +39,8 @@ export function expectedBecause(entry: TocEntry | undefined, command: string, cl
   const extension = entry.desc === 'EXTENSION' ? entry.tag : entry.desc === 'COMMENT' ? /^EXTENSION (.+)$/.exec(entry.tag)?.[1] : undefined
   if (extension && PLATFORM_EXTENSIONS.has(extension.replace(/^"|"$/g, ''))) return 'platform extension the target lacks'
   if (entry.desc === 'EVENT TRIGGER' && isReservedRole(entry.owner)) return 'platform event trigger'
-  if (clean && DROPPED_WITH_TABLE.has(entry.desc) && /^(DROP |ALTER TABLE (IF EXISTS )?(ONLY )?\S+ DROP )/.test(command)) return 'clean: dropped with its table'
+  if (clean && DROPPED_WITH_TABLE.has(entry.desc) && /^(DROP |ALTER TABLE (IF EXISTS )?(ONLY )?\S+ DROP |ALTER PUBLICATION \S+ DROP TABLE )/.test(command))
+    return 'clean: dropped with its table'
   return undefined
 }
 

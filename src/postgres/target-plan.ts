@@ -62,6 +62,8 @@ const RELATION_ENTRIES = new Set([
   'ROW SECURITY'
 ])
 
+const CLEANED = new Set(['POLICY', 'TRIGGER', 'PUBLICATION TABLE'])
+
 /** Whether the object an entry creates (or, for a DEFAULT, the table it belongs to) is already on the target. */
 function exists(e: TocEntry, has: TargetObjects): boolean {
   const qualified = `${e.schema}.${e.tag}`
@@ -95,10 +97,12 @@ function subjectExists(e: TocEntry, has: TargetObjects): boolean {
  * and its services' migration history is the target's own. The app's DDL, the user's triggers
  * and policies on platform tables, and all data are restored.
  */
-export function platformSkips(entries: Map<number, TocEntry>, has: TargetObjects): Map<number, string> {
+export function platformSkips(entries: Map<number, TocEntry>, has: TargetObjects, clean = false): Map<number, string> {
   const skips = new Map<number, string>()
   for (const [id, e] of entries) {
-    const reason = skipReason(e, has)
+    // With clean, the user's policies and triggers on platform tables are dropped and made again from the
+    // backup, and publication members come back with their tables.
+    const reason = clean && CLEANED.has(e.desc) ? undefined : skipReason(e, has)
     if (reason) skips.set(id, reason)
   }
   return skips
@@ -140,4 +144,11 @@ export function useList(listing: string, skips: Map<number, string>): string {
       return id && skips.has(Number(id)) ? `;${line}` : line
     })
     .join('\n')
+}
+
+/** Tables the restore loads rows into that the target already has ("schema"."table"), to empty first on a clean restore (pure). */
+export function tablesToEmpty(entries: Map<number, TocEntry>, skips: Map<number, string>, has: TargetObjects): Array<[string, string]> {
+  return [...entries]
+    .filter(([id, e]) => e.desc === 'TABLE DATA' && !skips.has(id) && has.relations.has(`${e.schema}.${e.tag}`))
+    .map(([, e]) => [e.schema, e.tag])
 }
