@@ -19,7 +19,7 @@ import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
-import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
 
 const run = promisify(execFile)
@@ -39,7 +39,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const kind = options.kind ?? ctx.settings.kind
   const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
-  const name = setName(ctx, conn)
+  const name = deriveSetName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -72,7 +72,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
 
     const encrypted = Boolean(settings.encryptionPassphrase)
     const ext = COMPRESSION_EXT[settings.compression]
-    const objects = await withGpgHome(async gpgHome => {
+    const dumped = await withGpgHome(async gpgHome => {
       const tail = pipelineTail(ctx, gpgHome)
       const env = libpqEnv(conn)
       const dump: Stage = {
@@ -90,10 +90,10 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
         // Small enough to read whole: made safe to run on any server before it is stored.
-        const dumped = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
+        const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
         const rolesFile = rolesFileName(id, ext, encrypted)
         const chain = startChain([{ name: 'cat', command: 'cat', args: [] }, ...tail], ctx.secrets, { input: 'pipe' })
-        chain.input?.end(safeRolesSql(dumped.stdout))
+        chain.input?.end(safeRolesSql(rolesDump.stdout))
         result.push({ role: 'roles', file: rolesFile, ...(await publish(chain, ctx.storages, layout.object(name, rolesFile))) })
       }
       return { objects: result, counts: await counting, facts: await facts }
@@ -116,9 +116,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-      objects: objects.objects,
-      tables: objects.counts,
-      schemaFacts: { ...objects.facts, catalog },
+      objects: dumped.objects,
+      tables: dumped.counts,
+      schemaFacts: { ...dumped.facts, catalog },
       github: githubContext(host.env)
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.

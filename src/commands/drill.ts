@@ -38,7 +38,7 @@ function refuseSource(target: Connection, source: Connection): void {
  */
 export async function drill(ctx: Context): Promise<DrillReport> {
   const target = drillTarget(ctx)
-  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef)
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
@@ -126,7 +126,7 @@ async function restoreInto(
   })
 }
 
-async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
+export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
   const result = await client.query(sql)
   const last = Array.isArray(result) ? result[result.length - 1] : result
   const rows = last.rowCount ?? last.rows.length
