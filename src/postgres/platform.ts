@@ -22,6 +22,9 @@ const RESERVED_ROLES = [
 /** A reserved platform role: never created or altered by this action, and its objects' ownership and privileges are the platform's. */
 export const isReservedRole = (role: string): boolean => RESERVED_ROLES.some(pattern => pattern.test(role))
 
+/** Objects the platform owns: the user's own objects belong to postgres, which is reserved too. */
+export const isPlatformOwner = (role: string): boolean => role !== 'postgres' && isReservedRole(role)
+
 export const PLATFORM_SCHEMAS: ReadonlySet<string> = new Set([
   '_analytics',
   '_realtime',

@@ -6,7 +6,7 @@ import { BackupError } from '../errors.js'
 import type { Format } from '../model/vocabulary.js'
 import type { Secrets } from '../secrets.js'
 import { childEnv, libpqEnv, type Connection } from './connection.js'
-import { isReservedRole, PLATFORM_EXTENSIONS, PLATFORM_SCHEMAS } from './platform.js'
+import { isPlatformOwner, isReservedRole, PLATFORM_EXTENSIONS, PLATFORM_SCHEMAS } from './platform.js'
 import { tocById, type TocEntry } from './toc.js'
 import type { ClientTools } from './tools.js'
 
@@ -32,13 +32,12 @@ const DROPPED_WITH_TABLE = new Set(['CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'DEF
  */
 export function expectedBecause(entry: TocEntry | undefined, command: string, clean = false): string | undefined {
   if (!entry) return undefined
-  // On Supabase the user's own objects belong to postgres: only the other reserved roles mark the platform's.
-  const platformOwned = PLATFORM_SCHEMAS.has(entry.schema) || (isReservedRole(entry.owner) && entry.owner !== 'postgres')
+  const platformOwned = PLATFORM_SCHEMAS.has(entry.schema) || isPlatformOwner(entry.owner)
   if (/^ALTER .+ OWNER TO /.test(command) && isReservedRole(entry.owner)) return 'ownership by a platform role'
   if ((entry.desc === 'ACL' || entry.desc === 'DEFAULT ACL') && platformOwned) return 'privileges on a platform object'
   const extension = entry.desc === 'EXTENSION' ? entry.tag : entry.desc === 'COMMENT' ? /^EXTENSION (.+)$/.exec(entry.tag)?.[1] : undefined
   if (extension && PLATFORM_EXTENSIONS.has(extension.replace(/^"|"$/g, ''))) return 'platform extension the target lacks'
-  if (entry.desc === 'EVENT TRIGGER' && isReservedRole(entry.owner)) return 'platform event trigger'
+  if (entry.desc === 'EVENT TRIGGER' && isPlatformOwner(entry.owner)) return 'platform event trigger'
   if (clean && DROPPED_WITH_TABLE.has(entry.desc) && /^(DROP |ALTER TABLE (IF EXISTS )?(ONLY )?\S+ DROP |ALTER PUBLICATION \S+ DROP TABLE )/.test(command))
     return 'clean: dropped with its table'
   return undefined

@@ -1,5 +1,5 @@
 import type { SqlClient } from './client.js'
-import { isReservedRole, PLATFORM_MIGRATION_TABLES, PLATFORM_SCHEMAS } from './platform.js'
+import { isPlatformOwner, PLATFORM_MIGRATION_TABLES, PLATFORM_SCHEMAS } from './platform.js'
 import type { TocEntry } from './toc.js'
 
 /** What a target already holds, keyed the way pg_restore's table of contents names things. */
@@ -121,9 +121,9 @@ function skipReason(e: TocEntry, has: TargetObjects): string | undefined {
       return has.publicationTables.has(`${pub} ${e.schema}.${table.join(' ')}`) ? 'publication member the target has' : undefined
     }
     case 'EVENT TRIGGER':
-      return has.eventTriggers.has(e.tag) || isReservedRole(e.owner) ? "the platform's event trigger" : undefined
+      return has.eventTriggers.has(e.tag) || isPlatformOwner(e.owner) ? "the platform's event trigger" : undefined
     case 'DEFAULT ACL':
-      return isReservedRole(e.owner) ? "the platform's default privileges" : undefined
+      return isPlatformOwner(e.owner) ? "the platform's default privileges" : undefined
     case 'COMMENT':
     case 'ACL':
     case 'SECURITY LABEL':
