@@ -72875,6 +72875,8 @@ const RESERVED_ROLES = [
 ];
 /** A reserved platform role: never created or altered by this action, and its objects' ownership and privileges are the platform's. */
 const isReservedRole = (role) => RESERVED_ROLES.some(pattern => pattern.test(role));
+/** Objects the platform owns: the user's own objects belong to postgres, which is reserved too. */
+const isPlatformOwner = (role) => role !== 'postgres' && isReservedRole(role);
 const PLATFORM_SCHEMAS = new Set([
     '_analytics',
     '_realtime',
@@ -72942,6 +72944,7 @@ async function hasSupabasePlatform(client) {
 ;// CONCATENATED MODULE: ./src/postgres/roles.ts
 
 
+
 const NAME = String.raw `("(?:[^"]|"")+"|[^\s;"]+)`;
 const unquote = (name) => (name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name);
 /**
@@ -73006,8 +73009,13 @@ async function createStandIns(client, roles) {
     const { rows } = await client.query('SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])', [roles]);
     const existing = new Set(rows.map(r => r.rolname));
     const missing = roles.filter(r => !existing.has(r));
-    for (const role of missing)
-        await client.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`);
+    try {
+        for (const role of missing)
+            await client.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`);
+    }
+    catch (error) {
+        throw new BackupError(`Could not create NOLOGIN stand-ins for the roles the backup names and the target lacks (${missing.join(', ')}): ${errorMessage(error)}. Restore as a role with CREATEROLE, create those roles first, or, into a Supabase project, set target-platform: supabase`, { cause: error });
+    }
     return missing;
 }
 
@@ -74286,8 +74294,7 @@ const DROPPED_WITH_TABLE = new Set(['CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'DEF
 function expectedBecause(entry, command, clean = false) {
     if (!entry)
         return undefined;
-    // On Supabase the user's own objects belong to postgres: only the other reserved roles mark the platform's.
-    const platformOwned = PLATFORM_SCHEMAS.has(entry.schema) || (isReservedRole(entry.owner) && entry.owner !== 'postgres');
+    const platformOwned = PLATFORM_SCHEMAS.has(entry.schema) || isPlatformOwner(entry.owner);
     if (/^ALTER .+ OWNER TO /.test(command) && isReservedRole(entry.owner))
         return 'ownership by a platform role';
     if ((entry.desc === 'ACL' || entry.desc === 'DEFAULT ACL') && platformOwned)
@@ -74295,7 +74302,7 @@ function expectedBecause(entry, command, clean = false) {
     const extension = entry.desc === 'EXTENSION' ? entry.tag : entry.desc === 'COMMENT' ? /^EXTENSION (.+)$/.exec(entry.tag)?.[1] : undefined;
     if (extension && PLATFORM_EXTENSIONS.has(extension.replace(/^"|"$/g, '')))
         return 'platform extension the target lacks';
-    if (entry.desc === 'EVENT TRIGGER' && isReservedRole(entry.owner))
+    if (entry.desc === 'EVENT TRIGGER' && isPlatformOwner(entry.owner))
         return 'platform event trigger';
     if (clean && DROPPED_WITH_TABLE.has(entry.desc) && /^(DROP |ALTER TABLE (IF EXISTS )?(ONLY )?\S+ DROP |ALTER PUBLICATION \S+ DROP TABLE )/.test(command))
         return 'clean: dropped with its table';
@@ -74745,9 +74752,9 @@ function skipReason(e, has) {
             return has.publicationTables.has(`${pub} ${e.schema}.${table.join(' ')}`) ? 'publication member the target has' : undefined;
         }
         case 'EVENT TRIGGER':
-            return has.eventTriggers.has(e.tag) || isReservedRole(e.owner) ? "the platform's event trigger" : undefined;
+            return has.eventTriggers.has(e.tag) || isPlatformOwner(e.owner) ? "the platform's event trigger" : undefined;
         case 'DEFAULT ACL':
-            return isReservedRole(e.owner) ? "the platform's default privileges" : undefined;
+            return isPlatformOwner(e.owner) ? "the platform's default privileges" : undefined;
         case 'COMMENT':
         case 'ACL':
         case 'SECURITY LABEL':

@@ -171,6 +171,8 @@ describe('stored facts', () => {
     const withCatalog = { ...manifest, schemaFacts: { ...manifest.schemaFacts, catalog: EMPTY } }
     expect(parseManifest(JSON.stringify(withCatalog), 'new.json').schemaFacts?.catalog).toEqual(EMPTY)
     const broken = { ...manifest, schemaFacts: { ...manifest.schemaFacts, catalog: { ...EMPTY, policies: [{ name: 'p' }] } } }
-    expect(() => parseManifest(JSON.stringify(broken), 'broken.json')).toThrow('broken.json: schemaFacts.catalog.policies[0].table should be a string, not undefined')
+    expect(() => parseManifest(JSON.stringify(broken), 'broken.json')).toThrow(
+      'broken.json: schemaFacts.catalog.policies[0].table should be a string, not undefined'
+    )
   })
 })

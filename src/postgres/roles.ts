@@ -1,3 +1,4 @@
+import { BackupError, errorMessage } from '../errors.js'
 import type { CatalogFacts } from '../model/manifest.js'
 import { quoteIdent, type SqlClient } from './client.js'
 import { isReservedRole } from './platform.js'
@@ -60,6 +61,13 @@ export async function createStandIns(client: SqlClient, roles: string[]): Promis
   const { rows } = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])', [roles])
   const existing = new Set(rows.map(r => r.rolname))
   const missing = roles.filter(r => !existing.has(r))
-  for (const role of missing) await client.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`)
+  try {
+    for (const role of missing) await client.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`)
+  } catch (error) {
+    throw new BackupError(
+      `Could not create NOLOGIN stand-ins for the roles the backup names and the target lacks (${missing.join(', ')}): ${errorMessage(error)}. Restore as a role with CREATEROLE, create those roles first, or, into a Supabase project, set target-platform: supabase`,
+      { cause: error }
+    )
+  }
   return missing
 }
