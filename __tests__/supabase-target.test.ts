@@ -53,6 +53,8 @@ describe('a Supabase project', () => {
     const run = await runAction({ ...common(), 'database-url': sb.urlAsPostgres('app'), roles: 'true', compression: 'none' })
     expect(run.failure).toBeUndefined()
     id = run.outputs['backup-id']
+    expect(run.summary).toMatch(/\| Database \| app \(PostgreSQL 15\.\d+, a Supabase project\) \|/)
+    expect(run.summary).toMatch(/\| Schema facts \| 9 policies, /)
     const manifest = JSON.parse(readFileSync(join(dir, 'app', `${id}.manifest.json`), 'utf8'))
     const facts = manifest.schemaFacts.catalog
     expect(facts.policies.map((p: { name: string }) => p.name)).toHaveLength(9)

@@ -1,6 +1,6 @@
 import type { Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
-import { type Manifest } from '../model/manifest.js'
+import { type CatalogFacts, type Manifest } from '../model/manifest.js'
 import type { DrillReport, FactsResult, RestoreError, TableResult } from '../model/drill-report.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
@@ -10,17 +10,26 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
   const data = dataObject(manifest)
   const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES)
   const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0)
+  const catalog = manifest.schemaFacts?.catalog
   return [
     `## Backup ${manifest.id}`,
     '',
     table(
       ['', ''],
       [
-        ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
+        ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion}${isSupabaseSource(catalog) ? ', a Supabase project' : ''})`],
         ['Set / kind', `${manifest.name} / ${manifest.kind}`],
         ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
         ['Time', formatSeconds(durationSeconds)],
         ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
+        ...(catalog
+          ? [
+              [
+                'Schema facts',
+                `${catalog.policies.length} policies, ${catalog.grants.length} grants, ${catalog.triggers.length} triggers, ${catalog.functions.length} functions, ${catalog.indexes.length} indexes, ${catalog.constraints.length} constraints`
+              ]
+            ]
+          : []),
         ['SHA-256', `\`${data.sha256}\``],
         ['Stored at', locations.map(l => `\`${l}\``).join('<br>')]
       ]
@@ -35,6 +44,10 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
     ''
   ].join('\n')
 }
+
+/** A dump of a Supabase project holds the platform's auth.users and storage.objects. */
+const isSupabaseSource = (catalog: CatalogFacts | undefined): boolean =>
+  ['auth.users', 'storage.objects'].every(name => catalog?.tables.some(t => t.name === name))
 
 export function checksTable(checks: Check[]): string {
   return table(
