@@ -5,6 +5,7 @@ import {
   COMMANDS,
   COMPRESSIONS,
   FORMATS,
+  TARGET_PLATFORMS,
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
@@ -12,6 +13,7 @@ import {
   type Command,
   type Compression,
   type Format,
+  type TargetPlatform,
   type S3Settings,
   type Scope,
   type StorageKind
@@ -61,6 +63,7 @@ export interface Settings {
   maxAge: CalendarDuration
   safetySnapshot: boolean
   clean: boolean
+  targetPlatform: TargetPlatform
   supabase: SupabaseSettings
   files: FilesSettings
 }
@@ -154,6 +157,7 @@ export function readSettings(host: Host): Settings {
     maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false),
+    targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command),
     files: readFiles(get)
   }
