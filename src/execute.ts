@@ -14,7 +14,9 @@ export async function execute(host: Host, now: () => Date = () => new Date()): P
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   // Masked before anything can fail, so that not even a malformed URL is ever echoed.
-  for (const input of ['database-url', 'target-database-url', 'encryption-passphrase']) secrets.add(host.input(input).trim())
+  for (const input of ['database-url', 'target-database-url', 'encryption-passphrase', 'encryption-private-key']) secrets.add(host.input(input).trim())
+  // Each private key on its own too: an identity file holds them among comments.
+  for (const line of host.input('encryption-private-key').split(/\s+/)) if (line.startsWith('AGE-SECRET-KEY-')) secrets.add(line)
   // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
   const safe: Host = {
     ...host,

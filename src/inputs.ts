@@ -15,6 +15,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import { parseIdentities, parseRecipients } from './pipeline/age.js'
 import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export interface Settings {
@@ -26,6 +27,10 @@ export interface Settings {
   s3?: S3Settings
   artifactRetentionDays?: number
   encryptionPassphrase?: string
+  /** age X25519 recipients (`age1…`): encrypt to these public keys instead of a passphrase. */
+  encryptionPublicKeys: string[]
+  /** age private keys (`AGE-SECRET-KEY-1…`) for the commands that read contents. */
+  encryptionPrivateKeys: string[]
   pgBinDir?: string
   format: Format
   scope: Scope
@@ -71,6 +76,8 @@ export function readSettings(host: Host): Settings {
     s3,
     artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
     encryptionPassphrase: host.input('encryption-passphrase') || undefined,
+    encryptionPublicKeys: ageKeys('encryption-public-keys', () => parseRecipients(host.input('encryption-public-keys'))),
+    encryptionPrivateKeys: ageKeys('encryption-private-key', () => parseIdentities(host.input('encryption-private-key'))),
     pgBinDir: get('pg-bin-dir') || undefined,
     format: oneOf(get, 'format', FORMATS, 'custom'),
     scope: oneOf(get, 'scope', SCOPES, 'full'),
@@ -101,6 +108,12 @@ export function readSettings(host: Host): Settings {
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
   }
+  if (settings.encryptionPassphrase && settings.encryptionPublicKeys.length > 0) {
+    throw new InputError(
+      'encryption-public-keys',
+      'cannot be combined with encryption-passphrase: choose one encryption mode (public keys need no secret on the runner; a passphrase opens every backup)'
+    )
+  }
   if (settings.clean && settings.tables.length > 0 && command === 'restore') {
     throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows")
   }
@@ -120,6 +133,14 @@ export function list(text: string): string[] {
     .split(/[\n,]/)
     .map(item => item.trim())
     .filter(item => item.length > 0)
+}
+
+function ageKeys(name: string, parse: () => string[]): string[] {
+  try {
+    return parse()
+  } catch (error) {
+    throw new InputError(name, (error as Error).message)
+  }
 }
 
 function oneOf<T extends string>(get: (n: string) => string, name: string, allowed: readonly T[], fallback: T): T {

@@ -6,7 +6,9 @@ import type { BackupKind } from '../model/vocabulary.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
-import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage } from '../pipeline/stages.js'
+import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL } from '../pipeline/stages.js'
+import { encryptedExtension, encryptionMode, encryptionRecord, encryptStep } from '../pipeline/encryption.js'
+import type { Writable } from 'node:stream'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
 import { libpqEnv, type Connection } from '../postgres/connection.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
@@ -16,7 +18,7 @@ import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
 import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
-import { checkBackup, describeChecks } from './verify.js'
+import { checkBackup, describeChecks, listWhileWriting } from './verify.js'
 
 export interface BackupResult {
   verified: boolean
@@ -41,8 +43,14 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       "database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session"
     )
   }
+  if (settings.encryptionPublicKeys.length > 0 && settings.encryptionPrivateKeys.length > 0 && kind !== 'pre-restore') {
+    host.warning(
+      'encryption-private-key is set for a backup that encrypts to public keys, which needs no private key: keep the private key out of the backup job'
+    )
+  }
   const client = await connect(conn)
   let published = false
+  let listing: Awaited<ReturnType<typeof listWhileWriting>> | undefined
   try {
     const version = await serverVersion(client)
     const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
@@ -62,10 +70,25 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
     const tables = await listTables(client, filters)
 
-    const encrypted = Boolean(settings.encryptionPassphrase)
+    const encryption = encryptionMode(settings)
     const ext = COMPRESSION_EXT[settings.compression]
+    const encryptedExt = encryptedExtension(encryption)
+    // A backup to public keys cannot read back what it stored: it lists the archive on its way in.
+    listing =
+      options.verify && encryption.kind === 'age'
+        ? await listWhileWriting(ctx, {
+            format: settings.format,
+            tools: { pgDump: tools.version, action: ACTION_VERSION },
+            compression: { algorithm: settings.compression }
+          })
+        : undefined
     const objects = await withGpgHome(async gpgHome => {
-      const tail = pipelineTail(ctx, gpgHome)
+      const publishObject = async (first: Stage, key: string, tap?: Writable) => {
+        const step = await encryptStep(encryption, gpgHome)
+        const compress = compressStage(settings.compression, settings.compressionLevel)
+        const stages = [first, ...(compress ? [compress] : []), ...(step.stage ? [step.stage] : [])]
+        return publish(startChain(stages, ctx.secrets), ctx.storages, key, { transform: step.transform, tap })
+      }
       const env = libpqEnv(conn)
       const dump: Stage = {
         name: 'pg_dump',
@@ -73,17 +96,17 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
         args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
         env
       }
-      const dataFile = dataFileName(id, settings.format, ext, encrypted)
+      const dataFile = dataFileName(id, settings.format, ext, encryptedExt)
       const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
       const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
       counting.catch(() => undefined)
       facts.catch(() => undefined)
-      const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
+      const data = await publishObject(dump, layout.object(name, dataFile), listing?.input)
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
         const roles: Stage = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env }
-        const rolesFile = rolesFileName(id, ext, encrypted)
-        result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) })
+        const rolesFile = rolesFileName(id, ext, encryptedExt)
+        result.push({ role: 'roles', file: rolesFile, ...(await publishObject(roles, layout.object(name, rolesFile))) })
       }
       return { objects: result, counts: await counting, facts: await facts }
     })
@@ -104,7 +127,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       scope: settings.scope,
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
-      encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
+      encryption: encryptionRecord(encryption),
       objects: objects.objects,
       tables: objects.counts,
       schemaFacts: objects.facts,
@@ -112,7 +135,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
-    const checks = options.verify ? await checkBackup(ctx, manifest) : []
+    const checks = options.verify ? await checkBackup(ctx, manifest, listing?.listing) : []
     const broken = checks.filter(c => !c.ok && c.name !== 'size')
     if (broken.length > 0) throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`)
     await finish(ctx, manifest)
@@ -127,20 +150,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     if (!published) await discardPartial(ctx, name, id)
     throw error
   } finally {
+    listing?.stop()
     await client.end().catch(() => undefined)
   }
-}
-
-function pipelineTail(ctx: Context, gpgHome: string): Stage[] {
-  const stages: Stage[] = []
-  const compress = compressStage(ctx.settings.compression, ctx.settings.compressionLevel)
-  if (compress) stages.push(compress)
-  if (ctx.settings.encryptionPassphrase) stages.push(encryptStage(gpgHome, ctx.settings.encryptionPassphrase))
-  return stages
-}
-
-async function publishObject(ctx: Context, stages: Stage[], key: string) {
-  return publish(startChain(stages, ctx.secrets), ctx.storages, key)
 }
 
 /** Removes whatever this failed run stored, before its manifest was written. */

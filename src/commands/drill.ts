@@ -11,7 +11,8 @@ import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError, TableResult } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
-import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
+import { configuredSetName, decryptionKeys, readableStorage, readableStorages, type Context } from './context.js'
+import { requireKeys } from '../pipeline/encryption.js'
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
 export function drillTarget(ctx: Context): Connection {
@@ -37,6 +38,7 @@ function refuseSource(target: Connection, source: Connection): void {
 export async function drill(ctx: Context): Promise<DrillReport> {
   const target = drillTarget(ctx)
   const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
@@ -94,7 +96,7 @@ async function refuseNonEmpty(client: SqlClient, target: Connection): Promise<vo
 async function restoreInto(ctx: Context, manifest: Manifest, target: Connection, tools: ClientTools): Promise<RestoreError[]> {
   const storage = readableStorage(ctx)
   const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
-  const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }
+  const options = { keys: decryptionKeys(ctx), secrets: ctx.secrets }
   if (manifest.format === 'custom') return withDumpOnDisk(storage, manifest, options, file => restoreArchive({ ...base, file }))
   return withGpgHome(async gpgHome => {
     const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome })

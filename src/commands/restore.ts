@@ -14,7 +14,8 @@ import { restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
-import { configuredSetName, readableStorage, type Context } from './context.js'
+import { configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
+import { requireKeys } from '../pipeline/encryption.js'
 
 const run = promisify(execFile)
 
@@ -42,6 +43,8 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
   const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
+  // Before the safety snapshot: a restore that cannot decrypt must not start.
+  await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
@@ -61,7 +64,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
 
   ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`)
   const started = Date.now()
-  const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file =>
+  const errors = await withDumpOnDisk(storage, manifest, { keys: decryptionKeys(ctx), secrets: ctx.secrets }, file =>
     ctx.settings.tables.length > 0
       ? replaceTables(ctx, tools, file, target)
       : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })

@@ -28,9 +28,12 @@ export function parseRecipients(text: string): string[] {
   const keys = withoutComments(text).flatMap(line => line.split(/[\s,]+/).filter(Boolean))
   for (const key of keys) {
     if (key.startsWith('age1pq1') || key.startsWith('age1tag')) {
-      throw new Error(`"${key.slice(0, 12)}…" is not an X25519 key; the age CLI 1.1 cannot open post-quantum or tag recipients: use age1… keys from pg-backup keygen or age-keygen`)
+      throw new Error(
+        `"${key.slice(0, 12)}…" is not an X25519 key; the age CLI 1.1 cannot open post-quantum or tag recipients: use age1… keys from pg-backup keygen or age-keygen`
+      )
     }
-    if (!RECIPIENT_PATTERN.test(key)) throw new Error(`"${key.length > 16 ? `${key.slice(0, 16)}…` : key}" is not an age X25519 public key (age1 followed by 58 characters)`)
+    if (!RECIPIENT_PATTERN.test(key))
+      throw new Error(`"${key.length > 16 ? `${key.slice(0, 16)}…` : key}" is not an age X25519 public key (age1 followed by 58 characters)`)
     new Encrypter().addRecipient(key) // checks the bech32 checksum
   }
   return [...new Set(keys)]
@@ -93,7 +96,7 @@ export async function ageEncrypter(recipients: string[]): Promise<Transform> {
   const empty = await encrypter.encrypt(new Uint8Array(0))
   const head = Buffer.from(empty.subarray(0, empty.length - TAG))
   const key = payloadKey(fileKey!, head.subarray(head.length - NONCE))
-  let pending = Buffer.alloc(0)
+  let pending: Buffer = Buffer.alloc(0)
   let counter = 0
   const seal = (plain: Buffer, last: boolean): Buffer => {
     const cipher = createCipheriv('chacha20-poly1305', key, chunkNonce(counter++, last), { authTagLength: TAG })
@@ -137,7 +140,12 @@ export function describeHeader(data: Buffer): { stanzas: string[]; length: numbe
   if (!data.subarray(0, INTRO.length).equals(Buffer.from(INTRO))) return 'does not start with an age header (age-encryption.org/v1)'
   const end = headerEnd(data)
   if (end < 0) return `its age header does not end within ${data.length} bytes`
-  const stanzas = [...data.subarray(0, end).toString('latin1').matchAll(/^-> (\S+)/gm)].map(m => m[1])
+  const stanzas = [
+    ...data
+      .subarray(0, end)
+      .toString('latin1')
+      .matchAll(/^-> (\S+)/gm)
+  ].map(m => m[1])
   return { stanzas, length: end }
 }
 
@@ -162,7 +170,7 @@ export class AgeError extends Error {
  * already passed on, so callers treat any error as the failure of the whole read).
  */
 export function ageDecrypter(identities: string[]): Transform {
-  let buffered = Buffer.alloc(0)
+  let buffered: Buffer = Buffer.alloc(0)
   let key: Buffer | undefined
   let counter = 0
   const open = (sealed: Buffer, last: boolean): Buffer => {
