@@ -215,6 +215,11 @@ function readS3(get: (n: string) => string): S3Settings {
   const kmsKeyId = get('s3-kms-key-id') || undefined
   if (kmsKeyId && sse !== 'aws:kms') throw new InputError('s3-kms-key-id', 'needs s3-sse: aws:kms')
   const pathStyle = get('s3-force-path-style')
+  const lockMode = oneOf(get, 's3-object-lock-mode', ['governance', 'compliance'] as const, '' as never)
+  const lockDays = optionalInt(get, 's3-object-lock-days', 1, 36500)
+  if (lockMode && lockDays === undefined)
+    throw new InputError('s3-object-lock-days', `is required with s3-object-lock-mode: ${lockMode}; give the days each object stays locked`)
+  if (!lockMode && lockDays !== undefined) throw new InputError('s3-object-lock-mode', 'is required with s3-object-lock-days; use governance or compliance')
   return {
     bucket,
     prefix: get('s3-prefix').replace(/^\/+|\/+$/g, ''),
@@ -224,7 +229,8 @@ function readS3(get: (n: string) => string): S3Settings {
     forcePathStyle: pathStyle ? bool(get, 's3-force-path-style', false) : Boolean(endpoint),
     storageClass: get('s3-storage-class') || undefined,
     sse: (sse || undefined) as S3Settings['sse'],
-    kmsKeyId
+    kmsKeyId,
+    objectLock: lockMode ? { mode: lockMode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE', days: lockDays! } : undefined
   }
 }
 

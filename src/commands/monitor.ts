@@ -1,4 +1,4 @@
-import { listBackups, readManifest } from '../catalog/catalog.js'
+import { listBackups, listHiddenBackups, readManifest } from '../catalog/catalog.js'
 import type { Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
 import { parseDuration } from '../catalog/retention.js'
@@ -35,6 +35,14 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
       name: 'stored objects',
       ok: wrong.length === 0,
       detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest`
+    })
+  }
+  const hidden = await listHiddenBackups(storage, name)
+  if (hidden.length > 0) {
+    checks.push({
+      name: 'hidden backups',
+      ok: false,
+      detail: `${hidden.length} backup(s) hidden by delete markers, a sign of tampering (a DELETE without version id): ${hidden.map(b => b.id).join(', ')}; restore or drill them by id`
     })
   }
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))

@@ -42,7 +42,7 @@ export function restoreTarget(ctx: Context): Connection {
 export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
-  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup, ctx.host.warning)
   // Before the safety snapshot: a restore that cannot decrypt must not start.
   await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)

@@ -27,4 +27,6 @@ export interface S3Settings {
   storageClass?: string
   sse?: 'AES256' | 'aws:kms'
   kmsKeyId?: string
+  /** S3 Object Lock retention for every object written (s3-object-lock-mode / -days). */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number }
 }

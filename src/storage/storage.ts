@@ -24,6 +24,18 @@ export interface Storage {
   commit?(manifestKey: string): Promise<void>
   /** Called when a backup failed, to drop anything staged. */
   discard?(): Promise<void>
+  /** The latest date until which Object Lock keeps any of these objects from deletion, if it is still ahead. */
+  lockedUntil?(keys: string[]): Promise<Date | undefined>
+  /** Objects under `prefix` that a delete marker hides (a DELETE without version id in a versioned bucket). */
+  listHidden?(prefix: string): Promise<StoredObject[]>
+}
+
+/** The credentials may not do this (e.g. a write-only backup key asked to delete). */
+export class AccessDeniedError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'AccessDeniedError'
+  }
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
