@@ -40807,21 +40807,6 @@ function checksumFile(objects) {
     return objects.map(o => `${o.sha256}  ${o.file}\n`).join('');
 }
 
-;// CONCATENATED MODULE: ./src/storage/storage.ts
-/** The credentials may not do this (e.g. a write-only backup key asked to delete). */
-class AccessDeniedError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'AccessDeniedError';
-    }
-}
-async function readAll(stream) {
-    const chunks = [];
-    for await (const chunk of stream)
-        chunks.push(chunk);
-    return Buffer.concat(chunks);
-}
-
 ;// CONCATENATED MODULE: ./src/errors.ts
 /** A problem with what the user asked for: reported before any work starts. */
 class InputError extends Error {
@@ -40841,6 +40826,22 @@ class BackupError extends Error {
 }
 function errorMessage(error) {
     return error instanceof Error ? error.message : String(error);
+}
+
+;// CONCATENATED MODULE: ./src/storage/storage.ts
+
+/** The credentials may not do this (e.g. a write-only backup key asked to delete). */
+class AccessDeniedError extends BackupError {
+    constructor(message) {
+        super(message);
+        this.name = 'AccessDeniedError';
+    }
+}
+async function readAll(stream) {
+    const chunks = [];
+    for await (const chunk of stream)
+        chunks.push(chunk);
+    return Buffer.concat(chunks);
 }
 
 ;// CONCATENATED MODULE: ./src/model/validate.ts
@@ -41006,7 +41007,7 @@ async function resolveBackup(storage, name, ref, warn) {
             warn?.(`backup ${ref} is hidden by a delete marker (someone deleted it without a version id): reading its stored versions; remove the delete markers to show it again`);
             return readManifest(storage, name, ref);
         }
-        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+        throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
     }
     return readManifest(storage, name, ref);
 }
@@ -61469,14 +61470,14 @@ async function requireKeys(record, keys, what) {
         return;
     if (record.algorithm === 'openpgp-aes256') {
         if (!keys.passphrase)
-            throw new BackupError(`Input "encryption-passphrase": ${what} is encrypted; set encryption-passphrase to the passphrase it was made with`);
+            throw new InputError('encryption-passphrase', `${what} is encrypted; set encryption-passphrase to the passphrase it was made with`);
         return;
     }
     const needed = record.recipients;
     const held = await recipientsOf(keys.identities);
     if (held.some(r => needed.includes(r)))
         return;
-    throw new BackupError(`Input "encryption-private-key": ${what} is encrypted to the age public key(s) ${needed.join(', ')}; ` +
+    throw new InputError('encryption-private-key', `${what} is encrypted to the age public key(s) ${needed.join(', ')}; ` +
         (held.length === 0 ? 'set encryption-private-key to the private key of one of them' : `the private key(s) given are for ${held.join(', ')}`));
 }
 async function decryptStep(record, keys, gpgHome, what) {
@@ -61759,7 +61760,7 @@ var external_node_util_ = __nccwpck_require__(57975);
 
 
 
-const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
 function candidateDirs(pgBinDir, env) {
     const debian = '/usr/lib/postgresql';
@@ -61782,7 +61783,7 @@ async function probe(dir, tool) {
     if (!(0,external_node_fs_.existsSync)(path))
         return undefined;
     try {
-        const { stdout } = await run(path, ['--version'], { timeout: 10000 });
+        const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000 });
         const parsed = parseToolVersion(stdout);
         return parsed && { dir, ...parsed, bin: name => (0,external_node_path_.join)(dir, name) };
     }
@@ -61924,7 +61925,7 @@ const MAX_PARTS = 10000;
  */
 class S3Storage {
     settings;
-    kind = 's3';
+    type = 's3';
     client;
     /** Part size for multipart uploads (see sizePartsFor). */
     partSize = 8 * MiB;
@@ -62213,7 +62214,7 @@ function sourceConnection(ctx) {
     return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
 }
 /** The backup set's name: the `name` input, else the database's name. */
-function setName(ctx, conn) {
+function deriveSetName(ctx, conn) {
     const name = ctx.settings.name ?? conn?.database ?? conn?.user;
     if (!name)
         throw new InputError('name', 'could not be derived from database-url; set it');
@@ -62225,11 +62226,11 @@ function configuredSetName(ctx) {
         return ctx.settings.name;
     if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
         throw new InputError('name', 'is required (or database-url, whose database names the set)');
-    return setName(ctx, sourceConnection(ctx));
+    return deriveSetName(ctx, sourceConnection(ctx));
 }
 /** The storages that can be read back (artifact storage is write-only). */
 function readableStorages(ctx) {
-    return ctx.storages.filter(s => s.kind !== 'artifact');
+    return ctx.storages.filter(s => s.type !== 'artifact');
 }
 /** The first storage that can be read back: where verify, drill, restore and monitor read. */
 function readableStorage(ctx) {
@@ -62601,7 +62602,7 @@ async function withDumpOnDisk(storage, manifest, options, work) {
  * size in line with the set's history. Throws when a check fails.
  */
 async function verify(ctx) {
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup, ctx.host.warning);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef, ctx.host.warning);
     const checks = await checkBackup(ctx, manifest);
     const failed = checks.filter(c => !c.ok);
     if (failed.length > 0)
@@ -62771,7 +62772,7 @@ async function backup(ctx, options = {}) {
     const kind = options.kind ?? ctx.settings.kind;
     const conn = options.conn ?? sourceConnection(ctx);
     const { settings, host } = ctx;
-    const name = setName(ctx, conn);
+    const name = deriveSetName(ctx, conn);
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
     if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -63039,7 +63040,7 @@ function refuseSource(target, source) {
  */
 async function drill(ctx) {
     const target = drillTarget(ctx);
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup, ctx.host.warning);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef, ctx.host.warning);
     await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`);
     // The manifest knows where the backup came from, even when database-url is not given.
     const { host, port, name: database } = manifest.database;
@@ -63281,7 +63282,6 @@ function pruneSummary(result) {
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 const UNFINISHED_AFTER_MS = 24 * 3_600_000;
-const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
  * Deletes the manifests of every pruned backup first, then their other files: an interrupted
@@ -63289,14 +63289,11 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
  */
 async function prune(ctx, options = {}) {
     const { settings, host } = ctx;
-    if (!hasKeepRule(settings.retention)) {
-        throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
-    }
     const kind = options.kind ?? settings.kind;
     const name = options.name ?? configuredSetName(ctx);
     const storages = readableStorages(ctx);
     if (storages.length === 0)
-        throw new BackupError('Input "storage": prune reads backups back; include s3 or local');
+        throw new InputError('storage', 'prune reads backups back; include s3 or local');
     // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
     const plans = [];
     for (const storage of storages) {
@@ -63406,7 +63403,6 @@ function parseDrillReport(text, source) {
 
 
 
-
 /**
  * Fails when the set's newest backup is older than `max-age`, when its stored data
  * does not match its manifest's size, or when the newest drill report says it failed.
@@ -63414,7 +63410,7 @@ function parseDrillReport(text, source) {
 async function monitor(ctx) {
     const storage = readableStorage(ctx);
     const name = configuredSetName(ctx);
-    const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h');
+    const maxAgeMs = ctx.settings.maxAgeMs;
     const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore');
     const checks = [];
     const newest = backups[0];
@@ -63475,7 +63471,7 @@ async function monitor(ctx) {
 
 
 
-const restore_run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const restore_execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -63498,7 +63494,7 @@ function restoreTarget(ctx) {
 async function restore(ctx) {
     const target = restoreTarget(ctx);
     const storage = readableStorage(ctx);
-    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup, ctx.host.warning);
+    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef, ctx.host.warning);
     // Before the safety snapshot: a restore that cannot decrypt must not start.
     await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`);
     if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
@@ -63542,7 +63538,7 @@ async function restore(ctx) {
  */
 async function replaceTables(ctx, tools, file, target) {
     const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
-    const listing = await restore_run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
+    const listing = await restore_execFileAsync(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
     const data = listing.stdout
         .split('\n')
         .map(line => ({ line, entry: parseToc(line)[0] }))
@@ -63653,6 +63649,8 @@ const COMMAND_RUNNERS = {
 
 
 
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within'];
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 function readSettings(host) {
     const get = (name) => host.input(name).trim();
@@ -63687,14 +63685,14 @@ function readSettings(host) {
         prune: inputs_bool(get, 'prune', false),
         criticalTables: list(get('critical-tables')),
         maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-        backup: get('backup') || 'latest',
+        backupRef: get('backup') || 'latest',
         targetDatabaseUrl: get('target-database-url'),
         confirm: get('confirm'),
         jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
         checkSql: host.input('check-sql').trim(),
         retention: readRetention(get),
         dryRun: inputs_bool(get, 'dry-run', false),
-        maxAgeMs: optionalDuration(get, 'max-age'),
+        maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
         clean: inputs_bool(get, 'clean', false)
     };
@@ -63712,7 +63710,10 @@ function readSettings(host) {
     }
     // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
+        throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`);
+    }
+    if (command === 'prune' && !hasKeepRule(settings.retention)) {
+        throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`);
     }
     return settings;
 }
@@ -63902,7 +63903,7 @@ function redactUrls(text) {
 
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
 class LocalStorage {
-    kind = 'local';
+    type = 'local';
     root;
     constructor(root) {
         this.root = (0,external_node_path_.resolve)(root);
@@ -63984,7 +63985,7 @@ async function syncFile(path) {
 class ArtifactStorage {
     retentionDays;
     uploader;
-    kind = 'artifact';
+    type = 'artifact';
     staging;
     constructor(retentionDays, uploader = async () => new (await __nccwpck_require__.e(/* import() */ 291).then(__nccwpck_require__.bind(__nccwpck_require__, 7291))).DefaultArtifactClient()) {
         this.retentionDays = retentionDays;
@@ -64055,6 +64056,8 @@ function openStorages(settings, env) {
 
 
 
+/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
+const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase', 'encryption-private-key'];
 /**
  * Runs the command the inputs name. Returns the error message (secrets removed)
  * instead of throwing, so each host has exactly one place that reports failure.
@@ -64062,32 +64065,40 @@ function openStorages(settings, env) {
 async function execute(host, now = () => new Date()) {
     const secrets = new Secrets();
     secrets.onAdd(value => host.secret(value));
-    // Masked before anything can fail, so that not even a malformed URL is ever echoed.
-    for (const input of ['database-url', 'target-database-url', 'encryption-passphrase', 'encryption-private-key'])
+    for (const input of SECRET_INPUTS)
         secrets.add(host.input(input).trim());
     // Each private key on its own too: an identity file holds them among comments.
-    for (const line of host.input('encryption-private-key').split(/\s+/))
-        if (line.startsWith('AGE-SECRET-KEY-'))
-            secrets.add(line);
-    // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
-    const safe = {
-        ...host,
-        output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
-        info: message => host.info(secrets.redact(message)),
-        warning: message => host.warning(secrets.redact(message)),
-        summary: markdown => host.summary(secrets.redact(markdown))
-    };
+    for (const word of host.input('encryption-private-key').split(/\s+/))
+        if (word.startsWith('AGE-SECRET-KEY-'))
+            secrets.add(word);
+    const safe = redactingHost(host, secrets);
     try {
         const settings = readSettings(safe);
         const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now };
         const outputs = await COMMAND_RUNNERS[settings.command](ctx);
         for (const [name, value] of Object.entries(outputs))
-            host.output(name, value);
+            safe.output(name, value);
         return undefined;
     }
     catch (error) {
-        return secrets.redact(errorMessage(error));
+        if (error instanceof InputError || error instanceof BackupError)
+            return secrets.redact(errorMessage(error));
+        // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+        safe.debug(error instanceof Error && error.stack ? error.stack : String(error));
+        return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`);
     }
+}
+/** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
+function redactingHost(host, secrets) {
+    const redact = (value) => (typeof value === 'string' ? secrets.redact(value) : value);
+    return {
+        ...host,
+        output: (name, value) => host.output(name, redact(value)),
+        info: message => host.info(secrets.redact(message)),
+        warning: message => host.warning(secrets.redact(message)),
+        debug: message => host.debug(secrets.redact(message)),
+        summary: markdown => host.summary(secrets.redact(markdown))
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/cli-args.ts
@@ -64127,6 +64138,7 @@ function cliHost(flags, env) {
         secret: () => undefined,
         info: message => process.stderr.write(`${message}\n`),
         warning: message => process.stderr.write(`warning: ${message}\n`),
+        debug: message => void (env.PG_BACKUP_DEBUG ? process.stderr.write(`debug: ${message}\n`) : undefined),
         summary: async (markdown) => void process.stderr.write(`\n${markdown}\n`),
         env
     };

@@ -17,7 +17,7 @@ import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
-import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks, listWhileWriting } from './verify.js'
 
 export interface BackupResult {
@@ -35,7 +35,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const kind = options.kind ?? ctx.settings.kind
   const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
-  const name = setName(ctx, conn)
+  const name = deriveSetName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {

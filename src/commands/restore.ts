@@ -17,7 +17,7 @@ import { backup } from './backup.js'
 import { configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
 import { requireKeys } from '../pipeline/encryption.js'
 
-const run = promisify(execFile)
+const execFileAsync = promisify(execFile)
 
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 export function restoreTarget(ctx: Context): Connection {
@@ -42,7 +42,7 @@ export function restoreTarget(ctx: Context): Connection {
 export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
-  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup, ctx.host.warning)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef, ctx.host.warning)
   // Before the safety snapshot: a restore that cannot decrypt must not start.
   await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
@@ -92,7 +92,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
  */
 async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
   const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
-  const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
+  const listing = await execFileAsync(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
   const data = listing.stdout
     .split('\n')
     .map(line => ({ line, entry: parseToc(line)[0] }))

@@ -1,5 +1,5 @@
 import type { Readable, Transform } from 'node:stream'
-import { BackupError } from '../errors.js'
+import { InputError } from '../errors.js'
 import type { ManifestEncryption } from '../model/manifest.js'
 import type { Secrets } from '../secrets.js'
 import { ageDecrypter, ageEncrypter, recipientsOf } from './age.js'
@@ -62,15 +62,15 @@ export async function encryptStep(mode: EncryptionMode, gpgHome: string): Promis
 export async function requireKeys(record: ManifestEncryption | null, keys: DecryptionKeys, what: string): Promise<void> {
   if (!record) return
   if (record.algorithm === 'openpgp-aes256') {
-    if (!keys.passphrase)
-      throw new BackupError(`Input "encryption-passphrase": ${what} is encrypted; set encryption-passphrase to the passphrase it was made with`)
+    if (!keys.passphrase) throw new InputError('encryption-passphrase', `${what} is encrypted; set encryption-passphrase to the passphrase it was made with`)
     return
   }
   const needed = record.recipients
   const held = await recipientsOf(keys.identities)
   if (held.some(r => needed.includes(r))) return
-  throw new BackupError(
-    `Input "encryption-private-key": ${what} is encrypted to the age public key(s) ${needed.join(', ')}; ` +
+  throw new InputError(
+    'encryption-private-key',
+    `${what} is encrypted to the age public key(s) ${needed.join(', ')}; ` +
       (held.length === 0 ? 'set encryption-private-key to the private key of one of them' : `the private key(s) given are for ${held.join(', ')}`)
   )
 }
