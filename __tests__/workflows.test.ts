@@ -289,7 +289,7 @@ describe('actionStepsOf', () => {
     expect(steps[0].with['encryption-public-keys']).toBe('age1example')
     expect(steps[1].env).toEqual({ AWS_ACCESS_KEY_ID: 'DEL', AWS_SECRET_ACCESS_KEY: 'D' })
     expect(steps[1].with).toMatchObject({ name: 'app', 's3-bucket': 'bkt', 'keep-daily': '7' })
-    expect(steps[1].with['database-url']).toBeUndefined()
+    expect(steps[1].with['database-url']).toBe('')
     const wf = parse(readFileSync(backupYml, 'utf8'))
     expect(wf.jobs.backup.outputs['separate-prune']).toBe("${{ inputs.prune-aws-role-arn != '' || secrets.prune-aws-access-key-id != '' }}")
   })
