@@ -162,6 +162,10 @@ describe('a write-only backup key', () => {
     const prune = await runAction({ ...s3('write-only', moto.frontEndpoint), command: 'prune', kind: 'manual', 'keep-last': '1' }, moto.writeOnlyEnv)
     expect(prune.failure).toMatch(/the S3 credentials may not/)
     expect(await moto.versions('write-only', 'shop/')).toEqual(after)
+    // Nor list versions: monitor says it could not look for hidden backups, and checks the rest.
+    const monitor = await runAction({ ...s3('write-only', moto.frontEndpoint), command: 'monitor' }, moto.writeOnlyEnv)
+    expect(monitor.failure).toBeUndefined()
+    expect(monitor.log).toMatch(/warning: could not look for backups hidden by delete markers: the S3 credentials may not list object versions/)
   })
 
   test('writes never replace an object that exists (If-None-Match: *)', async () => {
@@ -169,9 +173,15 @@ describe('a write-only backup key', () => {
     Object.assign(process.env, moto.env)
     try {
       const storage = new S3Storage({ bucket: 'conditional', prefix: '', endpoint: moto.endpoint, forcePathStyle: true }, moto.env)
-      await storage.put('shop/x.manifest.json', '{"first":true}')
-      await expect(storage.put('shop/x.manifest.json', '{"second":true}')).rejects.toThrow(/pre-conditions you specified did not hold/)
+      await storage.put('shop/x.manifest.json', '{"first":true}', 'application/json', { createOnly: true })
+      await expect(storage.put('shop/x.manifest.json', '{"second":true}', 'application/json', { createOnly: true })).rejects.toThrow(
+        /pre-conditions you specified did not hold/
+      )
       expect(JSON.parse((await (await storage.get('shop/x.manifest.json')).toArray()).join(''))).toEqual({ first: true })
+      // A drill report is rewritten by every drill of the backup: plain puts replace.
+      await storage.put('shop/x.drill.json', '{"n":1}')
+      await storage.put('shop/x.drill.json', '{"n":2}')
+      expect(JSON.parse((await (await storage.get('shop/x.drill.json')).toArray()).join(''))).toEqual({ n: 2 })
     } finally {
       process.env = { ...savedEnv }
     }

@@ -290,6 +290,10 @@ describe('actionStepsOf', () => {
     expect(steps[1].env).toEqual({ AWS_ACCESS_KEY_ID: 'DEL', AWS_SECRET_ACCESS_KEY: 'D' })
     expect(steps[1].with).toMatchObject({ name: 'app', 's3-bucket': 'bkt', 'keep-daily': '7' })
     expect(steps[1].with['database-url']).toBe('')
+    // The private key never reaches a backup runner: these workflows do not even accept it.
+    for (const file of ['backup.yml', 'pre-deploy-snapshot.yml']) {
+      expect(readFileSync(join(root, '.github/workflows', file), 'utf8')).not.toMatch(/encryption-private-key/)
+    }
     const wf = parse(readFileSync(backupYml, 'utf8'))
     expect(wf.jobs.backup.outputs['separate-prune']).toBe("${{ inputs.prune-aws-role-arn != '' || secrets.prune-aws-access-key-id != '' }}")
   })

@@ -76,7 +76,8 @@ export async function resolveBackup(storage: Storage, name: string, ref: string,
     return readManifest(storage, name, candidates[0].id)
   }
   if (!backups.some(b => b.id === ref)) {
-    if ((await listHiddenBackups(storage, name)).some(b => b.id === ref)) {
+    // Credentials that may not list versions just cannot find hidden backups.
+    if ((await listHiddenBackups(storage, name).catch(() => [])).some(b => b.id === ref)) {
       warn?.(
         `backup ${ref} is hidden by a delete marker (someone deleted it without a version id): reading its stored versions; remove the delete markers to show it again`
       )

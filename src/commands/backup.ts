@@ -180,9 +180,10 @@ async function finish(ctx: Context, manifest: Manifest): Promise<void> {
   const { name, id } = manifest
   const json = JSON.stringify(manifest, null, 2) + '\n'
   for (const storage of ctx.storages) {
-    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain')
-    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain')
-    await storage.put(layout.manifest(name, id), json, 'application/json')
+    const createOnly = { createOnly: true }
+    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain', createOnly)
+    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain', createOnly)
+    await storage.put(layout.manifest(name, id), json, 'application/json', createOnly)
     await storage.commit?.(layout.manifest(name, id))
   }
 }

@@ -5,7 +5,7 @@ import { parseDrillReport } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import { formatSeconds } from '../report/format.js'
 import { checksTable } from '../report/summary.js'
-import { readAll } from '../storage/storage.js'
+import { AccessDeniedError, readAll } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 
 /**
@@ -36,7 +36,11 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
       detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest`
     })
   }
-  const hidden = await listHiddenBackups(storage, name)
+  const hidden = await listHiddenBackups(storage, name).catch(error => {
+    if (!(error instanceof AccessDeniedError)) throw error
+    ctx.host.warning(`could not look for backups hidden by delete markers: ${error.message}`)
+    return []
+  })
   if (hidden.length > 0) {
     checks.push({
       name: 'hidden backups',

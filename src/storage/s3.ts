@@ -84,7 +84,7 @@ export class S3Storage implements Storage {
     return `s3://${this.settings.bucket}/${this.fullKey(key)}`
   }
 
-  private async objectParams(key: string, contentType?: string) {
+  private async objectParams(key: string, contentType: string | undefined, createOnly: boolean) {
     const lock = this.settings.objectLock
     const locking = lock !== undefined || (await this.lockConfiguration()).defaultRetention
     return {
@@ -95,7 +95,7 @@ export class S3Storage implements Storage {
       ServerSideEncryption: this.settings.sse,
       SSEKMSKeyId: this.settings.kmsKeyId,
       // A backup never replaces an object: stores that support conditional writes refuse it.
-      IfNoneMatch: '*',
+      IfNoneMatch: createOnly ? '*' : undefined,
       ...(lock && { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(Date.now() + lock.days * 86_400_000) }),
       // S3 wants a checksum on writes that get locked; the SDK only sends one by itself on AWS (parts are buffers: no trailers).
       ...(locking && this.settings.endpoint && { ChecksumAlgorithm: 'CRC32' as const })
@@ -106,7 +106,7 @@ export class S3Storage implements Storage {
     this.lastRequestError = undefined
     const upload = new Upload({
       client: this.client,
-      params: { ...(await this.objectParams(key, contentType)), Body: body },
+      params: { ...(await this.objectParams(key, contentType, true)), Body: body },
       partSize: this.partSize,
       // lib-storage buffers queueSize parts (and copies while assembling them): keep ~16 MiB in flight.
       queueSize: Math.max(1, Math.floor((16 * MiB) / this.partSize)),
@@ -125,8 +125,8 @@ export class S3Storage implements Storage {
     await this.checkLocked(key)
   }
 
-  async put(key: string, body: string | Buffer, contentType = 'application/json'): Promise<void> {
-    await this.client.send(new PutObjectCommand({ ...(await this.objectParams(key, contentType)), Body: body }))
+  async put(key: string, body: string | Buffer, contentType = 'application/json', options: { createOnly?: boolean } = {}): Promise<void> {
+    await this.client.send(new PutObjectCommand({ ...(await this.objectParams(key, contentType, options.createOnly === true)), Body: body }))
     await this.checkLocked(key)
   }
 
@@ -226,8 +226,12 @@ export class S3Storage implements Storage {
     if (!(await this.isVersioned().catch(() => false))) return []
     const visible = new Set((await this.list(prefix)).map(o => this.fullKey(o.key)))
     const keys: string[] = []
-    for await (const page of this.versionPages(this.fullKey(prefix))) {
-      for (const v of page.Versions ?? []) if (v.Key && !visible.has(v.Key)) keys.push(v.Key)
+    try {
+      for await (const page of this.versionPages(this.fullKey(prefix))) {
+        for (const v of page.Versions ?? []) if (v.Key && !visible.has(v.Key)) keys.push(v.Key)
+      }
+    } catch (error) {
+      throw denied(error, 'list object versions (s3:ListBucketVersions)')
     }
     const strip = this.settings.prefix ? this.settings.prefix.length + 1 : 0
     const versions = await this.versionsOf([...new Set(keys)].map(k => k.slice(strip)))

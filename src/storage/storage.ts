@@ -17,7 +17,8 @@ export interface Storage {
   /** Where an object is, as the user would write it (s3://bucket/key or a path). */
   locate(key: string): string
   upload(key: string, body: Readable, contentType?: string): Promise<void>
-  put(key: string, body: string | Buffer, contentType?: string): Promise<void>
+  /** `createOnly`: never replace an existing object (S3: If-None-Match, where the store supports it). */
+  put(key: string, body: string | Buffer, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   get(key: string): Promise<Readable>
   /** Every object under `prefix` (paginated as needed). */
   list(prefix: string): Promise<StoredObject[]>
