@@ -35,6 +35,8 @@ export class S3Storage implements Storage {
   private lastRequestError: unknown
   private bucketLock?: Promise<{ enabled: boolean; defaultRetention: boolean }>
   private versioning?: Promise<boolean>
+  /** Off once the store answered 501 to If-None-Match (it cannot refuse overwrites; the lock still can). */
+  private conditionalWrites = true
 
   constructor(
     private readonly settings: S3Settings,
@@ -95,7 +97,7 @@ export class S3Storage implements Storage {
       ServerSideEncryption: this.settings.sse,
       SSEKMSKeyId: this.settings.kmsKeyId,
       // A backup never replaces an object: stores that support conditional writes refuse it.
-      IfNoneMatch: createOnly ? '*' : undefined,
+      IfNoneMatch: createOnly && this.conditionalWrites ? '*' : undefined,
       ...(lock && { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(Date.now() + lock.days * 86_400_000) }),
       // S3 wants a checksum on writes that get locked; the SDK only sends one by itself on AWS (parts are buffers: no trailers).
       ...(locking && this.settings.endpoint && { ChecksumAlgorithm: 'CRC32' as const })
@@ -118,7 +120,9 @@ export class S3Storage implements Storage {
     try {
       await upload.done()
     } catch (error) {
-      throw (error as Error).name === 'AbortError' && this.lastRequestError ? this.lastRequestError : error
+      const cause = (error as Error).name === 'AbortError' && this.lastRequestError ? this.lastRequestError : error
+      if (httpStatus(cause) === 501) this.conditionalWrites = false // the next attempt writes without If-None-Match
+      throw cause
     } finally {
       body.off('error', onError)
     }
@@ -126,7 +130,12 @@ export class S3Storage implements Storage {
   }
 
   async put(key: string, body: string | Buffer, contentType = 'application/json', options: { createOnly?: boolean } = {}): Promise<void> {
-    await this.client.send(new PutObjectCommand({ ...(await this.objectParams(key, contentType, options.createOnly === true)), Body: body }))
+    const send = async () => this.client.send(new PutObjectCommand({ ...(await this.objectParams(key, contentType, options.createOnly === true)), Body: body }))
+    await send().catch(async error => {
+      if (httpStatus(error) !== 501 || !options.createOnly || !this.conditionalWrites) throw error
+      this.conditionalWrites = false
+      await send()
+    })
     await this.checkLocked(key)
   }
 
