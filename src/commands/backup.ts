@@ -131,7 +131,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       objects: objects.objects,
       tables: objects.counts,
       schemaFacts: objects.facts,
-      github: githubContext(host.env)
+      github: githubContext(host.env),
+      ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
