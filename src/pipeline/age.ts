@@ -17,7 +17,7 @@ const MAC_LINE = Buffer.from('\n--- ')
 /** A header with hundreds of recipients still fits; anything longer is not an age file. */
 const MAX_HEADER = 64 * 1024
 
-export const RECIPIENT_PATTERN = /^age1[02-9ac-hj-np-z]{58}$/
+const RECIPIENT_PATTERN = /^age1[02-9ac-hj-np-z]{58}$/
 const IDENTITY_PATTERN = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/
 
 /**
@@ -157,7 +157,7 @@ export function payloadSizeProblem(bytes: number): string | undefined {
   return undefined
 }
 
-export class AgeError extends Error {
+class AgeError extends Error {
   constructor(message: string) {
     super(message)
     this.name = 'AgeError'
