@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
 import { checksumFile, dataFileName, dataObject, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
 import { MANIFEST_VERSION, type Manifest, type ManifestObject } from '../model/manifest.js'
@@ -10,8 +12,10 @@ import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL } from '../pipeline/stage
 import { encryptedExtension, encryptionMode, encryptionRecord, encryptStep } from '../pipeline/encryption.js'
 import type { Writable } from 'node:stream'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
-import { libpqEnv, type Connection } from '../postgres/connection.js'
+import { childEnv, libpqEnv, type Connection } from '../postgres/connection.js'
+import { safeRolesSql } from '../postgres/roles.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
+import { collectFacts } from '../postgres/facts.js'
 import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
@@ -19,6 +23,8 @@ import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
 import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks, listWhileWriting } from './verify.js'
+
+const run = promisify(execFile)
 
 export interface BackupResult {
   verified: boolean
@@ -69,6 +75,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
     const tables = await listTables(client, filters)
+    // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
+    const catalog = await collectFacts(client, filters)
 
     const encryption = encryptionMode(settings)
     const ext = COMPRESSION_EXT[settings.compression]
@@ -83,11 +91,14 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
           })
         : undefined
     const objects = await withGpgHome(async gpgHome => {
-      const publishObject = async (first: Stage, key: string, tap?: Writable) => {
+      // first → compress → encrypt → every storage; `input` is fed to the first program, `tap` gets the bytes before encryption.
+      const publishObject = async (first: Stage, key: string, options: { input?: string; tap?: Writable } = {}) => {
         const step = await encryptStep(encryption, gpgHome)
         const compress = compressStage(settings.compression, settings.compressionLevel)
         const stages = [first, ...(compress ? [compress] : []), ...(step.stage ? [step.stage] : [])]
-        return publish(startChain(stages, ctx.secrets), ctx.storages, key, { transform: step.transform, tap })
+        const chain = startChain(stages, ctx.secrets, { input: options.input === undefined ? 'ignore' : 'pipe' })
+        if (options.input !== undefined) chain.input?.end(options.input)
+        return publish(chain, ctx.storages, key, { transform: step.transform, tap: options.tap })
       }
       const env = libpqEnv(conn)
       const dump: Stage = {
@@ -101,12 +112,18 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
       counting.catch(() => undefined)
       facts.catch(() => undefined)
-      const data = await publishObject(dump, layout.object(name, dataFile), listing?.input)
+      const data = await publishObject(dump, layout.object(name, dataFile), { tap: listing?.input })
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
-        const roles: Stage = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env }
+        // Small enough to read whole: made safe to run on any server before it is stored.
+        const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
         const rolesFile = rolesFileName(id, ext, encryptedExt)
-        result.push({ role: 'roles', file: rolesFile, ...(await publishObject(roles, layout.object(name, rolesFile))) })
+        const cat: Stage = { name: 'cat', command: 'cat', args: [] }
+        result.push({
+          role: 'roles',
+          file: rolesFile,
+          ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
+        })
       }
       return { objects: result, counts: await counting, facts: await facts }
     })
@@ -130,7 +147,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       encryption: encryptionRecord(encryption),
       objects: objects.objects,
       tables: objects.counts,
-      schemaFacts: objects.facts,
+      schemaFacts: { ...objects.facts, catalog },
       github: githubContext(host.env),
       ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
