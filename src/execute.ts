@@ -11,6 +11,7 @@ export const SECRET_INPUTS = [
   'database-url',
   'target-database-url',
   'encryption-passphrase',
+  'encryption-private-key',
   'supabase-access-token',
   'buckets-access-key-id',
   'buckets-secret-access-key',
@@ -26,6 +27,8 @@ export async function execute(host: Host, now: () => Date = () => new Date(), sl
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
+  // Each private key on its own too: an identity file holds them among comments.
+  for (const word of host.input('encryption-private-key').split(/\s+/)) if (word.startsWith('AGE-SECRET-KEY-')) secrets.add(word)
   const safe = redactingHost(host, secrets)
   try {
     const settings = readSettings(safe)

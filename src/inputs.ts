@@ -18,6 +18,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import { parseIdentities, parseRecipients } from './pipeline/age.js'
 import { durationMs, parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
 import { hasKeepRule, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
 import { checkTimeZone } from './catalog/timezone.js'
@@ -32,6 +33,10 @@ export interface Settings {
   s3?: S3Settings
   artifactRetentionDays?: number
   encryptionPassphrase?: string
+  /** age X25519 recipients (`age1…`): encrypt to these public keys instead of a passphrase. */
+  encryptionPublicKeys: string[]
+  /** age private keys (`AGE-SECRET-KEY-1…`) for the commands that read contents. */
+  encryptionPrivateKeys: string[]
   pgBinDir?: string
   format: Format
   scope: Scope
@@ -129,6 +134,8 @@ export function readSettings(host: Host): Settings {
     s3,
     artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
     encryptionPassphrase: host.input('encryption-passphrase') || undefined,
+    encryptionPublicKeys: ageKeys('encryption-public-keys', () => parseRecipients(host.input('encryption-public-keys'))),
+    encryptionPrivateKeys: ageKeys('encryption-private-key', () => parseIdentities(host.input('encryption-private-key'))),
     pgBinDir: get('pg-bin-dir') || undefined,
     format: oneOf(get, 'format', FORMATS, 'custom'),
     scope: oneOf(get, 'scope', SCOPES, 'full'),
@@ -163,6 +170,12 @@ export function readSettings(host: Host): Settings {
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
+  }
+  if (settings.encryptionPassphrase && settings.encryptionPublicKeys.length > 0) {
+    throw new InputError(
+      'encryption-public-keys',
+      'cannot be combined with encryption-passphrase: choose one encryption mode (public keys need no secret on the runner; a passphrase opens every backup)'
+    )
   }
   if (settings.clean && settings.tables.length > 0 && command === 'restore') {
     throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows")
@@ -236,6 +249,14 @@ export function list(text: string): string[] {
     .split(/[\n,]/)
     .map(item => item.trim())
     .filter(item => item.length > 0)
+}
+
+function ageKeys(name: string, parse: () => string[]): string[] {
+  try {
+    return parse()
+  } catch (error) {
+    throw new InputError(name, (error as Error).message)
+  }
 }
 
 function oneOf<T extends string>(get: (n: string) => string, name: string, allowed: readonly T[], fallback: T): T {
@@ -356,6 +377,11 @@ function readS3(get: (n: string) => string): S3Settings {
   const kmsKeyId = get('s3-kms-key-id') || undefined
   if (kmsKeyId && sse !== 'aws:kms') throw new InputError('s3-kms-key-id', 'needs s3-sse: aws:kms')
   const pathStyle = get('s3-force-path-style')
+  const lockMode = oneOf(get, 's3-object-lock-mode', ['governance', 'compliance'] as const, '' as never)
+  const lockDays = optionalInt(get, 's3-object-lock-days', 1, 36500)
+  if (lockMode && lockDays === undefined)
+    throw new InputError('s3-object-lock-days', `is required with s3-object-lock-mode: ${lockMode}; give the days each object stays locked`)
+  if (!lockMode && lockDays !== undefined) throw new InputError('s3-object-lock-mode', 'is required with s3-object-lock-days; use governance or compliance')
   return {
     bucket,
     prefix: get('s3-prefix').replace(/^\/+|\/+$/g, ''),
@@ -365,7 +391,8 @@ function readS3(get: (n: string) => string): S3Settings {
     forcePathStyle: pathStyle ? bool(get, 's3-force-path-style', false) : Boolean(endpoint),
     storageClass: get('s3-storage-class') || undefined,
     sse: (sse || undefined) as S3Settings['sse'],
-    kmsKeyId
+    kmsKeyId,
+    objectLock: lockMode ? { mode: lockMode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE', days: lockDays! } : undefined
   }
 }
 

@@ -72,8 +72,20 @@ export async function readManifest(storage: Storage, name: string, id: string): 
   return parseManifest(text, storage.locate(key))
 }
 
-/** `latest` is the newest backup that has a manifest; an id must name a complete backup (with a database dump). */
-export async function resolveBackup(storage: Storage, name: string, ref: string): Promise<Manifest> {
+/**
+ * Complete backups that a delete marker hides (a DELETE without version id in a versioned bucket:
+ * what an attacker's delete does to a locked object). Their versions are still there.
+ */
+export async function listHiddenBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
+  if (!storage.listHidden) return []
+  return groupBackups(name, await storage.listHidden(layout.setPrefix(name))).filter(b => b.complete)
+}
+
+/**
+ * `latest` is the newest backup that has a manifest; an id must name a complete backup with a database dump, visible
+ * or hidden by a delete marker (then read from its versions, and `warn` says so).
+ */
+export async function resolveBackup(storage: Storage, name: string, ref: string, warn?: (message: string) => void): Promise<Manifest> {
   const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly)
   if (ref === 'latest') {
     // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
@@ -82,6 +94,13 @@ export async function resolveBackup(storage: Storage, name: string, ref: string)
     return readManifest(storage, name, candidates[0].id)
   }
   if (!backups.some(b => b.id === ref)) {
+    // Credentials that may not list versions just cannot find hidden backups.
+    if ((await listHiddenBackups(storage, name).catch(() => [])).some(b => b.id === ref)) {
+      warn?.(
+        `backup ${ref} is hidden by a delete marker (someone deleted it without a version id): reading its stored versions; remove the delete markers to show it again`
+      )
+      return readManifest(storage, name, ref)
+    }
     throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`)
   }
   return readManifest(storage, name, ref)

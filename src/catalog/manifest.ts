@@ -61,12 +61,13 @@ export function dataObject(manifest: Manifest): ManifestObject {
   return data
 }
 
-export function dataFileName(id: string, format: Format, compressionExt: string, encrypted: boolean): string {
-  return `${id}.${format === 'custom' ? 'dump' : 'sql'}${compressionExt}${encrypted ? '.gpg' : ''}`
+/** `encryptedExt`: '' (not encrypted), '.gpg' or '.age'. */
+export function dataFileName(id: string, format: Format, compressionExt: string, encryptedExt: string): string {
+  return `${id}.${format === 'custom' ? 'dump' : 'sql'}${compressionExt}${encryptedExt}`
 }
 
-export function rolesFileName(id: string, compressionExt: string, encrypted: boolean): string {
-  return `${id}.roles.sql${compressionExt}${encrypted ? '.gpg' : ''}`
+export function rolesFileName(id: string, compressionExt: string, encryptedExt: string): string {
+  return `${id}.roles.sql${compressionExt}${encryptedExt}`
 }
 
 /** The body of a `sha256sum -c` file: one line per object, two spaces, the file name. */

@@ -1,4 +1,5 @@
 import { dataObject } from '../catalog/manifest.js'
+import { AccessDeniedError } from '../storage/storage.js'
 import type { Command } from '../model/vocabulary.js'
 import { backup } from './backup.js'
 import { readableStorages, type Context } from './context.js'
@@ -31,9 +32,16 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     }
     // Prune only follows a backup that was published and verified; a throw above skips it.
     if (ctx.settings.prune) {
-      const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
-      outputs.kept = JSON.stringify(p.kept)
-      outputs.deleted = JSON.stringify(p.deleted)
+      try {
+        const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
+        outputs.kept = JSON.stringify(p.kept)
+        outputs.deleted = JSON.stringify(p.deleted)
+        outputs.retained = JSON.stringify(p.retained)
+      } catch (error) {
+        // A write-only backup key is the safe setup: the backup stands, pruning belongs to a job with delete rights.
+        if (!(error instanceof AccessDeniedError)) throw error
+        ctx.host.warning(`the backup succeeded; pruning was left to a job with delete rights: ${error.message}`)
+      }
     }
     return outputs
   },
@@ -58,7 +66,7 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
   },
   prune: async ctx => {
     const result = await prune(ctx)
-    return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
+    return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted), retained: JSON.stringify(result.retained) }
   },
   'pitr-restore': async ctx => {
     const result = await pitrRestore(ctx)
