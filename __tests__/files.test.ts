@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '../src/pipeline/age.js'
 import { expectNoSecrets, runAction } from './helpers/action.js'
 import { startFront, startMotoServer, type Front } from './helpers/front.js'
 import type { TestCluster } from './helpers/postgres.js'
@@ -355,5 +356,156 @@ describe('Storage buckets beside the database backup', () => {
       front.fail = undefined
     }
     expect((await destKeys('prod/shop/')).map(o => o.key)).toEqual(before)
+  })
+})
+
+describe('Storage buckets encrypted to age public keys', () => {
+  type Keys = Awaited<ReturnType<typeof generateKeyPair>>
+  let ops: Keys, laptop: Keys, stranger: Keys
+  /** The backup store behind a front, to see whether a command downloaded any content. */
+  let store: Front
+  let ageLocal: string
+  /** What the source buckets hold now (earlier tests changed them). */
+  const current: Record<string, Record<string, Buffer>> = {}
+  const ageIds: string[] = []
+  const ageInputs = (extra: Record<string, string> = {}) =>
+    inputs({
+      'encryption-passphrase': '',
+      'encryption-public-keys': `${ops.recipient}\n${laptop.recipient}`,
+      's3-prefix': 'age',
+      's3-endpoint': store.endpoint,
+      path: ageLocal,
+      ...extra
+    })
+  const contentGets = () => store.requests.filter(r => r.startsWith('GET /backups/age/shop/files/'))
+  const identities = () => [ops.identity, laptop.identity, stranger.identity]
+  const ageManifest = async (id: string) => JSON.parse((await destGet(`age/shop/${id}.files.json`)).toString())
+  /** The stock age CLI decrypting a stored content with the key file of `keys`. */
+  const ageDecrypt = (stored: Buffer, keys: Keys): Buffer => {
+    const dir = tempDir('age-cli')
+    writeFileSync(join(dir, 'key.txt'), keys.file, { mode: 0o600 })
+    writeFileSync(join(dir, 'content.age'), stored)
+    return execFileSync('age', ['-d', '-i', join(dir, 'key.txt'), join(dir, 'content.age')], { maxBuffer: 64 * MiB })
+  }
+
+  beforeAll(async () => {
+    ;[ops, laptop, stranger] = await Promise.all([1, 2, 3].map(() => generateKeyPair(new Date())))
+    store = await startFront(Number(new URL(moto.endpoint).port))
+    ageLocal = tempDir('age-local')
+    for (const bucket of Object.keys(files)) {
+      current[bucket] = {}
+      const listed = await source.client.send(new ListObjectsV2Command({ Bucket: bucket }))
+      for (const { Key } of listed.Contents ?? []) {
+        const res = await source.client.send(new GetObjectCommand({ Bucket: bucket, Key }))
+        current[bucket][Key!] = Buffer.from(await res.Body!.transformToByteArray())
+      }
+    }
+  }, 60_000)
+  afterAll(async () => store?.stop())
+
+  test('a backup with public keys stores every content as an age file that `age -d -i` opens, with no private key on the runner', async () => {
+    const run = await runAction(ageInputs())
+    expect(run.failure).toBeUndefined()
+    // The backup's inputs and environment hold no private key, and nothing it wrote shows one.
+    expect(JSON.stringify(process.env)).not.toMatch(/AGE-SECRET-KEY-1/)
+    expect(run.masked.join('\n')).not.toMatch(/AGE-SECRET-KEY-1/)
+    expectNoSecrets([run.log, JSON.stringify(run.outputs)], [...identities(), PASSPHRASE])
+    expect(run.outputs).toMatchObject({ 'files-count': '6', 'files-new': '4', verified: 'true' })
+    ageIds.push(run.outputs['backup-id'])
+
+    const manifest = await ageManifest(ageIds[0])
+    expect(manifest.encryption).toEqual({
+      algorithm: 'age-x25519',
+      hash: 'hmac-sha256-recipients',
+      recipients: [ops.recipient, laptop.recipient],
+      keyCheck: expect.stringMatching(/^[0-9a-f]{16}$/)
+    })
+    const contents = await destKeys('age/shop/files/')
+    expect(contents).toHaveLength(4)
+    expect(contents.every(o => o.key.endsWith('.age'))).toBe(true)
+    expect(readdirSync(join(ageLocal, 'shop', 'files'), { recursive: true }).filter(f => String(f).endsWith('.age'))).toHaveLength(4)
+    expect(manifest.files).toHaveLength(6)
+    for (const f of manifest.files) {
+      const plain = ageDecrypt(await destGet(`age/shop/files/${f.hash.slice(0, 2)}/${f.hash}.age`), laptop)
+      expect(sha256(plain)).toBe(sha256(current[f.bucket][f.key]))
+      // Names are keyed, not the bare sha256 of the bytes.
+      expect(f.hash).not.toBe(sha256(plain))
+    }
+  })
+
+  test('verify needs no private key; drill and restore without the right key fail before downloading, naming the keys', async () => {
+    const only = await runAction(ageInputs({ 'database-url': '', name: 'shop', 'buckets-only': 'true' }))
+    expect(only.failure).toBeUndefined()
+    // The same public keys name contents the same way: nothing is copied again.
+    expect(only.outputs).toMatchObject({ 'files-count': '6', 'files-new': '0', 'files-reused': '6' })
+    ageIds.push(only.outputs['backup-id'])
+
+    const verify = await runAction(ageInputs({ command: 'verify' }))
+    expect(verify.failure).toBeUndefined()
+    expect(verify.summary).toMatch(/files only.*passed/)
+    const verifyDb = await runAction(ageInputs({ command: 'verify', backup: ageIds[0] }))
+    expect(verifyDb.failure).toBeUndefined()
+    expect(verifyDb.summary).toMatch(/\| files \| ✅ pass \| 6 file\(s\).*every content stored with its size/)
+
+    const before = contentGets().length
+    const none = await runAction(ageInputs({ command: 'drill' }))
+    expect(none.failure).toBe(
+      `Input "encryption-private-key": the files snapshot of backup ${ageIds[1]} is encrypted to the age public key(s) ${ops.recipient}, ${laptop.recipient}; set encryption-private-key to the private key of one of them`
+    )
+    const wrong = await runAction(ageInputs({ command: 'drill', 'encryption-private-key': stranger.file }))
+    expect(wrong.failure).toMatch(new RegExp(`the private key\\(s\\) given are for ${stranger.recipient}$`))
+    const folder = tempDir('age-refused')
+    const restore = await runAction(ageInputs({ command: 'restore', 'buckets-restore-to': folder, confirm: folder }))
+    expect(restore.failure).toMatch(/^Input "encryption-private-key": the files snapshot of backup \S+ is encrypted to the age public key/)
+    expect(readdirSync(folder)).toHaveLength(0)
+    expect(contentGets()).toHaveLength(before)
+    expectNoSecrets([none.log, wrong.log, restore.log], identities())
+  })
+
+  test('drill and restore with a private key read every file back byte for byte', async () => {
+    await pg.createDatabase('drill_age')
+    const drill = await runAction(
+      ageInputs({ command: 'drill', backup: ageIds[0], 'target-database-url': pg.url('drill_age'), 'encryption-private-key': laptop.file })
+    )
+    expect(drill.failure).toBeUndefined()
+    expect(JSON.parse(drill.outputs.report).files).toMatchObject({ total: 6, checked: 6, failures: [], passed: true })
+
+    const folder = tempDir('age-restore')
+    const run = await runAction(ageInputs({ command: 'restore', 'buckets-restore-to': folder, confirm: folder, 'encryption-private-key': ops.identity }))
+    expect(run.failure).toBeUndefined()
+    expect(run.outputs['files-count']).toBe('6')
+    expectFolderHolds(folder, current)
+    expectNoSecrets([drill.log, drill.outputs.report, run.log], identities())
+
+    // A modified content fails the drill, naming the file.
+    const manifest = await ageManifest(ageIds[1])
+    const photo = manifest.files.find((f: { key: string }) => f.key === 'user 1/ünïcødé photo.jpg')
+    const path = join(ageLocal, 'shop', 'files', photo.hash.slice(0, 2), `${photo.hash}.age`)
+    const good = readFileSync(path)
+    const flipped = Buffer.from(good)
+    flipped[flipped.length - 30] ^= 1
+    writeFileSync(path, flipped)
+    try {
+      const tampered = await runAction(ageInputs({ command: 'drill', storage: 'local', 'encryption-private-key': ops.identity }))
+      expect(tampered.failure).toMatch(/failed: 2 file\(s\) failed their check: avatars\/user 1\/ünïcødé photo.jpg: .*failed authentication/)
+    } finally {
+      writeFileSync(path, good)
+    }
+  })
+
+  test('a backup to other public keys reuses nothing and stores every content again, for those keys', async () => {
+    const before = await destKeys('age/shop/files/')
+    const run = await runAction(ageInputs({ 'database-url': '', name: 'shop', 'buckets-only': 'true', 'encryption-public-keys': stranger.recipient }))
+    expect(run.failure).toBeUndefined()
+    expect(run.log).toMatch(/stored with another encryption setting; copying every file again/)
+    expect(run.outputs).toMatchObject({ 'files-count': '6', 'files-new': '4' })
+    const manifest = await ageManifest(run.outputs['backup-id'])
+    const old = new Set(before.map(o => o.key))
+    for (const f of manifest.files) {
+      const key = `age/shop/files/${f.hash.slice(0, 2)}/${f.hash}.age`
+      expect(old.has(key)).toBe(false)
+      expect(sha256(ageDecrypt(await destGet(key), stranger))).toBe(sha256(current[f.bucket][f.key]))
+    }
+    expect(await destKeys('age/shop/files/')).toHaveLength(8)
   })
 })

@@ -1,5 +1,7 @@
 import { describe, expect, test } from '@jest/globals'
-import { contentCipher, sameNaming } from '../../src/files/cipher.js'
+import { contentCipher, sameNaming, storedSuffix } from '../../src/files/cipher.js'
+import { generateKeyPair } from '../../src/pipeline/age.js'
+import type { EncryptionMode } from '../../src/pipeline/encryption.js'
 import { limiter, planSnapshot } from '../../src/files/plan.js'
 import { testContext } from '../helpers/action.js'
 import { parseFilesManifest } from '../../src/model/files-manifest.js'
@@ -35,19 +37,36 @@ describe('planning a snapshot', () => {
   })
 })
 
+const passphrase = (p: string): EncryptionMode => ({ kind: 'passphrase', passphrase: p })
+const age = (...recipients: string[]): EncryptionMode => ({ kind: 'age', recipients })
+
 describe('content naming', () => {
   test('a keyed hash under a passphrase, the plain sha256 without; the key check tells passphrases apart', async () => {
-    const plain = contentCipher(undefined)
+    const plain = contentCipher({ kind: 'none' })
     expect(plain.hasher().update('x').digest('hex')).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881')
-    const one = contentCipher('one')
-    const again = contentCipher('one')
-    const two = contentCipher('two')
+    const one = contentCipher(passphrase('one'))
+    const again = contentCipher(passphrase('one'))
+    const two = contentCipher(passphrase('two'))
     expect(one.hasher().update('x').digest('hex')).toBe(again.hasher().update('x').digest('hex'))
     expect(one.hasher().update('x').digest('hex')).not.toBe(two.hasher().update('x').digest('hex'))
     expect(sameNaming(one.encryption, again.encryption)).toBe(true)
     expect(sameNaming(one.encryption, two.encryption)).toBe(false)
     expect(sameNaming(one.encryption, null)).toBe(false)
     expect(sameNaming(null, null)).toBe(true)
+  })
+
+  test('with public keys: an HMAC keyed from the sorted recipients, apart per key set and from the passphrase scheme', async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(async () => (await generateKeyPair(new Date())).recipient))
+    const name = (mode: EncryptionMode) => contentCipher(mode).hasher().update('x').digest('hex')
+    expect(name(age(a, b))).toBe(name(age(b, a)))
+    expect(name(age(a, b))).not.toBe(name(age(a, c)))
+    expect(name(age(a))).not.toBe(name({ kind: 'none' }))
+    const ab = contentCipher(age(a, b)).encryption
+    expect(ab).toMatchObject({ algorithm: 'age-x25519', hash: 'hmac-sha256-recipients', recipients: [a, b] })
+    expect(sameNaming(ab, contentCipher(age(b, a)).encryption)).toBe(true)
+    expect(sameNaming(ab, contentCipher(age(a)).encryption)).toBe(false)
+    expect(sameNaming(ab, contentCipher(passphrase('one')).encryption)).toBe(false)
+    expect(storedSuffix(ab)).toBe('.age')
   })
 })
 
@@ -70,6 +89,18 @@ describe('files manifest', () => {
     )
     expect(() => parseFilesManifest(JSON.stringify({ ...manifest, files: [entry('../k', { hash: '../../x' })] }), 'm')).toThrow(/malformed hash/)
     expect(() => parseFilesManifest(JSON.stringify({ ...manifest, filesManifestVersion: 2 }), 'm')).toThrow(/upgrade the action/)
+  })
+  test('records either encryption scheme; a manifest written before public keys still parses', () => {
+    const gpg = { algorithm: 'openpgp-aes256', hash: 'hmac-sha256', keyCheck: '0123456789abcdef' }
+    expect(parseFilesManifest(JSON.stringify({ ...manifest, encryption: gpg }), 'm').encryption).toEqual(gpg)
+    const age = { algorithm: 'age-x25519', hash: 'hmac-sha256-recipients', recipients: ['age1x'], keyCheck: '0123456789abcdef' }
+    expect(parseFilesManifest(JSON.stringify({ ...manifest, encryption: age }), 'm').encryption).toEqual(age)
+    expect(() => parseFilesManifest(JSON.stringify({ ...manifest, encryption: { ...age, recipients: [] } }), 'm')).toThrow(
+      /m: encryption.recipients should list the age public keys/
+    )
+    expect(() => parseFilesManifest(JSON.stringify({ ...manifest, encryption: { ...gpg, algorithm: 'rot13' } }), 'm')).toThrow(
+      /encryption.algorithm should be one of openpgp-aes256, age-x25519/
+    )
   })
 })
 

@@ -8,7 +8,8 @@ import type { FilesManifest, SnapshotFile } from '../model/files-manifest.js'
 import type { SqlClient } from '../postgres/client.js'
 import type { Storage } from '../storage/storage.js'
 import { formatBytes } from '../report/format.js'
-import { contentCipher, type ContentCipher } from './cipher.js'
+import type { DecryptionKeys } from '../pipeline/encryption.js'
+import { readingCipher, type ContentCipher } from './cipher.js'
 import { inParallel } from './plan.js'
 import { contentKey, describeFiles, listContents, missingContents, readFilesManifest } from './store.js'
 
@@ -80,15 +81,10 @@ export async function drillFiles(
   storage: Storage,
   name: string,
   id: string,
-  options: { passphrase?: string; jobs: number; sample: number; buckets: string[]; db?: SqlClient }
+  options: { keys: DecryptionKeys; jobs: number; sample: number; buckets: string[]; db?: SqlClient }
 ): Promise<FilesDrill> {
   const manifest = await readFilesManifest(storage, name, id)
-  if (manifest.encryption && !options.passphrase) {
-    throw new BackupError(
-      `Input "encryption-passphrase": the files of backup ${id} are encrypted; set encryption-passphrase to the passphrase they were stored with`
-    )
-  }
-  const cipher = contentCipher(manifest.encryption ? options.passphrase : undefined)
+  const cipher = await readingCipher(manifest.encryption, options.keys, `the files snapshot of backup ${id}`)
   const files = chosen(manifest, options.buckets)
   const sample = options.sample > 0 && options.sample < files.length
   const picked = sample ? pick(files, options.sample) : files

@@ -1,6 +1,6 @@
 import { deleteBackupFiles, listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { layout, newBackupId } from '../catalog/manifest.js'
-import { configuredSetName, readableStorage, readableStorages, type Context } from '../commands/context.js'
+import { configuredSetName, decryptionKeys, readableStorage, readableStorages, type Context } from '../commands/context.js'
 import type { Outputs } from '../commands/index.js'
 import { BackupError, errorMessage } from '../errors.js'
 import type { FilesDrill } from '../model/drill-report.js'
@@ -90,7 +90,7 @@ export async function drillBackupFiles(ctx: Context, storage: Storage, name: str
   const { files } = ctx.settings
   const started = Date.now()
   const drill = await drillFiles(storage, name, id, {
-    passphrase: ctx.settings.encryptionPassphrase,
+    keys: decryptionKeys(ctx),
     jobs: files.jobs,
     sample: files.drillSample,
     buckets: files.buckets,

@@ -1,5 +1,5 @@
 import { resolve, sep } from 'node:path'
-import { configuredSetName, readableStorage, type Context } from '../commands/context.js'
+import { configuredSetName, decryptionKeys, readableStorage, type Context } from '../commands/context.js'
 import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { SnapshotFile } from '../model/files-manifest.js'
 import type { BucketsEndpoint } from '../model/vocabulary.js'
@@ -7,7 +7,7 @@ import { formatBytes, formatSeconds, table } from '../report/format.js'
 import { LocalStorage } from '../storage/local.js'
 import { S3Storage } from '../storage/s3.js'
 import type { Storage } from '../storage/storage.js'
-import { contentCipher } from './cipher.js'
+import { readingCipher } from './cipher.js'
 import { chosen, readContent } from './check.js'
 import { inParallel, LARGE_AT_ONCE, LARGE_FILE, limiter } from './plan.js'
 import { describeEndpoint } from './source.js'
@@ -49,10 +49,7 @@ export async function restoreFiles(ctx: Context): Promise<FilesRestore> {
   const entry = await resolveEntry(storage, name, ctx.settings.backupRef)
   if (!hasFiles(entry, name)) throw new BackupError(`Backup ${entry.id} of "${name}" holds no files snapshot (it was made without buckets)`)
   const manifest = await readFilesManifest(storage, name, entry.id)
-  if (manifest.encryption && !ctx.settings.encryptionPassphrase) {
-    throw new InputError('encryption-passphrase', `the files of backup ${entry.id} are encrypted; set it to the passphrase they were stored with`)
-  }
-  const cipher = contentCipher(manifest.encryption ? ctx.settings.encryptionPassphrase : undefined)
+  const cipher = await readingCipher(manifest.encryption, decryptionKeys(ctx), `the files snapshot of backup ${entry.id}`)
   const files = chosen(manifest, settings.buckets).filter(f => f.key.startsWith(settings.restorePrefix))
   const targets = new Map<string, BucketTarget>()
   const targetOf = (bucket: string) => {

@@ -11,6 +11,7 @@ import type { Storage } from '../storage/storage.js'
 import { withTempDir } from '../tempdir.js'
 import type { Context } from '../commands/context.js'
 import { readableStorages } from '../commands/context.js'
+import { encryptionMode } from '../pipeline/encryption.js'
 import { contentCipher, sameNaming, type ContentCipher } from './cipher.js'
 import { inParallel, LARGE_AT_ONCE, LARGE_FILE, limiter, planSnapshot } from './plan.js'
 import { compare, describeEndpoint, endpointClient, getSource, listSource, type SourceFile } from './source.js'
@@ -36,7 +37,7 @@ export interface Snapshot {
 export async function snapshotBuckets(ctx: Context, name: string, id: string): Promise<Snapshot> {
   const { files: settings } = ctx.settings
   const storages = readableStorages(ctx)
-  const cipher = contentCipher(ctx.settings.encryptionPassphrase)
+  const cipher = contentCipher(encryptionMode(ctx.settings))
   const naming = { name, encryption: cipher.encryption }
   const started = ctx.now()
   const client = endpointClient(settings.source)
@@ -80,7 +81,7 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
             const running = uploading.get(`${i}\0${key}`)
             if (running) await running
             if (holds(i, key, file.storedSize)) continue
-            const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream').catch(error => {
+            const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream', { createOnly: true }).catch(error => {
               throw new BackupError(`Storing ${file.bucket}/${file.key} at ${storage.locate(key)} failed: ${errorMessage(error)}; nothing was published`, {
                 cause: error
               })
@@ -139,7 +140,7 @@ async function spool(client: ReturnType<typeof endpointClient>, source: SourceFi
     }
   })
   try {
-    await pipeline(cipher.encrypt(tapped(body, tap)), createWriteStream(temp, { mode: 0o600 }))
+    await pipeline(await cipher.encrypt(tapped(body, tap)), createWriteStream(temp, { mode: 0o600 }))
   } catch (error) {
     throw new BackupError(`Copying ${source.bucket}/${source.key} failed: ${errorMessage(error)}; nothing was published`, { cause: error })
   }
@@ -153,7 +154,7 @@ function tapped(body: Readable, tap: Transform): Readable {
   return body.pipe(tap)
 }
 
-/** The newest complete snapshot of the set named the same way (same passphrase), if any. */
+/** The newest complete snapshot of the set named the same way (same passphrase or public keys), if any. */
 async function previousSnapshot(
   ctx: Context,
   storage: Storage,

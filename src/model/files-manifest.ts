@@ -1,10 +1,10 @@
-import { arrayOf, FormatError, num, optional, parseChecked, shape, str } from './validate.js'
+import { arrayOf, FormatError, num, oneOf, optional, parseChecked, shape, str } from './validate.js'
 
 /**
  * A files snapshot: `<set>/<id>.files.json`, beside a database backup's manifest or, for a backup of
  * buckets alone, beside the empty `<id>.files-only` marker that makes that backup exist.
- * Every file points at one stored content, `<set>/files/<hash[0:2]>/<hash>[.gpg]`, shared by every
- * snapshot holding the same bytes.
+ * Every file points at one stored content, `<set>/files/<hash[0:2]>/<hash>[.gpg|.age]`, shared by every
+ * snapshot holding the same bytes and named the same way.
  */
 export const FILES_MANIFEST_VERSION = 1
 
@@ -16,7 +16,7 @@ export interface SnapshotFile {
   /** The source's ETag and last-modified: an unchanged listing entry reuses the previous snapshot's content. */
   etag: string
   lastModified: string
-  /** sha256 of the bytes (hex); with encryption an HMAC-SHA256 keyed from the passphrase, so names reveal nothing. */
+  /** sha256 of the bytes (hex); with encryption an HMAC-SHA256 (see FilesEncryption). */
   hash: string
   /** Size of the stored content (the encrypted size when encrypted). */
   storedSize: number
@@ -31,6 +31,17 @@ export interface BucketTotals {
   newBytes: number
 }
 
+/**
+ * How contents are encrypted and named. gpg passphrase: `.gpg` files, names an HMAC keyed from the
+ * passphrase. age: `.age` files to `recipients`, names an HMAC keyed from the sorted recipients
+ * (no secret: it keeps names from being bare sha256 and apart per key set, nothing more).
+ * keyCheck: an HMAC of a constant under the naming key, so a run with another passphrase or
+ * other recipients never reuses these contents.
+ */
+export type FilesEncryption =
+  | { algorithm: 'openpgp-aes256'; hash: 'hmac-sha256'; keyCheck: string }
+  | { algorithm: 'age-x25519'; hash: 'hmac-sha256-recipients'; recipients: string[]; keyCheck: string }
+
 export interface FilesManifest {
   filesManifestVersion: number
   id: string
@@ -39,8 +50,7 @@ export interface FilesManifest {
   finishedAt: string
   /** The S3 endpoint the buckets were read from (no credentials). */
   source: { endpoint?: string; buckets: string[] }
-  /** keyCheck: an HMAC of a constant under the naming key, so a run with another passphrase never reuses these contents. */
-  encryption: { algorithm: 'openpgp-aes256'; hash: 'hmac-sha256'; keyCheck: string } | null
+  encryption: FilesEncryption | null
   buckets: BucketTotals[]
   files: SnapshotFile[]
 }
@@ -52,7 +62,14 @@ const FILES_MANIFEST_SHAPE = shape({
   startedAt: str,
   finishedAt: str,
   source: shape({ endpoint: optional(str), buckets: arrayOf(str) }),
-  encryption: optional(shape({ algorithm: str, hash: str, keyCheck: str })),
+  encryption: optional(
+    shape({
+      algorithm: oneOf(['openpgp-aes256', 'age-x25519']),
+      hash: oneOf(['hmac-sha256', 'hmac-sha256-recipients']),
+      keyCheck: str,
+      recipients: optional(arrayOf(str))
+    })
+  ),
   buckets: arrayOf(shape({ bucket: str, files: num, bytes: num, newFiles: num, newBytes: num })),
   files: arrayOf(shape({ bucket: str, key: str, size: num, contentType: optional(str), etag: str, lastModified: str, hash: str, storedSize: num }))
 })
@@ -66,6 +83,9 @@ export function parseFilesManifest(text: string, source: string): FilesManifest 
     )
   }
   const manifest = parseChecked<FilesManifest>(text, source, FILES_MANIFEST_SHAPE)
+  const encryption = manifest.encryption
+  if (encryption?.algorithm === 'age-x25519' && !encryption.recipients?.length)
+    throw new FormatError(source, 'encryption.recipients should list the age public keys')
   const bad = manifest.files.find(f => !/^[0-9a-f]{64}$/.test(f.hash))
   if (bad) throw new FormatError(source, `file ${bad.bucket}/${bad.key} has a malformed hash`)
   return manifest

@@ -16,8 +16,8 @@ export interface Storage {
   readonly type: StorageKind
   /** Where an object is, as the user would write it (s3://bucket/key or a path). */
   locate(key: string): string
-  upload(key: string, body: Readable, contentType?: string): Promise<void>
   /** `createOnly`: never replace an existing object (S3: If-None-Match, where the store supports it). */
+  upload(key: string, body: Readable, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   put(key: string, body: string | Buffer, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   get(key: string): Promise<Readable>
   /** Every object under `prefix` (paginated as needed); `shallow` leaves out what lies in sub-folders. */
