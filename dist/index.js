@@ -93745,11 +93745,11 @@ class S3Storage {
             ...(locking && this.settings.endpoint && { ChecksumAlgorithm: 'CRC32' })
         };
     }
-    async upload(key, body, contentType = 'application/octet-stream') {
+    async upload(key, body, contentType = 'application/octet-stream', options = {}) {
         this.lastRequestError = undefined;
         const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
-            params: { ...(await this.objectParams(key, contentType, true)), Body: body },
+            params: { ...(await this.objectParams(key, contentType, !options.replace)), Body: body },
             partSize: this.partSize,
             // lib-storage buffers queueSize parts (and copies while assembling them): keep ~16 MiB in flight.
             queueSize: Math.max(1, Math.floor((16 * MiB) / this.partSize)),
@@ -94355,36 +94355,88 @@ class ByteReader {
 ;// CONCATENATED MODULE: ./src/files/cipher.ts
 
 
+
+
 const PLAIN = {
     encryption: null,
-    suffix: '',
     hasher: () => (0,external_node_crypto_.createHash)('sha256'),
-    encrypt: plain => plain,
+    encrypt: async (plain) => plain,
     decrypt: stored => stored
 };
 /** Fixed, so the same passphrase names the same content the same way in every run (that is what deduplicates). */
 const HMAC_SALT = 'pg-backup-action/files/hmac-key/v1';
-/** The suffix contents of a snapshot were stored with. */
+const AGE_NAMING = 'pg-backup-action/files/age-recipients-naming/v1';
+/** The suffix contents of a snapshot were stored with ('.gpg': `gpg --decrypt` opens it; '.age': `age -d -i key.txt`). */
 function storedSuffix(encryption) {
-    return encryption ? '.gpg' : '';
+    if (!encryption)
+        return '';
+    return encryption.algorithm === 'age-x25519' ? '.age' : '.gpg';
 }
 /** Whether contents named under `a` can be reused by a run whose cipher records `b`. */
 function sameNaming(a, b) {
     return a === null || b === null ? a === b : a.algorithm === b.algorithm && a.keyCheck === b.keyCheck;
 }
-function contentCipher(passphrase) {
-    if (!passphrase)
+/** The cipher a backup stores contents with, as the encryption inputs say (age needs no secret). */
+function contentCipher(mode) {
+    if (mode.kind === 'passphrase')
+        return passphraseCipher(mode.passphrase);
+    if (mode.kind === 'age')
+        return ageCipher(mode.recipients, []);
+    return PLAIN;
+}
+/**
+ * The cipher that reads contents stored as `encryption` says. Fails, before anything is
+ * downloaded, when the keys cannot open them, naming the keys needed.
+ */
+async function readingCipher(encryption, keys, what) {
+    await requireKeys(encryption, keys, what);
+    if (!encryption)
         return PLAIN;
+    if (encryption.algorithm === 'openpgp-aes256')
+        return passphraseCipher(keys.passphrase);
+    return ageCipher(encryption.recipients, keys.identities);
+}
+function keyCheck(hmacKey) {
+    return (0,external_node_crypto_.createHmac)('sha256', hmacKey).update('key check').digest('hex').slice(0, 16);
+}
+/** Contents as gpg --symmetric writes them (encrypted in Node), named by an HMAC keyed from the passphrase. */
+function passphraseCipher(passphrase) {
     // scrypt: guessing passphrases against a stored name costs as much as against the content.
     const hmacKey = (0,external_node_crypto_.scryptSync)(passphrase, HMAC_SALT, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
     const key = new PassphraseKey(passphrase);
     return {
-        encryption: { algorithm: 'openpgp-aes256', hash: 'hmac-sha256', keyCheck: (0,external_node_crypto_.createHmac)('sha256', hmacKey).update('key check').digest('hex').slice(0, 16) },
-        suffix: '.gpg',
+        encryption: { algorithm: 'openpgp-aes256', hash: 'hmac-sha256', keyCheck: keyCheck(hmacKey) },
         hasher: () => (0,external_node_crypto_.createHmac)('sha256', hmacKey),
-        encrypt: plain => key.encrypt(plain),
+        encrypt: async (plain) => key.encrypt(plain),
         decrypt: stored => key.decrypt(stored)
     };
+}
+/**
+ * Contents as age files to the recipients, written by the same code as the dump.
+ *
+ * Naming: the backup runner holds no secret in this mode, so names cannot be keyed by one. They
+ * are an HMAC-SHA256 keyed from the sorted recipient list. What that hides: a name is not the
+ * bare sha256 of the file, so lists of known files' hashes do not match names directly, and the
+ * same file gets another name under another key set. What it does NOT hide: the public keys are
+ * no secret (they are in the workflow and in every files manifest beside the contents), so anyone
+ * who can list the store, knows the keys and guesses a file's exact bytes can confirm the guess;
+ * sizes, bucket names and keys are visible in the files manifest in every mode.
+ */
+function ageCipher(recipients, identities) {
+    // Sorted: the same keys name contents the same way in whatever order the input lists them.
+    const hmacKey = (0,external_node_crypto_.createHash)('sha256')
+        .update(`${AGE_NAMING}\n${[...recipients].sort().join('\n')}`)
+        .digest();
+    return {
+        encryption: { algorithm: 'age-x25519', hash: 'hmac-sha256-recipients', recipients, keyCheck: keyCheck(hmacKey) },
+        hasher: () => (0,external_node_crypto_.createHmac)('sha256', hmacKey),
+        encrypt: async (plain) => piped(plain, await ageEncrypter(recipients)),
+        decrypt: stored => piped(stored, ageDecrypter(identities))
+    };
+}
+function piped(input, transform) {
+    input.on('error', error => transform.destroy(error));
+    return input.pipe(transform);
 }
 
 ;// CONCATENATED MODULE: ./src/files/plan.ts
@@ -94461,8 +94513,8 @@ function limiter(n) {
 /**
  * A files snapshot: `<set>/<id>.files.json`, beside a database backup's manifest or, for a backup of
  * buckets alone, beside the empty `<id>.files-only` marker that makes that backup exist.
- * Every file points at one stored content, `<set>/files/<hash[0:2]>/<hash>[.gpg]`, shared by every
- * snapshot holding the same bytes.
+ * Every file points at one stored content, `<set>/files/<hash[0:2]>/<hash>[.gpg|.age]`, shared by every
+ * snapshot holding the same bytes and named the same way.
  */
 const FILES_MANIFEST_VERSION = 1;
 const FILES_MANIFEST_SHAPE = shape({
@@ -94472,7 +94524,12 @@ const FILES_MANIFEST_SHAPE = shape({
     startedAt: str,
     finishedAt: str,
     source: shape({ endpoint: optional(str), buckets: arrayOf(str) }),
-    encryption: optional(shape({ algorithm: str, hash: str, keyCheck: str })),
+    encryption: optional(shape({
+        algorithm: oneOf(['openpgp-aes256', 'age-x25519']),
+        hash: oneOf(['hmac-sha256', 'hmac-sha256-recipients']),
+        keyCheck: str,
+        recipients: optional(arrayOf(str))
+    })),
     buckets: arrayOf(shape({ bucket: str, files: num, bytes: num, newFiles: num, newBytes: num })),
     files: arrayOf(shape({ bucket: str, key: str, size: num, contentType: optional(str), etag: str, lastModified: str, hash: str, storedSize: num }))
 });
@@ -94482,6 +94539,9 @@ function parseFilesManifest(text, source) {
         throw new FormatError(source, `has files manifest version ${version.filesManifestVersion}; this version of the action reads up to ${FILES_MANIFEST_VERSION}: upgrade the action`);
     }
     const manifest = parseChecked(text, source, FILES_MANIFEST_SHAPE);
+    const encryption = manifest.encryption;
+    if (encryption?.algorithm === 'age-x25519' && !encryption.recipients?.length)
+        throw new FormatError(source, 'encryption.recipients should list the age public keys');
     const bad = manifest.files.find(f => !/^[0-9a-f]{64}$/.test(f.hash));
     if (bad)
         throw new FormatError(source, `file ${bad.bucket}/${bad.key} has a malformed hash`);
@@ -94609,10 +94669,7 @@ async function readContent(storage, manifest, file, cipher) {
  */
 async function drillFiles(storage, name, id, options) {
     const manifest = await readFilesManifest(storage, name, id);
-    if (manifest.encryption && !options.passphrase) {
-        throw new BackupError(`Input "encryption-passphrase": the files of backup ${id} are encrypted; set encryption-passphrase to the passphrase they were stored with`);
-    }
-    const cipher = contentCipher(manifest.encryption ? options.passphrase : undefined);
+    const cipher = await readingCipher(manifest.encryption, options.keys, `the files snapshot of backup ${id}`);
     const files = chosen(manifest, options.buckets);
     const sample = options.sample > 0 && options.sample < files.length;
     const picked = sample ? pick(files, options.sample) : files;
@@ -94833,10 +94890,7 @@ async function restoreFiles(ctx) {
     if (!hasFiles(entry, name))
         throw new BackupError(`Backup ${entry.id} of "${name}" holds no files snapshot (it was made without buckets)`);
     const manifest = await readFilesManifest(storage, name, entry.id);
-    if (manifest.encryption && !ctx.settings.encryptionPassphrase) {
-        throw new InputError('encryption-passphrase', `the files of backup ${entry.id} are encrypted; set it to the passphrase they were stored with`);
-    }
-    const cipher = contentCipher(manifest.encryption ? ctx.settings.encryptionPassphrase : undefined);
+    const cipher = await readingCipher(manifest.encryption, decryptionKeys(ctx), `the files snapshot of backup ${entry.id}`);
     const files = chosen(manifest, settings.buckets).filter(f => f.key.startsWith(settings.restorePrefix));
     const targets = new Map();
     const targetOf = (bucket) => {
@@ -94862,7 +94916,7 @@ async function restoreFiles(ctx) {
         const write = async (f) => {
             const target = targetOf(f.bucket);
             const body = await readContent(storage, manifest, f, cipher);
-            await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream').catch(error => {
+            await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream', { replace: true }).catch(error => {
                 throw new BackupError(`Restoring ${f.bucket}/${f.key} to ${where(f)} failed: ${errorMessage(error)}`, { cause: error });
             });
         };
@@ -94985,6 +95039,7 @@ async function sweepContents(storage, name, now, marginMs = SWEEP_MARGIN_MS) {
 
 
 
+
 /**
  * Copies the configured buckets into the set's content store and writes `<id>.files.json`:
  * list the source, reuse what the previous snapshot already holds (no download, and no listing
@@ -94999,7 +95054,7 @@ async function sweepContents(storage, name, now, marginMs = SWEEP_MARGIN_MS) {
 async function snapshotBuckets(ctx, name, id) {
     const { files: settings } = ctx.settings;
     const storages = readableStorages(ctx);
-    const cipher = contentCipher(ctx.settings.encryptionPassphrase);
+    const cipher = contentCipher(encryptionMode(ctx.settings));
     const naming = { name, encryption: cipher.encryption };
     const started = ctx.now();
     const client = endpointClient(settings.source);
@@ -95106,7 +95161,7 @@ async function spool(client, source, cipher, temp) {
         }
     });
     try {
-        await (0,external_node_stream_promises_namespaceObject.pipeline)(cipher.encrypt(tapped(body, tap)), (0,external_node_fs_.createWriteStream)(temp, { mode: 0o600 }));
+        await (0,external_node_stream_promises_namespaceObject.pipeline)(await cipher.encrypt(tapped(body, tap)), (0,external_node_fs_.createWriteStream)(temp, { mode: 0o600 }));
     }
     catch (error) {
         throw new BackupError(`Copying ${source.bucket}/${source.key} failed: ${errorMessage(error)}; nothing was published`, { cause: error });
@@ -95119,7 +95174,7 @@ function tapped(body, tap) {
     body.on('error', error => tap.destroy(error));
     return body.pipe(tap);
 }
-/** The newest complete snapshot of the set named the same way (same passphrase), if any. */
+/** The newest complete snapshot of the set named the same way (same passphrase or public keys), if any. */
 async function previousSnapshot(ctx, storage, entries, name, cipher) {
     const candidate = entries.find(b => b.complete && hasFiles(b, name));
     if (!candidate)
@@ -95223,7 +95278,7 @@ async function drillBackupFiles(ctx, storage, name, id, db) {
     const { files } = ctx.settings;
     const started = Date.now();
     const drill = await drillFiles(storage, name, id, {
-        passphrase: ctx.settings.encryptionPassphrase,
+        keys: decryptionKeys(ctx),
         jobs: files.jobs,
         sample: files.drillSample,
         buckets: files.buckets,

@@ -81,7 +81,7 @@ export async function snapshotBuckets(ctx: Context, name: string, id: string): P
             const running = uploading.get(`${i}\0${key}`)
             if (running) await running
             if (holds(i, key, file.storedSize)) continue
-            const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream', { createOnly: true }).catch(error => {
+            const upload = storage.upload(key, createReadStream(temp), 'application/octet-stream').catch(error => {
               throw new BackupError(`Storing ${file.bucket}/${file.key} at ${storage.locate(key)} failed: ${errorMessage(error)}; nothing was published`, {
                 cause: error
               })

@@ -52,7 +52,7 @@ export async function publish(
   const work = [
     chain.done,
     ...storages.map((storage, i) =>
-      storage.upload(key, branches[i], undefined, { createOnly: true }).catch(error => {
+      storage.upload(key, branches[i]).catch(error => {
         throw firstError ?? new BackupError(`Upload to ${storage.locate(key)} failed: ${errorMessage(error)}`, { cause: error })
       })
     )

@@ -16,8 +16,9 @@ export interface Storage {
   readonly type: StorageKind
   /** Where an object is, as the user would write it (s3://bucket/key or a path). */
   locate(key: string): string
+  /** Backups never replace an object (S3: If-None-Match, where supported); `replace` is for restores into a target. */
+  upload(key: string, body: Readable, contentType?: string, options?: { replace?: boolean }): Promise<void>
   /** `createOnly`: never replace an existing object (S3: If-None-Match, where the store supports it). */
-  upload(key: string, body: Readable, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   put(key: string, body: string | Buffer, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   get(key: string): Promise<Readable>
   /** Every object under `prefix` (paginated as needed); `shallow` leaves out what lies in sub-folders. */
