@@ -1,9 +1,11 @@
+import { CancelledError, cancelSignal, whenCancelled } from './cancel.js'
 import { COMMAND_RUNNERS } from './commands/index.js'
 import type { Context } from './commands/context.js'
 import { errorMessage } from './errors.js'
 import type { Host } from './host.js'
 import { readSettings } from './inputs.js'
 import { Secrets } from './secrets.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { openStorages } from './storage/index.js'
 
 /**
@@ -23,13 +25,34 @@ export async function execute(host: Host, now: () => Date = () => new Date()): P
     warning: message => host.warning(secrets.redact(message)),
     summary: markdown => host.summary(secrets.redact(markdown))
   }
+  const work = (async () => {
+    try {
+      const settings = readSettings(safe)
+      const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now }
+      const outputs = await COMMAND_RUNNERS[settings.command](ctx)
+      for (const [name, value] of Object.entries(outputs)) host.output(name, value)
+      return undefined
+    } catch (error) {
+      return error instanceof CancelledError || cancelSignal.aborted ? cancelledMessage() : secrets.redact(errorMessage(error))
+    }
+  })()
+  // A cancelled command fails however it ends: once everything is stopped and removed,
+  // it gets a moment to unwind (its own cleanup), then the run is reported as cancelled.
+  const stopped = new AbortController()
+  const cancelled = whenCancelled(stopped.signal).then(async () => {
+    await Promise.race([work, sleep(UNWIND_MS)])
+    return cancelledMessage()
+  })
   try {
-    const settings = readSettings(safe)
-    const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now }
-    const outputs = await COMMAND_RUNNERS[settings.command](ctx)
-    for (const [name, value] of Object.entries(outputs)) host.output(name, value)
-    return undefined
-  } catch (error) {
-    return secrets.redact(errorMessage(error))
+    return await Promise.race([work, cancelled])
+  } finally {
+    stopped.abort()
   }
+}
+
+const UNWIND_MS = 1500
+
+function cancelledMessage(): string {
+  const { signal } = cancelSignal.reason as CancelledError
+  return `Cancelled by ${signal}: every program was stopped, uploads were aborted and temporary files removed; nothing more was written`
 }

@@ -33,6 +33,8 @@ export interface Settings {
   excludeSchemas: string[]
   tables: string[]
   excludeTables: string[]
+  largeObjects: boolean
+  lockTimeoutMs: number
   roles: boolean
   compression: Compression
   compressionLevel?: number
@@ -53,6 +55,9 @@ export interface Settings {
   safetySnapshot: boolean
   clean: boolean
 }
+
+/** How long a backup waits for a table lock by default: a migration's lock usually goes sooner, a stuck session never does. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60 * 1000
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -78,6 +83,8 @@ export function readSettings(host: Host): Settings {
     excludeSchemas: list(get('exclude-schemas')),
     tables: list(get('tables')),
     excludeTables: list(get('exclude-tables')),
+    largeObjects: bool(get, 'large-objects', true),
+    lockTimeoutMs: optionalDuration(get, 'lock-timeout') ?? DEFAULT_LOCK_TIMEOUT_MS,
     roles: bool(get, 'roles', false),
     compression,
     compressionLevel: readLevel(get, compression),

@@ -1,16 +1,17 @@
 import { resolveBackup } from '../catalog/catalog.js'
 import { dataObject, layout } from '../catalog/manifest.js'
 import { type Manifest } from '../model/manifest.js'
-import { BackupError, InputError } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { readBack, withDumpOnDisk } from '../pipeline/readback.js'
-import { connect, type SqlClient } from '../postgres/client.js'
+import { close, connect, withoutTimeouts, type SqlClient } from '../postgres/client.js'
 import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
-import { countRows, type TableRef } from '../postgres/inventory.js'
+import { countLargeObjects, countRows, type TableRef } from '../postgres/inventory.js'
 import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError, TableResult } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
+import type { Secrets } from '../secrets.js'
 import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
@@ -44,6 +45,8 @@ export async function drill(ctx: Context): Promise<DrillReport> {
 
   const client = await connect(target)
   try {
+    // A scratch database may carry statement/idle timeouts: the drill's own queries must not be cut short (pg_restore resets them too).
+    await withoutTimeouts(client)
     await refuseNonEmpty(client, target)
     ctx.host.info(
       `Drilling backup ${manifest.id} into ${describeConnection(target)} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`
@@ -52,7 +55,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
     const errors = await restoreInto(ctx, manifest, target, tools)
     const restoreSeconds = (Date.now() - started) / 1000
     const mismatches = await compareCounts(client, manifest)
-    const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined
+    const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql, ctx.secrets) : undefined
     const unexpectedErrors = errors.filter(e => !e.expected)
     const report: DrillReport = {
       backupId: manifest.id,
@@ -74,7 +77,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
     if (!report.passed) throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report)}`)
     return report
   } finally {
-    await client.end().catch(() => undefined)
+    await close(client)
   }
 }
 
@@ -120,14 +123,22 @@ async function compareCounts(client: SqlClient, manifest: Manifest): Promise<Tab
       )
     ).map(t => [key(t), t.rows])
   )
-  return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected)
+  const results = manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null }))
+  if (manifest.largeObjects !== undefined)
+    results.push({ table: 'pg_largeobject_metadata', expected: manifest.largeObjects, actual: await countLargeObjects(client) })
+  return results.filter(t => t.actual !== t.expected)
 }
 
-async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
-  const result = await client.query(sql)
-  const last = Array.isArray(result) ? result[result.length - 1] : result
-  const rows = last.rowCount ?? last.rows.length
-  return { ok: rows === 0, rows }
+/** check-sql passes when it returns no rows; an error fails it, and the report keeps the error. */
+async function runCheckSql(client: SqlClient, sql: string, secrets: Secrets): Promise<NonNullable<DrillReport['checkSql']>> {
+  try {
+    const result = await client.query(sql)
+    const last = Array.isArray(result) ? result[result.length - 1] : result
+    const rows = last.rowCount ?? last.rows.length
+    return { ok: rows === 0, rows }
+  } catch (error) {
+    return { ok: false, rows: 0, error: secrets.redact(errorMessage(error)) }
+  }
 }
 
 function failureReasons(report: DrillReport): string {
@@ -136,6 +147,7 @@ function failureReasons(report: DrillReport): string {
     reasons.push(m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`)
   for (const e of report.unexpectedErrors.slice(0, 5)) reasons.push(`restore error: ${e.message}`)
   if (report.unexpectedErrors.length > 5) reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`)
-  if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
+  if (report.checkSql?.error) reasons.push(`check-sql failed: ${report.checkSql.error}`)
+  else if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
   return reasons.join('; ')
 }

@@ -1,29 +1,28 @@
-import { execFile } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { promisify } from 'node:util'
 import { resolveBackup } from '../catalog/catalog.js'
 import type { RestoreError } from '../model/drill-report.js'
-import { BackupError, InputError } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import { startChain } from '../pipeline/chain.js'
 import { withDumpOnDisk } from '../pipeline/readback.js'
-import { connect, quoteIdent } from '../postgres/client.js'
-import { childEnv, describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
-import { parseToc } from '../postgres/toc.js'
+import { connect } from '../postgres/client.js'
+import type { TableRef } from '../postgres/inventory.js'
+import { parseTableName, qualifiedName } from '../postgres/names.js'
+import { describeConnection, libpqConninfo, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
+import { parseToc, tableData } from '../postgres/toc.js'
+import { readAll } from '../storage/storage.js'
 import { restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 
-const run = promisify(execFile)
-
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 export function restoreTarget(ctx: Context): Connection {
   if (!ctx.settings.targetDatabaseUrl) throw new InputError('target-database-url', 'is required: the database to restore into')
   const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url')
   if (!target.database) throw new InputError('target-database-url', 'must name a database')
-  if (ctx.settings.tables.some(t => /[*?"]/.test(t))) throw new InputError('tables', 'restore takes exact table names (schema.table), not patterns')
+  restoreTables(ctx)
   if (ctx.settings.confirm !== target.database) {
     throw new InputError(
       'confirm',
@@ -31,6 +30,17 @@ export function restoreTarget(ctx: Context): Connection {
     )
   }
   return target
+}
+
+/** restore's `tables`: exact names (SQL quoting), the same for the safety snapshot and the restore. */
+function restoreTables(ctx: Context): TableRef[] {
+  return ctx.settings.tables.map(text => {
+    try {
+      return parseTableName(text)
+    } catch (error) {
+      throw new InputError('tables', `restore takes exact table names, not patterns: ${errorMessage(error)}`)
+    }
+  })
 }
 
 /**
@@ -50,7 +60,8 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
 
   let safetyBackupId: string | undefined
   if (ctx.settings.safetySnapshot) {
-    const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables }
+    // Each exact name as a pg_dump pattern that matches only itself (quoted: no folding, no wildcards).
+    const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: restoreTables(ctx).map(qualifiedName) }
     const snapshotCtx: Context = {
       ...ctx,
       settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
@@ -88,20 +99,19 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
  * as a cross product). Any error rolls everything back.
  */
 async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
-  const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
-  const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
-  const data = listing.stdout
-    .split('\n')
-    .map(line => ({ line, entry: parseToc(line)[0] }))
-    .filter(({ entry }) => entry?.desc === 'TABLE DATA')
-  const wanted = names.map(([schema, table]) => {
-    const found = data.find(({ entry }) => entry.schema === schema && entry.tag === table)
-    if (!found) throw new InputError('tables', `${schema}.${table} has no data in backup`)
-    return found.line
+  const names = restoreTables(ctx)
+  const listing = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list', file] }], ctx.secrets)
+  const [text] = await Promise.all([readAll(listing.output), listing.done])
+  const toc = parseToc(text.toString('utf8'))
+  const wanted = names.map(name => {
+    const found = tableData(toc, name)
+    if (!found) throw new InputError('tables', `${qualifiedName(name)} has no data in the backup`)
+    // A -L list needs only each line's dump id.
+    return `${found.dumpId};`
   })
   const list = join(dirname(file), 'tables.list')
   await writeFile(list, wanted.join('\n') + '\n')
-  const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`
+  const truncate = `TRUNCATE ONLY ${names.map(qualifiedName).join(', ')}`
   const chain = startChain(
     [
       { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
@@ -111,6 +121,7 @@ async function replaceTables(ctx: Context, tools: ClientTools, file: string, tar
         command: tools.bin('psql'),
         args: [
           '--no-password',
+          `--dbname=${libpqConninfo(target)}`,
           '--quiet',
           '--no-psqlrc',
           '--single-transaction',

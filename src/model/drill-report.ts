@@ -26,7 +26,8 @@ export interface DrillReport {
   mismatches: TableResult[]
   expectedErrors: RestoreError[]
   unexpectedErrors: RestoreError[]
-  checkSql?: { ok: boolean; rows: number }
+  /** `error`: check-sql itself failed (the report is stored all the same). */
+  checkSql?: { ok: boolean; rows: number; error?: string }
   passed: boolean
 }
 
@@ -42,7 +43,7 @@ const DRILL_REPORT_SHAPE = shape({
   mismatches: arrayOf(shape({ table: str, expected: num, actual: optional(num) })),
   expectedErrors: arrayOf(restoreError),
   unexpectedErrors: arrayOf(restoreError),
-  checkSql: optional(shape({ ok: bool, rows: num })),
+  checkSql: optional(shape({ ok: bool, rows: num, error: optional(str) })),
   passed: bool
 })
 

@@ -48,6 +48,8 @@ export interface Manifest {
   objects: ManifestObject[]
   /** Row counts taken inside the dump's own snapshot. */
   tables: TableCount[]
+  /** Large objects in the dump, counted in its snapshot (absent: none dumped, or an older manifest). */
+  largeObjects?: number
   schemaFacts?: SchemaFacts
   github?: Record<string, string>
 }
@@ -70,6 +72,7 @@ const MANIFEST_SHAPE = shape({
   encryption: optional(shape({ algorithm: str })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
+  largeObjects: optional(num),
   schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
 })
 

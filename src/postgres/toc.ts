@@ -1,9 +1,15 @@
-/** pg_restore -l output, parsed (pure). */
+/**
+ * pg_restore --list output, parsed (pure). Each line is `id; tableoid oid DESC schema tag owner`
+ * with the names printed as they are, unquoted (newlines turned into spaces, a missing
+ * schema as "-"): a space in a name makes the line ambiguous on its own. So an entry
+ * keeps the text after its description, and callers ask whether it is the entry of a
+ * name they know (isFor), which is exact for every legal identifier.
+ */
 export interface TocEntry {
+  dumpId: number
   desc: string
-  schema: string
-  tag: string
-  owner: string
+  /** `schema tag owner`, as pg_restore printed them. */
+  names: string
 }
 
 // Multi-word descriptions first, so "TABLE DATA" is not read as "TABLE".
@@ -20,6 +26,7 @@ const DESCS = [
   'FOREIGN TABLE',
   'EVENT TRIGGER',
   'LARGE OBJECT',
+  'BLOB METADATA',
   'BLOB DATA',
   'BLOBS',
   'TEXT SEARCH CONFIGURATION',
@@ -69,24 +76,28 @@ const DESCS = [
 export function parseToc(text: string): TocEntry[] {
   const entries: TocEntry[] = []
   for (const line of text.split('\n')) {
-    const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim())
+    const match = /^(\d+); \d+ \d+ (.*)$/.exec(line.replace(/\r$/, ''))
     if (!match) continue
-    const rest = match[1]
+    const rest = match[2]
     const desc = DESCS.find(d => rest.startsWith(`${d} `))
-    if (!desc) continue
-    const words = rest.slice(desc.length + 1).split(' ')
-    const owner = words.length > 2 ? (words.pop() as string) : ''
-    const schema = words.shift() as string
-    entries.push({ desc, schema, tag: words.join(' '), owner })
+    if (desc) entries.push({ dumpId: Number(match[1]), desc, names: rest.slice(desc.length + 1) })
   }
   return entries
+}
+
+/** As pg_restore prints a name in its list. */
+const printed = (name: string, hyphen = false): string => (name === '' && hyphen ? '-' : name.replace(/[\r\n]/g, ' '))
+
+/** Whether the entry is the one of `schema`.`tag` (whatever the owner). */
+export function isFor(entry: TocEntry, schema: string, tag: string): boolean {
+  return entry.names.startsWith(`${printed(schema, true)} ${printed(tag)} `)
 }
 
 export function count(entries: TocEntry[], ...descs: string[]): number {
   return entries.filter(e => descs.includes(e.desc)).length
 }
 
-/** Tables with data in the archive, as "schema.table". */
-export function tablesWithData(entries: TocEntry[]): Set<string> {
-  return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`))
+/** The archive's data entry for a table, if it has one. */
+export function tableData(entries: TocEntry[], table: { schema: string; table: string }): TocEntry | undefined {
+  return entries.find(e => e.desc === 'TABLE DATA' && isFor(e, table.schema, table.table))
 }

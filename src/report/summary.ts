@@ -58,7 +58,11 @@ export function drillSummary(report: DrillReport): string {
     ['Expected restore errors', report.expectedErrors.length],
     ['Unexpected restore errors', report.unexpectedErrors.length]
   ]
-  if (report.checkSql) rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`])
+  if (report.checkSql)
+    rows.push([
+      'check-sql',
+      report.checkSql.error ? `failed: ${report.checkSql.error}` : report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`
+    ])
   const mismatches = report.mismatches.length
     ? `\n### Mismatches\n\n${table(
         ['Table', 'In backup', 'Restored'],

@@ -1,4 +1,13 @@
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client, paginateListObjectsV2, type S3ClientConfig } from '@aws-sdk/client-s3'
+import { throwIfCancelled, onCancel } from '../cancel.js'
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type S3ClientConfig
+} from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
@@ -92,16 +101,29 @@ export class S3Storage implements Storage {
     // A failing source must abort the multipart upload, not complete it with what was read so far.
     const onError = (): void => void upload.abort().catch(() => undefined)
     body.once('error', onError)
+    // Cancelled: abort, and make sure S3 drops the parts already stored (they are billed).
+    const release = onCancel(async () => {
+      await upload.abort()
+      body.destroy()
+      const uploadId = (upload as unknown as { uploadId?: string }).uploadId
+      if (uploadId) {
+        const abort = new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.fullKey(key), UploadId: uploadId })
+        await this.client.send(abort).catch(() => undefined)
+      }
+    })
     try {
+      throwIfCancelled()
       await upload.done()
     } catch (error) {
       throw (error as Error).name === 'AbortError' && this.lastRequestError ? this.lastRequestError : error
     } finally {
+      release()
       body.off('error', onError)
     }
   }
 
   async put(key: string, body: string | Buffer, contentType = 'application/json'): Promise<void> {
+    throwIfCancelled()
     await this.client.send(new PutObjectCommand({ ...this.objectParams(key, contentType), Body: body }))
   }
 
