@@ -14,7 +14,7 @@ const qualified = (t: { schema: string; table: string }) => `${t.schema}.${t.tab
 export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: string[]): Check[] {
   const checks: Check[] = []
   if (manifest.scope !== 'schema') {
-    const missing = manifest.tables.filter(t => !tableData(toc, t)).map(qualified)
+    const missing = manifest.tables.filter(t => !tableData(toc, t, manifest.tables)).map(qualified)
     checks.push({
       name: 'tables',
       ok: missing.length === 0,
@@ -25,7 +25,7 @@ export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: s
     const problems = criticalTables.flatMap(name => {
       const full = name.includes('.') ? name : `public.${name}`
       const counted = manifest.tables.find(t => qualified(t) === full)
-      if (!counted || !tableData(toc, counted)) return [`${full} is not in the backup`]
+      if (!counted || !tableData(toc, counted, manifest.tables)) return [`${full} is not in the backup`]
       return counted.rows > 0 ? [] : [`${full} had no rows`]
     })
     checks.push({
@@ -35,8 +35,8 @@ export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: s
     })
   }
   if (manifest.largeObjects !== undefined) {
-    // pg_dump 17 groups large objects into BLOB METADATA entries (up to 1000 each): present is all it shows.
-    const listed = count(toc, 'LARGE OBJECT')
+    // One BLOB (later LARGE OBJECT) entry each; pg_dump 17 groups them into BLOB METADATA entries (up to 1000 each).
+    const listed = count(toc, 'BLOB', 'LARGE OBJECT')
     const grouped = count(toc, 'BLOB METADATA') > 0
     const data = count(toc, 'BLOBS') > 0
     const ok = manifest.largeObjects === 0 || (data && (grouped || listed === manifest.largeObjects))

@@ -74,7 +74,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   const started = Date.now()
   const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file =>
     ctx.settings.tables.length > 0
-      ? replaceTables(ctx, tools, file, target)
+      ? replaceTables(ctx, tools, file, target, manifest.tables)
       : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
   )
   const restoreSeconds = (Date.now() - started) / 1000
@@ -98,13 +98,13 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
  * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
  * as a cross product). Any error rolls everything back.
  */
-async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
+async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection, known: TableRef[]): Promise<RestoreError[]> {
   const names = restoreTables(ctx)
   const listing = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list', file] }], ctx.secrets)
   const [text] = await Promise.all([readAll(listing.output), listing.done])
   const toc = parseToc(text.toString('utf8'))
   const wanted = names.map(name => {
-    const found = tableData(toc, name)
+    const found = tableData(toc, name, known)
     if (!found) throw new InputError('tables', `${qualifiedName(name)} has no data in the backup`)
     // A -L list needs only each line's dump id.
     return `${found.dumpId};`

@@ -57,6 +57,8 @@ export async function connect(conn: Connection): Promise<SqlClient> {
 
 /** Turns off the server's statement and idle timeouts for this session (whichever the server has). */
 export async function withoutTimeouts(client: SqlClient): Promise<void> {
+  // First on its own: a tiny statement_timeout could otherwise cut short the catalog query below.
+  await client.query('SET statement_timeout = 0')
   await client.query(
     "SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout')"
   )
@@ -64,7 +66,7 @@ export async function withoutTimeouts(client: SqlClient): Promise<void> {
 
 /** Ends a session without waiting on a peer that no longer answers. */
 export async function close(client: SqlClient): Promise<void> {
-  await Promise.race([client.end().catch(() => undefined), sleep(2000)])
+  await Promise.race([client.end().catch(() => undefined), sleep(2000, undefined, { ref: false })])
   ;(client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
 }
 

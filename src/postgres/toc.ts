@@ -1,3 +1,5 @@
+import type { TableRef } from './inventory.js'
+
 /**
  * pg_restore --list output, parsed (pure). Each line is `id; tableoid oid DESC schema tag owner`
  * with the names printed as they are, unquoted (newlines turned into spaces, a missing
@@ -26,6 +28,7 @@ const DESCS = [
   'FOREIGN TABLE',
   'EVENT TRIGGER',
   'LARGE OBJECT',
+  'BLOB',
   'BLOB METADATA',
   'BLOB DATA',
   'BLOBS',
@@ -97,7 +100,13 @@ export function count(entries: TocEntry[], ...descs: string[]): number {
   return entries.filter(e => descs.includes(e.desc)).length
 }
 
-/** The archive's data entry for a table, if it has one. */
-export function tableData(entries: TocEntry[], table: { schema: string; table: string }): TocEntry | undefined {
-  return entries.find(e => e.desc === 'TABLE DATA' && isFor(e, table.schema, table.table))
+/**
+ * The archive's data entry for a table, if it has one. `known`: the other tables the
+ * archive may hold; an entry whose line starts with a longer known name is that table's
+ * ("s" "t" would otherwise also claim the entry of "s" "t x").
+ */
+export function tableData(entries: TocEntry[], table: TableRef, known: TableRef[] = []): TocEntry | undefined {
+  const length = (t: TableRef) => printed(t.schema, true).length + printed(t.table).length
+  const longer = known.filter(k => length(k) > length(table))
+  return entries.find(e => e.desc === 'TABLE DATA' && isFor(e, table.schema, table.table) && !longer.some(k => isFor(e, k.schema, k.table)))
 }
