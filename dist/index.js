@@ -72958,7 +72958,7 @@ function parseTableName(text) {
                 if (i >= text.length)
                     throw new Error(`${text}: unterminated quote`);
                 if (text[i] === '"' && text[i + 1] === '"')
-                    (part += '"'), (i += 2);
+                    ((part += '"'), (i += 2));
                 else if (text[i] === '"')
                     break;
                 else
@@ -73045,11 +73045,13 @@ async function connect(conn) {
 }
 /** Turns off the server's statement and idle timeouts for this session (whichever the server has). */
 async function withoutTimeouts(client) {
+    // First on its own: a tiny statement_timeout could otherwise cut short the catalog query below.
+    await client.query('SET statement_timeout = 0');
     await client.query("SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout')");
 }
 /** Ends a session without waiting on a peer that no longer answers. */
 async function client_close(client) {
-    await Promise.race([client.end().catch(() => undefined), (0,external_node_timers_promises_namespaceObject.setTimeout)(2000)]);
+    await Promise.race([client.end().catch(() => undefined), (0,external_node_timers_promises_namespaceObject.setTimeout)(2000, undefined, { ref: false })]);
     client.connection.stream.destroy();
 }
 /** The protocol's CancelRequest, on a new connection (what libpq's PQcancel sends). */
@@ -73394,7 +73396,10 @@ function drillSummary(report) {
         ['Unexpected restore errors', report.unexpectedErrors.length]
     ];
     if (report.checkSql)
-        rows.push(['check-sql', report.checkSql.error ? `failed: ${report.checkSql.error}` : report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`]);
+        rows.push([
+            'check-sql',
+            report.checkSql.error ? `failed: ${report.checkSql.error}` : report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`
+        ]);
     const mismatches = report.mismatches.length
         ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
         : '';
@@ -73650,6 +73655,7 @@ const DESCS = [
     'FOREIGN TABLE',
     'EVENT TRIGGER',
     'LARGE OBJECT',
+    'BLOB',
     'BLOB METADATA',
     'BLOB DATA',
     'BLOBS',
@@ -73718,9 +73724,15 @@ function isFor(entry, schema, tag) {
 function count(entries, ...descs) {
     return entries.filter(e => descs.includes(e.desc)).length;
 }
-/** The archive's data entry for a table, if it has one. */
-function tableData(entries, table) {
-    return entries.find(e => e.desc === 'TABLE DATA' && isFor(e, table.schema, table.table));
+/**
+ * The archive's data entry for a table, if it has one. `known`: the other tables the
+ * archive may hold; an entry whose line starts with a longer known name is that table's
+ * ("s" "t" would otherwise also claim the entry of "s" "t x").
+ */
+function tableData(entries, table, known = []) {
+    const length = (t) => printed(t.schema, true).length + printed(t.table).length;
+    const longer = known.filter(k => length(k) > length(table));
+    return entries.find(e => e.desc === 'TABLE DATA' && isFor(e, table.schema, table.table) && !longer.some(k => isFor(e, k.schema, k.table)));
 }
 
 ;// CONCATENATED MODULE: ./src/catalog/checks.ts
@@ -73730,7 +73742,7 @@ const qualified = (t) => `${t.schema}.${t.table}`;
 function tocChecks(manifest, toc, criticalTables) {
     const checks = [];
     if (manifest.scope !== 'schema') {
-        const missing = manifest.tables.filter(t => !tableData(toc, t)).map(qualified);
+        const missing = manifest.tables.filter(t => !tableData(toc, t, manifest.tables)).map(qualified);
         checks.push({
             name: 'tables',
             ok: missing.length === 0,
@@ -73741,7 +73753,7 @@ function tocChecks(manifest, toc, criticalTables) {
         const problems = criticalTables.flatMap(name => {
             const full = name.includes('.') ? name : `public.${name}`;
             const counted = manifest.tables.find(t => qualified(t) === full);
-            if (!counted || !tableData(toc, counted))
+            if (!counted || !tableData(toc, counted, manifest.tables))
                 return [`${full} is not in the backup`];
             return counted.rows > 0 ? [] : [`${full} had no rows`];
         });
@@ -73752,8 +73764,8 @@ function tocChecks(manifest, toc, criticalTables) {
         });
     }
     if (manifest.largeObjects !== undefined) {
-        // pg_dump 17 groups large objects into BLOB METADATA entries (up to 1000 each): present is all it shows.
-        const listed = count(toc, 'LARGE OBJECT');
+        // One BLOB (later LARGE OBJECT) entry each; pg_dump 17 groups them into BLOB METADATA entries (up to 1000 each).
+        const listed = count(toc, 'BLOB', 'LARGE OBJECT');
         const grouped = count(toc, 'BLOB METADATA') > 0;
         const data = count(toc, 'BLOBS') > 0;
         const ok = manifest.largeObjects === 0 || (data && (grouped || listed === manifest.largeObjects));
@@ -74827,7 +74839,7 @@ async function restore(ctx) {
     ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`);
     const started = Date.now();
     const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file => ctx.settings.tables.length > 0
-        ? replaceTables(ctx, tools, file, target)
+        ? replaceTables(ctx, tools, file, target, manifest.tables)
         : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }));
     const restoreSeconds = (Date.now() - started) / 1000;
     const result = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors };
@@ -74848,13 +74860,13 @@ async function restore(ctx) {
  * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
  * as a cross product). Any error rolls everything back.
  */
-async function replaceTables(ctx, tools, file, target) {
+async function replaceTables(ctx, tools, file, target, known) {
     const names = restoreTables(ctx);
     const listing = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list', file] }], ctx.secrets);
     const [text] = await Promise.all([readAll(listing.output), listing.done]);
     const toc = parseToc(text.toString('utf8'));
     const wanted = names.map(name => {
-        const found = tableData(toc, name);
+        const found = tableData(toc, name, known);
         if (!found)
             throw new InputError('tables', `${qualifiedName(name)} has no data in the backup`);
         // A -L list needs only each line's dump id.
@@ -75181,7 +75193,7 @@ function redactUrls(text) {
     const mask = (whole, user, password) => (password === 'password' ? whole : `${user}:***@`);
     return text
         .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):([^@\s]*)@/gi, mask)
-        .replace(/(?<![^\s"'(=,;<])([^:@/\s"'(),;<]+):([^@\s]+)@(?=[\w[])/g, mask);
+        .replace(/(?<![^\s"'(=,;<])([^:@/\s"'(),;<]+):(?!\/\/)([^@\s]+)@(?=[\w[])/g, mask);
 }
 
 ;// CONCATENATED MODULE: ./src/storage/local.ts
