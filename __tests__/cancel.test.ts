@@ -54,7 +54,11 @@ function descendants(root: number): Map<number, string> {
     .filter((m): m is RegExpExecArray => m !== null)
   const found = new Map<number, string>()
   const walk = (pid: number) => {
-    for (const m of rows) if (Number(m[2]) === pid && !found.has(Number(m[1]))) (found.set(Number(m[1]), m[3]), walk(Number(m[1])))
+    for (const [, child, parent, args] of rows) {
+      if (Number(parent) !== pid || found.has(Number(child))) continue
+      found.set(Number(child), args)
+      walk(Number(child))
+    }
   }
   walk(root)
   return found

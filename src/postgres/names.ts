@@ -23,9 +23,10 @@ export function parseTableName(text: string): TableRef {
       i++
       for (;;) {
         if (i >= text.length) throw new Error(`${text}: unterminated quote`)
-        if (text[i] === '"' && text[i + 1] === '"') ((part += '"'), (i += 2))
-        else if (text[i] === '"') break
-        else part += text[i++]
+        if (text[i] === '"' && text[i + 1] !== '"') break
+        // "" inside quotes is one ".
+        part += text[i]
+        i += text[i] === '"' ? 2 : 1
       }
       i++
       if (part === '') throw new Error(`${text}: empty quoted name`)
