@@ -72202,7 +72202,7 @@ function spawnTracked(command, args, options) {
  * The backup vocabulary: the words every layer shares. This folder imports nothing from the
  * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
  */
-const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'];
+const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'pitr-restore'];
 const STORAGE_KINDS = ['local', 's3', 'artifact'];
 const FORMATS = ['custom', 'plain'];
 const SCOPES = ['full', 'schema', 'data'];
@@ -72448,7 +72448,7 @@ async function resolveBackup(storage, name, ref) {
         return readManifest(storage, name, candidates[0].id);
     }
     if (!backups.some(b => b.id === ref)) {
-        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+        throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
     }
     return readManifest(storage, name, ref);
 }
@@ -72957,12 +72957,11 @@ function parseTableName(text) {
             for (;;) {
                 if (i >= text.length)
                     throw new Error(`${text}: unterminated quote`);
-                if (text[i] === '"' && text[i + 1] === '"')
-                    ((part += '"'), (i += 2));
-                else if (text[i] === '"')
+                if (text[i] === '"' && text[i + 1] !== '"')
                     break;
-                else
-                    part += text[i++];
+                // "" inside quotes is one ".
+                part += text[i];
+                i += text[i] === '"' ? 2 : 1;
             }
             i++;
             if (part === '')
@@ -73271,7 +73270,7 @@ var external_node_util_ = __nccwpck_require__(57975);
 
 
 
-const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
 function candidateDirs(pgBinDir, env) {
     const debian = '/usr/lib/postgresql';
@@ -73294,7 +73293,7 @@ async function probe(dir, tool) {
     if (!(0,external_node_fs_.existsSync)(path))
         return undefined;
     try {
-        const { stdout } = await run(path, ['--version'], { timeout: 10000 });
+        const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000 });
         const parsed = parseToolVersion(stdout);
         return parsed && { dir, ...parsed, bin: name => (0,external_node_path_.join)(dir, name) };
     }
@@ -73438,7 +73437,7 @@ const MAX_PARTS = 10000;
  */
 class S3Storage {
     settings;
-    kind = 's3';
+    type = 's3';
     client;
     /** Part size for multipart uploads (see sizePartsFor). */
     partSize = 8 * MiB;
@@ -73597,7 +73596,7 @@ function sourceConnection(ctx) {
     return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
 }
 /** The backup set's name: the `name` input, else the database's name. */
-function setName(ctx, conn) {
+function deriveSetName(ctx, conn) {
     const name = ctx.settings.name ?? conn?.database ?? conn?.user;
     if (!name)
         throw new InputError('name', 'could not be derived from database-url; set it');
@@ -73609,11 +73608,11 @@ function configuredSetName(ctx) {
         return ctx.settings.name;
     if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
         throw new InputError('name', 'is required (or database-url, whose database names the set)');
-    return setName(ctx, sourceConnection(ctx));
+    return deriveSetName(ctx, sourceConnection(ctx));
 }
 /** The storages that can be read back (artifact storage is write-only). */
 function readableStorages(ctx) {
-    return ctx.storages.filter(s => s.kind !== 'artifact');
+    return ctx.storages.filter(s => s.type !== 'artifact');
 }
 /** The first storage that can be read back: where verify, drill, restore and monitor read. */
 function readableStorage(ctx) {
@@ -73844,7 +73843,7 @@ async function readBack(storage, manifest, object, options) {
     const stages = [];
     if (manifest.encryption) {
         if (!options.passphrase) {
-            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
+            throw new InputError('encryption-passphrase', `backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
         }
         stages.push(decryptStage(options.gpgHome, options.passphrase));
     }
@@ -73954,7 +73953,7 @@ async function withDumpOnDisk(storage, manifest, options, work) {
  * size in line with the set's history. Throws when a check fails.
  */
 async function verify(ctx) {
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef);
     const checks = await checkBackup(ctx, manifest);
     const failed = checks.filter(c => !c.ok);
     if (failed.length > 0)
@@ -74073,7 +74072,7 @@ async function backup(ctx, options = {}) {
     const kind = options.kind ?? ctx.settings.kind;
     const conn = options.conn ?? sourceConnection(ctx);
     const { settings, host } = ctx;
-    const name = setName(ctx, conn);
+    const name = deriveSetName(ctx, conn);
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
     if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -74102,7 +74101,7 @@ async function backup(ctx, options = {}) {
         const tables = await listTables(client, filters);
         const encrypted = Boolean(settings.encryptionPassphrase);
         const ext = COMPRESSION_EXT[settings.compression];
-        const objects = await withGpgHome(async (gpgHome) => {
+        const dumped = await withGpgHome(async (gpgHome) => {
             const tail = pipelineTail(ctx, gpgHome);
             const env = libpqEnv(conn);
             const dump = {
@@ -74155,10 +74154,10 @@ async function backup(ctx, options = {}) {
             filters,
             compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
             encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-            objects: objects.objects,
-            tables: objects.counts,
-            largeObjects: objects.largeObjects,
-            schemaFacts: objects.facts,
+            objects: dumped.objects,
+            tables: dumped.counts,
+            largeObjects: dumped.largeObjects,
+            schemaFacts: dumped.facts,
             github: githubContext(host.env)
         };
         // Verified before the manifest makes it exist: a backup that does not read back is never published.
@@ -74375,7 +74374,7 @@ function refuseSource(target, source) {
  */
 async function drill(ctx) {
     const target = drillTarget(ctx);
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef);
     // The manifest knows where the backup came from, even when database-url is not given.
     const { host, port, name: database } = manifest.database;
     if (host)
@@ -74626,7 +74625,6 @@ function pruneSummary(result) {
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 const UNFINISHED_AFTER_MS = 24 * 3_600_000;
-const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
  * Deletes the manifests of every pruned backup first, then their other files: an interrupted
@@ -74634,14 +74632,11 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
  */
 async function prune(ctx, options = {}) {
     const { settings, host } = ctx;
-    if (!hasKeepRule(settings.retention)) {
-        throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
-    }
     const kind = options.kind ?? settings.kind;
     const name = options.name ?? configuredSetName(ctx);
     const storages = readableStorages(ctx);
     if (storages.length === 0)
-        throw new BackupError('Input "storage": prune reads backups back; include s3 or local');
+        throw new InputError('storage', 'prune reads backups back; include s3 or local');
     // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
     const plans = [];
     for (const storage of storages) {
@@ -74718,7 +74713,220 @@ function parseDrillReport(text, source) {
     return parseChecked(text, source, DRILL_REPORT_SHAPE);
 }
 
+;// CONCATENATED MODULE: ./src/supabase/api.ts
+
+
+const BACKUPS_SHAPE = shape({
+    region: str,
+    walg_enabled: bool,
+    pitr_enabled: bool,
+    backups: arrayOf(shape({ is_physical_backup: bool, status: str, inserted_at: str })),
+    physical_backup_data: optional(shape({ earliest_physical_backup_date_unix: optional(num), latest_physical_backup_date_unix: optional(num) }))
+});
+/** The API allows 120 requests a minute; a 429 says when to come back. */
+const MAX_ATTEMPTS = 4;
+const MAX_WAIT_MS = 65_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+class HttpManagementApi {
+    baseUrl;
+    token;
+    sleep;
+    constructor(baseUrl, token, sleep) {
+        this.baseUrl = baseUrl;
+        this.token = token;
+        this.sleep = sleep;
+    }
+    async backups(ref) {
+        const path = `/v1/projects/${ref}/database/backups`;
+        return parseChecked(await this.request('GET', path), `the Management API's answer to GET ${path}`, BACKUPS_SHAPE);
+    }
+    async restorePitr(ref, recoveryTimeUnix) {
+        await this.request('POST', `/v1/projects/${ref}/database/backups/restore-pitr`, { recovery_time_target_unix: recoveryTimeUnix });
+    }
+    async projectStatus(ref) {
+        const path = `/v1/projects/${ref}`;
+        return parseChecked(await this.request('GET', path), `the Management API's answer to GET ${path}`, shape({ status: str })).status;
+    }
+    async health(ref, services) {
+        const path = `/v1/projects/${ref}/health?${services.map(s => `services=${encodeURIComponent(s)}`).join('&')}`;
+        return parseChecked(await this.request('GET', path), `the Management API's answer to GET ${path}`, arrayOf(shape({ name: str, status: str })));
+    }
+    async request(method, path, body) {
+        for (let attempt = 1;; attempt++) {
+            let response;
+            try {
+                response = await fetch(new URL(path, this.baseUrl), {
+                    method,
+                    headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+                    body: body ? JSON.stringify(body) : undefined,
+                    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+                });
+            }
+            catch (error) {
+                if (attempt < MAX_ATTEMPTS) {
+                    await this.sleep(2000 * attempt);
+                    continue;
+                }
+                throw new BackupError(`Supabase Management API ${method} ${path.split('?')[0]}: ${error.message}`);
+            }
+            const text = await response.text();
+            if (response.ok)
+                return text;
+            if ((response.status === 429 || response.status >= 500) && attempt < MAX_ATTEMPTS) {
+                await this.sleep(retryDelayMs(response, attempt, Date.now()));
+                continue;
+            }
+            throw new BackupError(`Supabase Management API ${method} ${path.split('?')[0]} answered ${response.status}: ${apiMessage(text, response.status)}`);
+        }
+    }
+}
+/**
+ * How long to wait before retrying. X-RateLimit-Reset is read as seconds until the window resets,
+ * or as a unix time when it is one; either way the wait is capped.
+ */
+function retryDelayMs(response, attempt, now) {
+    const reset = Number(response.headers.get('x-ratelimit-reset') ?? response.headers.get('retry-after'));
+    if (response.status === 429 && Number.isFinite(reset) && reset > 0) {
+        const ms = reset > 1e9 ? reset * 1000 - now : reset * 1000;
+        return Math.min(Math.max(ms, 1000), MAX_WAIT_MS);
+    }
+    return Math.min(2000 * 2 ** (attempt - 1), MAX_WAIT_MS);
+}
+function apiMessage(text, status) {
+    try {
+        const body = JSON.parse(text);
+        if (typeof body.message === 'string')
+            return body.message;
+    }
+    catch {
+        // not JSON: fall through to a generic message
+    }
+    if (status === 401)
+        return 'the access token was refused; check supabase-access-token';
+    if (status === 403)
+        return "the access token may not do this; it needs the permissions listed in the README's Supabase section";
+    return text.slice(0, 200) || 'no message';
+}
+
+;// CONCATENATED MODULE: ./src/supabase/platform.ts
+
+/**
+ * Pure rules for Supabase's own backups and PITR: the project ref, the recovery window,
+ * and the checks monitor reports.
+ */
+const REF = /^[a-z0-9]{20}$/;
+/**
+ * The project ref from a Supabase connection string: `db.<ref>.supabase.co` (direct) or the
+ * `postgres.<ref>` user of a pooler at `*.pooler.supabase.com`.
+ */
+function projectRefFrom(host, user) {
+    const direct = /^db\.([a-z0-9]+)\.supabase\.co$/i.exec(host ?? '')?.[1];
+    if (direct && REF.test(direct.toLowerCase()))
+        return direct.toLowerCase();
+    if (/\.pooler\.supabase\.com$/i.test(host ?? '')) {
+        const pooled = /^[^.]+\.([a-z0-9]+)$/i.exec(user ?? '')?.[1];
+        if (pooled && REF.test(pooled.toLowerCase()))
+            return pooled.toLowerCase();
+    }
+    return undefined;
+}
+function isProjectRef(text) {
+    return REF.test(text);
+}
+function pitrWindow(backups) {
+    const data = backups.physical_backup_data;
+    if (!backups.pitr_enabled || data?.earliest_physical_backup_date_unix === undefined || data.latest_physical_backup_date_unix === undefined)
+        return undefined;
+    return { earliest: new Date(data.earliest_physical_backup_date_unix * 1000), latest: new Date(data.latest_physical_backup_date_unix * 1000) };
+}
+/** `restore-time`: an ISO 8601 time with a zone (Z or ±hh:mm), or unix seconds. */
+function parseRestoreTime(text) {
+    if (/^\d{9,11}$/.test(text))
+        return new Date(Number(text) * 1000);
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+        return undefined;
+    const time = new Date(text);
+    return Number.isNaN(time.getTime()) ? undefined : time;
+}
+const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+function describeWindow(window) {
+    return `${iso(window.earliest)} to ${iso(window.latest)}`;
+}
+/** WAL is archived when a segment fills or on a timeout, so an idle database's latest point lags. */
+const PITR_LAG_WARNING_MS = 3_600_000;
+/** The rows monitor adds for the platform, and the warnings that do not fail it. */
+function platformChecks(backups, options) {
+    const checks = [];
+    const warnings = [];
+    const limit = formatSeconds(options.maxAgeMs / 1000);
+    const age = (time) => options.now.getTime() - time.getTime();
+    const window = pitrWindow(backups);
+    checks.push({
+        name: 'platform PITR',
+        ok: backups.pitr_enabled || !options.requirePitr,
+        detail: window
+            ? `on, recoverable from ${describeWindow(window)}`
+            : backups.pitr_enabled
+                ? 'on, no recovery window reported yet'
+                : `off${options.requirePitr ? ' (require-pitr: true)' : ''}`
+    });
+    const completed = backups.backups
+        .filter(b => b.status === 'COMPLETED')
+        .map(b => new Date(b.inserted_at))
+        .filter(d => !Number.isNaN(d.getTime()))
+        .sort((a, b) => b.getTime() - a.getTime());
+    if (window) {
+        const lag = age(window.latest);
+        checks.push({
+            name: 'platform recovery point',
+            ok: lag <= options.maxAgeMs,
+            detail: `latest recoverable time ${iso(window.latest)} is ${formatSeconds(lag / 1000)} old (limit ${limit})`
+        });
+        if (lag > PITR_LAG_WARNING_MS && lag <= options.maxAgeMs) {
+            warnings.push(`the latest PITR point lags by ${formatSeconds(lag / 1000)}; on an idle database WAL is archived less often, which Supabase documents`);
+        }
+    }
+    else {
+        const newest = completed[0];
+        checks.push({
+            name: 'platform backup',
+            ok: newest !== undefined && age(newest) <= options.maxAgeMs,
+            detail: newest
+                ? `newest completed platform backup ${iso(newest)} is ${formatSeconds(age(newest) / 1000)} old (limit ${limit})`
+                : 'no completed platform backup'
+        });
+    }
+    for (const b of backups.backups.filter(b => ['FAILED', 'PENDING', 'CANCELLED'].includes(b.status))) {
+        warnings.push(`platform backup of ${b.inserted_at} is ${b.status}`);
+    }
+    return { checks, warnings };
+}
+
+;// CONCATENATED MODULE: ./src/commands/supabase.ts
+
+
+
+
+/** The project ref: `supabase-project-ref`, else derived from database-url. */
+function projectRef(ctx) {
+    const given = ctx.settings.supabase.projectRef;
+    if (given)
+        return given;
+    const conn = ctx.settings.databaseUrl ? sourceConnection(ctx) : undefined;
+    const derived = projectRefFrom(conn?.host, conn?.user);
+    if (!derived)
+        throw new InputError('supabase-project-ref', 'is required: it could not be derived from database-url (db.<ref>.supabase.co or the pooler user postgres.<ref>)');
+    return derived;
+}
+function managementApi(ctx) {
+    const token = ctx.settings.supabase.accessToken;
+    if (!token)
+        throw new InputError('supabase-access-token', 'is required to reach the Supabase Management API');
+    return new HttpManagementApi(ctx.settings.supabase.apiUrl, token, ctx.sleep);
+}
+
 ;// CONCATENATED MODULE: ./src/commands/monitor.ts
+
 
 
 
@@ -74735,7 +74943,7 @@ function parseDrillReport(text, source) {
 async function monitor(ctx) {
     const storage = readableStorage(ctx);
     const name = configuredSetName(ctx);
-    const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h');
+    const maxAgeMs = ctx.settings.maxAgeMs;
     const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore');
     const checks = [];
     const newest = backups[0];
@@ -74763,11 +74971,161 @@ async function monitor(ctx) {
         const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key));
         checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` });
     }
+    if (ctx.settings.supabase.accessToken)
+        checks.push(...(await watchPlatform(ctx)));
     await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`);
     const failed = checks.filter(c => !c.ok);
     if (failed.length > 0)
         throw new BackupError(`Monitor of "${name}": ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`);
     return { backupId: newest?.id, checks };
+}
+/** Supabase's own backups and PITR, read from the Management API: failures fail the monitor, the rest warn. */
+async function watchPlatform(ctx) {
+    const backups = await managementApi(ctx).backups(projectRef(ctx));
+    const { supabase } = ctx.settings;
+    const { checks, warnings } = platformChecks(backups, { requirePitr: supabase.requirePitr, maxAgeMs: supabase.maxPlatformBackupAgeMs, now: ctx.now() });
+    for (const warning of warnings)
+        ctx.host.warning(warning);
+    return checks;
+}
+
+;// CONCATENATED MODULE: ./src/commands/pitr-restore.ts
+
+
+
+
+
+
+
+
+
+
+/** How often the project's status is read while it restores (the API allows 120 requests a minute). */
+const POLL_MS = 20_000;
+/**
+ * Drives a Supabase point-in-time recovery: the guard and the window first, then a safety backup of
+ * the current database, the restore, a watch until the project is healthy again, and a report of
+ * what came back against the newest own backup made before the target time.
+ */
+async function pitrRestore(ctx, api = managementApi(ctx)) {
+    const ref = projectRef(ctx);
+    if (ctx.settings.confirm !== ref) {
+        throw new InputError('confirm', `must equal the project ref "${ref}" to restore it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`);
+    }
+    const target = ctx.settings.supabase.restoreTime;
+    const backups = await api.backups(ref);
+    if (!backups.pitr_enabled)
+        throw new BackupError(`Point-in-time recovery is not enabled for project ${ref}; nothing was changed`);
+    const window = pitrWindow(backups);
+    if (!window)
+        throw new BackupError(`Project ${ref} reports no PITR window yet; nothing was changed`);
+    if (target < window.earliest || target > window.latest) {
+        throw new InputError('restore-time', `${target.toISOString()} is outside the recovery window of ${ref} (${describeWindow(window)}); nothing was changed`);
+    }
+    let safetyBackupId;
+    if (ctx.settings.safetySnapshot) {
+        if (!ctx.settings.databaseUrl)
+            throw new InputError('database-url', 'is needed for the safety backup before a PITR restore (or set safety-snapshot: false)');
+        safetyBackupId = (await backup(ctx, { kind: 'pre-restore' })).manifest.id;
+        ctx.host.info(`Safety backup of the current database (rows written after the target time are in it): ${safetyBackupId}`);
+    }
+    const seconds = Math.floor(target.getTime() / 1000);
+    ctx.host.info(`Starting the PITR restore of ${ref} to ${target.toISOString()} (unix ${seconds}); it cannot be cancelled once started`);
+    const started = ctx.now().getTime();
+    await api.restorePitr(ref, seconds);
+    await waitUntilHealthy(ctx, api, ref, started);
+    const restoreSeconds = (ctx.now().getTime() - started) / 1000;
+    ctx.host.info(`Project ${ref} is healthy again after ${formatSeconds(restoreSeconds)}`);
+    const report = await afterRestore(ctx, target);
+    await ctx.host.summary([
+        `## PITR restore of ${ref} to ${target.toISOString()} ✅`,
+        '',
+        table(['', ''], [
+            ['Recovery window', describeWindow(window)],
+            ['Restore time', formatSeconds(restoreSeconds)],
+            ['Safety backup', safetyBackupId ?? 'none (safety-snapshot: false)']
+        ]),
+        '',
+        report.summary
+    ].join('\n'));
+    if (report.failure)
+        throw new BackupError(`PITR restore of ${ref} finished, but ${report.failure}`);
+    return { ref, restoreSeconds, safetyBackupId };
+}
+/** Waits for the project to leave ACTIVE_HEALTHY (the restore began) and come back with a healthy database. */
+async function waitUntilHealthy(ctx, api, ref, started) {
+    const deadline = started + ctx.settings.supabase.restoreTimeoutMs;
+    let left = false;
+    let last = '';
+    for (;;) {
+        const status = await api.projectStatus(ref);
+        if (status !== last)
+            ctx.host.info(`Project ${ref}: ${status}`);
+        last = status;
+        if (status === 'RESTORE_FAILED') {
+            throw new BackupError(`The PITR restore of ${ref} failed (RESTORE_FAILED). A PITR restore cannot be retried blindly: check the dashboard, and contact Supabase support with the project ref and the target time`);
+        }
+        if (status !== 'ACTIVE_HEALTHY')
+            left = true;
+        else if (left) {
+            const health = await api.health(ref, ['db']);
+            if (health.every(s => s.status === 'ACTIVE_HEALTHY'))
+                return;
+        }
+        if (ctx.now().getTime() >= deadline) {
+            throw new BackupError(`Project ${ref} was still ${status} after ${formatSeconds(ctx.settings.supabase.restoreTimeoutMs / 1000)} (restore-timeout). The restore goes on and cannot be cancelled: watch the dashboard, run monitor or this command's checks later, and contact Supabase support if it does not finish`);
+        }
+        await ctx.sleep(POLL_MS);
+    }
+}
+/** check-sql, and each table's rows now against the newest own backup taken before the target time. */
+async function afterRestore(ctx, target) {
+    if (!ctx.settings.databaseUrl)
+        return { summary: 'No database-url: rows and check-sql were not checked.' };
+    const client = await connect(sourceConnection(ctx));
+    try {
+        const parts = [];
+        let failure;
+        if (ctx.settings.checkSql) {
+            const check = await runCheckSql(client, ctx.settings.checkSql, ctx.secrets);
+            const outcome = check.error ? `failed: ${check.error}` : `returned ${check.rows} row(s)`;
+            parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${outcome} ❌`}`, '');
+            if (!check.ok)
+                failure = `check-sql ${outcome}`;
+        }
+        const reference = await newestBackupBefore(ctx, target);
+        if (!reference) {
+            parts.push(`No own backup of this set was taken before ${target.toISOString()}: no row counts to compare.`);
+            return { summary: parts.join('\n'), failure };
+        }
+        const present = await client.query("SELECT n.nspname || '.' || c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')");
+        const exists = new Set(present.rows.map(r => r.key));
+        const now = await countRows(client, reference.tables.filter(t => exists.has(`${t.schema}.${t.table}`)));
+        parts.push(`### Rows now against backup ${reference.id} (before the target time)`, '', rowsTable(reference.tables, now));
+        return { summary: parts.join('\n'), failure };
+    }
+    finally {
+        await client.end().catch(() => undefined);
+    }
+}
+async function newestBackupBefore(ctx, target) {
+    const storage = readableStorages(ctx)[0];
+    if (!storage)
+        return undefined;
+    const name = configuredSetName(ctx);
+    const entry = (await listBackups(storage, name)).find(b => b.complete && b.kind !== 'pre-restore' && b.time <= target);
+    if (!entry)
+        return undefined;
+    const manifest = await readManifest(storage, name, entry.id);
+    return { id: manifest.id, tables: manifest.tables };
+}
+function rowsTable(before, now) {
+    const key = (t) => `${t.schema}.${t.table}`;
+    const current = new Map(now.map(t => [key(t), t.rows]));
+    return table(['Table', 'Backup', 'Now', 'Change'], before.map(t => {
+        const n = current.get(key(t));
+        return [key(t), String(t.rows), n === undefined ? 'missing' : String(n), n === undefined ? '' : `${n - t.rows >= 0 ? '+' : ''}${n - t.rows}`];
+    }));
 }
 
 ;// CONCATENATED MODULE: ./src/commands/restore.ts
@@ -74819,7 +75177,7 @@ function restoreTables(ctx) {
 async function restore(ctx) {
     const target = restoreTarget(ctx);
     const storage = readableStorage(ctx);
-    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef);
     if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
         throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
@@ -74909,6 +75267,7 @@ async function replaceTables(ctx, tools, file, target, known) {
 
 
 
+
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
@@ -74952,6 +75311,13 @@ const COMMAND_RUNNERS = {
         const result = await prune(ctx);
         return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };
     },
+    'pitr-restore': async (ctx) => {
+        const result = await pitrRestore(ctx);
+        const outputs = { 'restore-seconds': result.restoreSeconds.toFixed(1) };
+        if (result.safetyBackupId)
+            outputs['safety-backup-id'] = result.safetyBackupId;
+        return outputs;
+    },
     monitor: async (ctx) => {
         const result = await monitor(ctx);
         return { 'backup-id': result.backupId ?? '' };
@@ -74962,8 +75328,11 @@ const COMMAND_RUNNERS = {
 
 
 
+
 /** How long a backup waits for a table lock by default: a migration's lock usually goes sooner, a stuck session never does. */
 const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60 * 1000;
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within'];
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 function readSettings(host) {
     const get = (name) => host.input(name).trim();
@@ -74998,16 +75367,17 @@ function readSettings(host) {
         prune: inputs_bool(get, 'prune', false),
         criticalTables: list(get('critical-tables')),
         maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-        backup: get('backup') || 'latest',
+        backupRef: get('backup') || 'latest',
         targetDatabaseUrl: get('target-database-url'),
         confirm: get('confirm'),
         jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
         checkSql: host.input('check-sql').trim(),
         retention: readRetention(get),
         dryRun: inputs_bool(get, 'dry-run', false),
-        maxAgeMs: optionalDuration(get, 'max-age'),
+        maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
-        clean: inputs_bool(get, 'clean', false)
+        clean: inputs_bool(get, 'clean', false),
+        supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
     };
     if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
         throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
@@ -75020,7 +75390,10 @@ function readSettings(host) {
     }
     // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
+        throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`);
+    }
+    if (command === 'prune' && !hasKeepRule(settings.retention)) {
+        throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`);
     }
     return settings;
 }
@@ -75148,6 +75521,34 @@ function readRetention(get) {
         withinMs: optionalDuration(get, 'keep-within')
     };
 }
+function readSupabase(get, accessToken, command) {
+    const projectRef = get('supabase-project-ref') || undefined;
+    if (projectRef && !isProjectRef(projectRef))
+        throw new InputError('supabase-project-ref', `"${projectRef}" is not a project ref: 20 lower-case letters and digits, as in <ref>.supabase.co`);
+    const apiUrl = get('supabase-api-url') || 'https://api.supabase.com';
+    if (!/^https?:\/\/[^\s]+$/.test(apiUrl))
+        throw new InputError('supabase-api-url', `"${apiUrl}" is not a URL`);
+    const timeText = get('restore-time');
+    const restoreTime = timeText ? parseRestoreTime(timeText) : undefined;
+    if (timeText && !restoreTime) {
+        throw new InputError('restore-time', `"${timeText}" is not a time; use ISO 8601 with a zone (2026-03-01T02:00:00Z) or unix seconds`);
+    }
+    if (command === 'pitr-restore') {
+        if (!accessToken)
+            throw new InputError('supabase-access-token', 'is required by pitr-restore (a token with "Backups: Read-write")');
+        if (!restoreTime)
+            throw new InputError('restore-time', 'is required by pitr-restore: the time to recover to');
+    }
+    return {
+        accessToken: accessToken || undefined,
+        projectRef,
+        apiUrl,
+        requirePitr: inputs_bool(get, 'require-pitr', false),
+        maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age') ?? parseDuration('36h'),
+        restoreTime,
+        restoreTimeoutMs: optionalDuration(get, 'restore-timeout') ?? parseDuration('6h')
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/secrets.ts
 /**
@@ -75205,7 +75606,7 @@ function redactUrls(text) {
 
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
 class LocalStorage {
-    kind = 'local';
+    type = 'local';
     root;
     constructor(root) {
         this.root = (0,external_node_path_.resolve)(root);
@@ -75297,7 +75698,7 @@ async function syncFile(path) {
 class ArtifactStorage {
     retentionDays;
     uploader;
-    kind = 'artifact';
+    type = 'artifact';
     staging;
     constructor(retentionDays, uploader = async () => new (await __nccwpck_require__.e(/* import() */ 584).then(__nccwpck_require__.bind(__nccwpck_require__, 20584))).DefaultArtifactClient()) {
         this.retentionDays = retentionDays;
@@ -75373,41 +75774,41 @@ function openStorages(settings, env) {
 
 
 
+/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
+const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase', 'supabase-access-token'];
 /**
  * Runs the command the inputs name. Returns the error message (secrets removed)
  * instead of throwing, so each host has exactly one place that reports failure.
  */
-async function execute(host, now = () => new Date()) {
+async function execute(host, now = () => new Date(), sleep = realSleep) {
     const secrets = new Secrets();
     secrets.onAdd(value => host.secret(value));
-    // Masked before anything can fail, so that not even a malformed URL is ever echoed.
-    for (const input of ['database-url', 'target-database-url', 'encryption-passphrase'])
+    for (const input of SECRET_INPUTS)
         secrets.add(host.input(input).trim());
-    // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
-    const safe = {
-        ...host,
-        output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
-        info: message => host.info(secrets.redact(message)),
-        warning: message => host.warning(secrets.redact(message)),
-        summary: markdown => host.summary(secrets.redact(markdown))
-    };
+    const safe = redactingHost(host, secrets);
     const work = (async () => {
         try {
             const settings = readSettings(safe);
-            const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now };
+            const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep };
             const outputs = await COMMAND_RUNNERS[settings.command](ctx);
             for (const [name, value] of Object.entries(outputs))
-                host.output(name, value);
+                safe.output(name, value);
             return undefined;
         }
         catch (error) {
-            return error instanceof CancelledError || cancelSignal.aborted ? cancelledMessage() : secrets.redact(errorMessage(error));
+            if (error instanceof CancelledError || cancelSignal.aborted)
+                return cancelledMessage();
+            if (error instanceof InputError || error instanceof BackupError)
+                return secrets.redact(errorMessage(error));
+            // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+            safe.debug(error instanceof Error && error.stack ? error.stack : String(error));
+            return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`);
         }
     })();
     // A cancelled command fails however it ends: once everything is stopped and removed,
     // it gets a moment to unwind (its own cleanup), then the run is reported as cancelled.
-    const stopped = new AbortController();
-    const cancelled = whenCancelled(stopped.signal).then(async () => {
+    const finished = new AbortController();
+    const cancelled = whenCancelled(finished.signal).then(async () => {
         await Promise.race([work, (0,external_node_timers_promises_namespaceObject.setTimeout)(UNWIND_MS)]);
         return cancelledMessage();
     });
@@ -75415,13 +75816,26 @@ async function execute(host, now = () => new Date()) {
         return await Promise.race([work, cancelled]);
     }
     finally {
-        stopped.abort();
+        finished.abort();
     }
 }
 const UNWIND_MS = 1500;
 function cancelledMessage() {
     const { signal } = cancelSignal.reason;
     return `Cancelled by ${signal}: every program was stopped, uploads were aborted and temporary files removed; nothing more was written`;
+}
+const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+/** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
+function redactingHost(host, secrets) {
+    const redact = (value) => (typeof value === 'string' ? secrets.redact(value) : value);
+    return {
+        ...host,
+        output: (name, value) => host.output(name, redact(value)),
+        info: message => host.info(secrets.redact(message)),
+        warning: message => host.warning(secrets.redact(message)),
+        debug: message => host.debug(secrets.redact(message)),
+        summary: markdown => host.summary(secrets.redact(markdown))
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts
@@ -75435,6 +75849,7 @@ const actionsHost = {
     secret: value => core/* setSecret */.Pq(value),
     info: message => core/* info */.pq(message),
     warning: message => core/* warning */.$e(message),
+    debug: message => core/* debug */.Yz(message),
     summary: async (markdown) => {
         if (process.env.GITHUB_STEP_SUMMARY)
             await core/* summary */.z.addRaw(markdown, true).write();
@@ -75442,7 +75857,7 @@ const actionsHost = {
     env: process.env
 };
 /** The action's entry point; the only place a step is marked failed. */
-async function main_run(host = actionsHost) {
+async function run(host = actionsHost) {
     handleSignals();
     const failure = await execute(host);
     if (failure !== undefined)
@@ -75454,5 +75869,5 @@ async function main_run(host = actionsHost) {
 
 ;// CONCATENATED MODULE: ./src/index.ts
 
-void main_run();
+void run();
 

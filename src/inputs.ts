@@ -15,6 +15,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import { isProjectRef, parseRestoreTime } from './supabase/platform.js'
 import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export interface Settings {
@@ -44,20 +45,37 @@ export interface Settings {
   prune: boolean
   criticalTables: string[]
   maxSizeChange: number
-  backup: string
+  /** The `backup` input: an id or "latest". */
+  backupRef: string
   targetDatabaseUrl: string
   confirm: string
   jobs: number
   checkSql: string
   retention: RetentionPolicy
   dryRun: boolean
-  maxAgeMs?: number
+  maxAgeMs: number
   safetySnapshot: boolean
   clean: boolean
+  supabase: SupabaseSettings
 }
 
 /** How long a backup waits for a table lock by default: a migration's lock usually goes sooner, a stuck session never does. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 5 * 60 * 1000
+
+/** The Management API inputs: Supabase's own backups and PITR. */
+export interface SupabaseSettings {
+  accessToken?: string
+  /** Given, or derived from database-url when the command needs it. */
+  projectRef?: string
+  apiUrl: string
+  requirePitr: boolean
+  maxPlatformBackupAgeMs: number
+  restoreTime?: Date
+  restoreTimeoutMs: number
+}
+
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+export const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within']
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -94,16 +112,17 @@ export function readSettings(host: Host): Settings {
     prune: bool(get, 'prune', false),
     criticalTables: list(get('critical-tables')),
     maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-    backup: get('backup') || 'latest',
+    backupRef: get('backup') || 'latest',
     targetDatabaseUrl: get('target-database-url'),
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
     checkSql: host.input('check-sql').trim(),
     retention: readRetention(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAgeMs: optionalDuration(get, 'max-age'),
+    maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -116,7 +135,10 @@ export function readSettings(host: Host): Settings {
   }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-    throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
+    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`)
+  }
+  if (command === 'prune' && !hasKeepRule(settings.retention)) {
+    throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`)
   }
   return settings
 }
@@ -241,5 +263,31 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     monthly: count('keep-monthly'),
     yearly: count('keep-yearly'),
     withinMs: optionalDuration(get, 'keep-within')
+  }
+}
+
+function readSupabase(get: (n: string) => string, accessToken: string, command: Command): SupabaseSettings {
+  const projectRef = get('supabase-project-ref') || undefined
+  if (projectRef && !isProjectRef(projectRef))
+    throw new InputError('supabase-project-ref', `"${projectRef}" is not a project ref: 20 lower-case letters and digits, as in <ref>.supabase.co`)
+  const apiUrl = get('supabase-api-url') || 'https://api.supabase.com'
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new InputError('supabase-api-url', `"${apiUrl}" is not a URL`)
+  const timeText = get('restore-time')
+  const restoreTime = timeText ? parseRestoreTime(timeText) : undefined
+  if (timeText && !restoreTime) {
+    throw new InputError('restore-time', `"${timeText}" is not a time; use ISO 8601 with a zone (2026-03-01T02:00:00Z) or unix seconds`)
+  }
+  if (command === 'pitr-restore') {
+    if (!accessToken) throw new InputError('supabase-access-token', 'is required by pitr-restore (a token with "Backups: Read-write")')
+    if (!restoreTime) throw new InputError('restore-time', 'is required by pitr-restore: the time to recover to')
+  }
+  return {
+    accessToken: accessToken || undefined,
+    projectRef,
+    apiUrl,
+    requirePitr: bool(get, 'require-pitr', false),
+    maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age') ?? parseDuration('36h'),
+    restoreTime,
+    restoreTimeoutMs: optionalDuration(get, 'restore-timeout') ?? parseDuration('6h')
   }
 }

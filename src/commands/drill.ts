@@ -37,7 +37,7 @@ function refuseSource(target: Connection, source: Connection): void {
  */
 export async function drill(ctx: Context): Promise<DrillReport> {
   const target = drillTarget(ctx)
-  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef)
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
@@ -130,7 +130,7 @@ async function compareCounts(client: SqlClient, manifest: Manifest): Promise<Tab
 }
 
 /** check-sql passes when it returns no rows; an error fails it, and the report keeps the error. */
-async function runCheckSql(client: SqlClient, sql: string, secrets: Secrets): Promise<NonNullable<DrillReport['checkSql']>> {
+export async function runCheckSql(client: SqlClient, sql: string, secrets: Secrets): Promise<NonNullable<DrillReport['checkSql']>> {
   try {
     const result = await client.query(sql)
     const last = Array.isArray(result) ? result[result.length - 1] : result

@@ -51,7 +51,7 @@ function restoreTables(ctx: Context): TableRef[] {
 export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
-  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
