@@ -251,6 +251,8 @@ describe('a URL whose password was not percent-encoded', () => {
   test('the redactor masks URL-like passwords it never parsed, and leaves the help text alone', async () => {
     expect(redactUrls(`Could not connect to postgres:${PASSWORD}@host:5432/db`)).toBe('Could not connect to postgres:***@host:5432/db')
     expect(redactUrls(`postgresql://postgres:${PASSWORD}@host:5432/db`)).toBe('postgresql://postgres:***@host:5432/db')
+    const json = JSON.stringify({ drilledAt: '2026-12-01T21:33:27.089Z', from: 'https://h:443/x', target: 'postgres@127.0.0.1:5432/db' })
+    expect(redactUrls(json)).toBe(json)
     const help = await runAction({ ...local('x'), 'database-url': 'mysql://root@db/x' })
     expect(help.failure).toBe('Input "database-url": must be a URL of the form postgresql://user:password@host:5432/database')
   })

@@ -43737,10 +43737,9 @@ async function afterRestore(ctx, target) {
         let failure;
         if (ctx.settings.checkSql) {
             const check = await runCheckSql(client, ctx.settings.checkSql, ctx.secrets);
-            const outcome = check.error ? `failed: ${check.error}` : `returned ${check.rows} row(s)`;
-            parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${outcome} ❌`}`, '');
+            parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.error ? `failed: ${check.error}` : `${check.rows} row(s)`} ❌`}`, '');
             if (!check.ok)
-                failure = `check-sql ${outcome}`;
+                failure = check.error ? `check-sql failed: ${check.error}` : `check-sql returned ${check.rows} row(s)`;
         }
         const reference = await newestBackupBefore(ctx, target);
         if (!reference) {
@@ -44236,14 +44235,15 @@ class Secrets {
 /**
  * Hides the password of anything URL-like, including URLs we were never told about and
  * ones a parser split wrongly: `scheme://user:password@` and `user:password@host`, the
- * password being anything up to the `@` (an unencoded `/` included). The placeholder
- * `password` in our own help texts stays readable.
+ * password being anything up to the `@` (an unencoded `/` included) but spaces, quotes and
+ * braces (and, without a scheme, commas), so that JSON holding a time or a URL and, later, a
+ * user@host is left alone. The placeholder `password` in our own help texts stays readable.
  */
 function redactUrls(text) {
     const mask = (whole, user, password) => (password === 'password' ? whole : `${user}:***@`);
     return text
-        .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):([^@\s]*)@/gi, mask)
-        .replace(/(?<![^\s"'(=,;<])([^:@/\s"'(),;<]+):(?!\/\/)([^@\s]+)@(?=[\w[])/g, mask);
+        .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):([^@\s"'<>{}]*)@/gi, mask)
+        .replace(/(?<![^\s"'(=,;<])([^:@/\s"'(),;<]+):(?!\/\/)([^@\s"',<>{}]+)@(?=[\w[])/g, mask);
 }
 
 ;// CONCATENATED MODULE: ./src/storage/local.ts

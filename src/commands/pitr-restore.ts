@@ -115,9 +115,8 @@ async function afterRestore(ctx: Context, target: Date): Promise<{ summary: stri
     let failure: string | undefined
     if (ctx.settings.checkSql) {
       const check = await runCheckSql(client, ctx.settings.checkSql, ctx.secrets)
-      const outcome = check.error ? `failed: ${check.error}` : `returned ${check.rows} row(s)`
-      parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${outcome} ❌`}`, '')
-      if (!check.ok) failure = `check-sql ${outcome}`
+      parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.error ? `failed: ${check.error}` : `${check.rows} row(s)`} ❌`}`, '')
+      if (!check.ok) failure = check.error ? `check-sql failed: ${check.error}` : `check-sql returned ${check.rows} row(s)`
     }
     const reference = await newestBackupBefore(ctx, target)
     if (!reference) {
