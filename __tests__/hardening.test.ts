@@ -233,6 +233,7 @@ describe('lock waits and keepalives', () => {
 
   test('lock-timeout is an input with a default', () => {
     expect(testContext({}).ctx.settings.lockTimeoutMs).toBe(5 * 60 * 1000)
+    expect(testContext({ 'lock-timeout': '2min' }).ctx.settings.lockTimeoutMs).toBe(2 * 60 * 1000)
     expect(() => testContext({ 'lock-timeout': 'soon' })).toThrow(/Input "lock-timeout": "soon"/)
   })
 })

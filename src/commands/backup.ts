@@ -125,7 +125,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       tables: dumped.counts,
       largeObjects: dumped.largeObjects,
       schemaFacts: dumped.facts,
-      github: githubContext(host.env)
+      github: githubContext(host.env),
+      ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
