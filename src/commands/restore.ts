@@ -5,17 +5,18 @@ import type { RestoreError } from '../model/drill-report.js'
 import { BackupError, errorMessage, InputError } from '../errors.js'
 import { startChain } from '../pipeline/chain.js'
 import { withDumpOnDisk } from '../pipeline/readback.js'
-import { connect } from '../postgres/client.js'
+import { close, connect, quoteIdent, type SqlClient } from '../postgres/client.js'
+import { describeConnection, libpqConninfo, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
 import type { TableRef } from '../postgres/inventory.js'
 import { parseTableName, qualifiedName } from '../postgres/names.js'
-import { describeConnection, libpqConninfo, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
-import { parseToc, tableData } from '../postgres/toc.js'
-import { readAll } from '../storage/storage.js'
-import { restoreArchive } from '../postgres/restore.js'
+import { tableData } from '../postgres/toc.js'
+import { listArchive, restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
-import { restoreSummary, type RestoreResult } from '../report/summary.js'
+import { expectedByKind, restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
+import { errorReasons, listReasons, prove, proofFailures } from './prove.js'
+import { canDisableTriggers, isSupabaseTarget, planRestore } from './restore-plan.js'
 
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 export function restoreTarget(ctx: Context): Connection {
@@ -55,42 +56,58 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
-  const probe = await connect(target)
-  await probe.end()
-
-  let safetyBackupId: string | undefined
-  if (ctx.settings.safetySnapshot) {
-    // Each exact name as a pg_dump pattern that matches only itself (quoted: no folding, no wildcards).
-    const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: restoreTables(ctx).map(qualifiedName) }
-    const snapshotCtx: Context = {
-      ...ctx,
-      settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
+  const client = await connect(target)
+  try {
+    let safetyBackupId: string | undefined
+    if (ctx.settings.safetySnapshot) {
+      // Each exact name as a pg_dump pattern that matches only itself (quoted: no folding, no wildcards).
+      const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: restoreTables(ctx).map(qualifiedName) }
+      const snapshotCtx: Context = {
+        ...ctx,
+        settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
+      }
+      safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id
+      ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`)
     }
-    safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id
-    ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`)
-  }
 
-  ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`)
-  const started = Date.now()
-  const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file =>
-    ctx.settings.tables.length > 0
-      ? replaceTables(ctx, tools, file, target, manifest.tables)
-      : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
-  )
-  const restoreSeconds = (Date.now() - started) / 1000
-  const result: RestoreResult = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors }
-  await ctx.host.summary(restoreSummary(result, ctx.settings.tables))
-  for (const e of errors.filter(e => e.expected)) ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`)
-  const unexpected = errors.filter(e => !e.expected)
-  if (unexpected.length > 0) {
-    throw new BackupError(
-      `Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected
-        .slice(0, 5)
-        .map(e => e.message)
-        .join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`
-    )
+    const supabase = await isSupabaseTarget(ctx, client)
+    ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''}`)
+    const started = Date.now()
+    const tables = restoreTables(ctx)
+    const { errors, plan } = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, async file => {
+      if (tables.length > 0) return { errors: await replaceTables(ctx, tools, file, target, client, tables, manifest.tables), plan: undefined }
+      const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: ctx.settings.clean }, file)
+      const restoring = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }
+      return { plan, errors: await restoreArchive({ ...restoring, ...plan.restore }) }
+    })
+    const restoreSeconds = (Date.now() - started) / 1000
+    const restored = tables.length > 0 ? manifest.tables.filter(t => tables.some(n => t.schema === n.schema && t.table === n.table)) : undefined
+    const proof = await prove(client, manifest, { supabase, tables: restored })
+    const result: RestoreResult = {
+      manifest,
+      target: describeConnection(target),
+      restoreSeconds,
+      safetyBackupId,
+      errors,
+      mismatches: proof.mismatches,
+      facts: proof.facts,
+      platform: supabase ? 'supabase' : 'postgres',
+      standInRoles: plan?.standIns ?? [],
+      revoked: proof.revoked
+    }
+    await ctx.host.summary(restoreSummary(result, ctx.settings.tables))
+    const expected = errors.filter(e => e.expected)
+    if (expected.length > 0) ctx.host.warning(`expected restore errors, ${expectedByKind(expected)}`)
+    const reasons = [...errorReasons(errors.filter(e => !e.expected)), ...proofFailures(proof)]
+    if (reasons.length > 0) {
+      throw new BackupError(
+        `Restore of ${manifest.id} is not complete: ${listReasons(reasons)}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`
+      )
+    }
+    return result
+  } finally {
+    await close(client)
   }
-  return result
 }
 
 /**
@@ -98,24 +115,31 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
  * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
  * as a cross product). Any error rolls everything back.
  */
-async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection, known: TableRef[]): Promise<RestoreError[]> {
-  const names = restoreTables(ctx)
-  const listing = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list', file] }], ctx.secrets)
-  const [text] = await Promise.all([readAll(listing.output), listing.done])
-  const toc = parseToc(text.toString('utf8'))
+async function replaceTables(
+  ctx: Context,
+  tools: ClientTools,
+  file: string,
+  target: Connection,
+  client: SqlClient,
+  names: TableRef[],
+  known: TableRef[]
+): Promise<RestoreError[]> {
+  const listing = await listArchive(tools, file)
+  const entries = [...listing.entries.values()]
   const wanted = names.map(name => {
-    const found = tableData(toc, name, known)
+    const found = tableData(entries, name, known)
     if (!found) throw new InputError('tables', `${qualifiedName(name)} has no data in the backup`)
     // A -L list needs only each line's dump id.
     return `${found.dumpId};`
   })
   const list = join(dirname(file), 'tables.list')
   await writeFile(list, wanted.join('\n') + '\n')
-  const truncate = `TRUNCATE ONLY ${names.map(qualifiedName).join(', ')}`
+  const qualified = names.map(qualifiedName)
+  const triggers = await triggersOff(client, qualified)
   const chain = startChain(
     [
       { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
-      // psql runs --command then --file in order, all inside --single-transaction.
+      // psql runs each --command and --file in order, all inside --single-transaction.
       {
         name: 'psql',
         command: tools.bin('psql'),
@@ -127,8 +151,10 @@ async function replaceTables(ctx: Context, tools: ClientTools, file: string, tar
           '--single-transaction',
           '--set=ON_ERROR_STOP=1',
           '--output=/dev/null',
-          `--command=${truncate}`,
-          '--file=-'
+          ...triggers.before.map(sql => `--command=${sql}`),
+          `--command=TRUNCATE ONLY ${qualified.join(', ')}`,
+          '--file=-',
+          ...triggers.after.map(sql => `--command=${sql}`)
         ],
         env: libpqEnv(target)
       }
@@ -138,4 +164,33 @@ async function replaceTables(ctx: Context, tools: ClientTools, file: string, tar
   chain.output.resume()
   await chain.done
   return []
+}
+
+/**
+ * Statements that keep the tables' user triggers from firing while their rows load (an audit
+ * trigger would log every row again, a trigger on auth.users would insert profiles twice), and
+ * put each back as it was. Owned tables: each enabled trigger disabled and re-enabled in the same
+ * transaction; otherwise session_replication_role = replica, where the role may set it.
+ */
+async function triggersOff(client: SqlClient, tables: string[]): Promise<{ before: string[]; after: string[] }> {
+  const { rows } = await client.query<{ rel: string; owned: boolean; trigger: string | null; enabled: string | null }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS rel, pg_has_role(c.relowner, 'USAGE') AS owned, t.tgname AS trigger, t.tgenabled AS enabled
+     FROM unnest($1::text[]) AS q(name) JOIN pg_class c ON c.oid = q.name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'`,
+    [tables]
+  )
+  const firing = rows.filter(r => r.trigger !== null)
+  if (firing.length === 0) return { before: [], after: [] }
+  if (firing.every(r => r.owned)) {
+    const again: Record<string, string> = { O: 'ENABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' }
+    return {
+      before: firing.map(r => `ALTER TABLE ${r.rel} DISABLE TRIGGER ${quoteIdent(r.trigger as string)}`),
+      after: firing.map(r => `ALTER TABLE ${r.rel} ${again[r.enabled as string]} TRIGGER ${quoteIdent(r.trigger as string)}`)
+    }
+  }
+  if (await canDisableTriggers(client)) return { before: ['SET LOCAL session_replication_role = replica'], after: [] }
+  const names = firing.map(r => `${r.trigger} on ${r.rel}`).join(', ')
+  throw new BackupError(
+    `Cannot keep triggers from firing while the rows load (${names}): the target role neither owns those tables nor may set session_replication_role; nothing was changed`
+  )
 }
