@@ -53,15 +53,16 @@ export class LocalStorage implements Storage {
     return createReadStream(path)
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, options: { shallow?: boolean } = {}): Promise<StoredObject[]> {
     const base = this.locate(prefix.replace(/\/+$/, ''))
     const out: StoredObject[] = []
     const walk = async (dir: string): Promise<void> => {
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
       for (const entry of entries) {
         const path = join(dir, entry.name)
-        if (entry.isDirectory()) await walk(path)
-        else if (entry.isFile()) {
+        if (entry.isDirectory()) {
+          if (!options.shallow) await walk(path)
+        } else if (entry.isFile()) {
           // Another run may rename or remove a file between readdir and stat (its .partial- file, a pruned backup).
           const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
             if (error.code === 'ENOENT') return undefined
