@@ -72083,6 +72083,120 @@ var __webpack_exports__ = {};
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 13 modules
 var core = __nccwpck_require__(77094);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(31421);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(51455);
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
+;// CONCATENATED MODULE: ./src/cancel.ts
+
+
+
+/**
+ * Cancellation. GitHub cancels a job with SIGINT, then SIGTERM about 7.5 s later, then
+ * SIGKILL; a terminal sends SIGINT on Ctrl-C. Both hosts call handleSignals(), and on
+ * the first signal everything the run has open is stopped and removed within seconds.
+ *
+ * REGISTER HERE whatever would outlive the process or be left behind if it died now:
+ *   - a child process:   spawnTracked(...) instead of spawn (it also kills its children)
+ *   - an upload, a database session, any other work:  const release = onCancel(() => stop it)
+ *   - a temporary or partial file or folder:          const release = removeOnCancel(path)
+ * and call release() once the thing is gone. Nothing new starts after a cancellation
+ * (spawnTracked and throwIfCancelled throw CancelledError).
+ */
+class CancelledError extends Error {
+    signal;
+    constructor(signal) {
+        super(`cancelled (${signal})`);
+        this.signal = signal;
+        this.name = 'CancelledError';
+    }
+}
+const stops = new Set();
+const removals = new Set();
+const controller = new AbortController();
+let cancelling;
+/** Aborted on the first SIGINT/SIGTERM; its reason is the CancelledError. */
+const cancelSignal = controller.signal;
+/** Runs `stop` on cancellation (before files are removed); the returned function unregisters it. */
+function onCancel(stop) {
+    stops.add(stop);
+    return () => void stops.delete(stop);
+}
+/** Removes `path` (recursively) on cancellation, once every process and upload has stopped. */
+function removeOnCancel(path) {
+    removals.add(path);
+    return () => void removals.delete(path);
+}
+function throwIfCancelled() {
+    if (cancelSignal.aborted)
+        throw cancelSignal.reason;
+}
+/** Upper bound for one step of stopping, so the whole cancellation fits well before SIGKILL. */
+const STOP_TIMEOUT_MS = 3000;
+/**
+ * Stops everything registered, then removes every registered path. Idempotent: later
+ * calls (SIGTERM after SIGINT) return the first cancellation's promise.
+ */
+function cancel(signal) {
+    if (cancelling)
+        return cancelling;
+    cancelling = stopAndRemove();
+    controller.abort(new CancelledError(signal));
+    return cancelling;
+}
+async function stopAndRemove() {
+    await null; // after the abort: nothing new starts from here on
+    await Promise.race([Promise.allSettled([...stops].map(async (stop) => stop())), (0,external_node_timers_promises_namespaceObject.setTimeout)(STOP_TIMEOUT_MS)]);
+    await Promise.allSettled([...removals].map(path => (0,promises_.rm)(path, { recursive: true, force: true })));
+}
+/** Resolves once a cancellation has stopped and removed everything; stays pending without one (or once `until` aborts). */
+function whenCancelled(until) {
+    return new Promise(resolve => {
+        const done = () => void cancelling?.then(resolve);
+        if (cancelSignal.aborted)
+            return done();
+        cancelSignal.addEventListener('abort', done, { once: true, signal: until });
+    });
+}
+/** Called once by each host (the action, the CLI): SIGINT and SIGTERM cancel the run. */
+function handleSignals() {
+    for (const signal of ['SIGINT', 'SIGTERM'])
+        process.on(signal, () => void cancel(signal));
+}
+/**
+ * spawn() for every child process: the child leads its own process group (so its own
+ * children, e.g. pg_restore's workers or a wrapper script's programs, are stopped with
+ * it) and is stopped on cancellation: SIGTERM first (pg_dump, pg_restore and psql then
+ * cancel their server queries), SIGKILL if it is still there after a grace period.
+ */
+function spawnTracked(command, args, options) {
+    throwIfCancelled();
+    const child = (0,external_node_child_process_.spawn)(command, args, { ...options, detached: true });
+    const exited = new Promise(resolve => child.once('close', () => resolve()));
+    const group = (signal) => {
+        try {
+            if (child.pid)
+                process.kill(-child.pid, signal);
+        }
+        catch {
+            // The group is gone already.
+        }
+    };
+    const release = onCancel(async () => {
+        group('SIGTERM');
+        const timer = setTimeout(() => group('SIGKILL'), STOP_TIMEOUT_MS - 1000);
+        await exited;
+        clearTimeout(timer);
+        // The leader is gone; anything it left in its group goes too.
+        group('SIGKILL');
+    });
+    child.once('error', release);
+    void exited.then(release);
+    return child;
+}
+
 ;// CONCATENATED MODULE: ./src/model/vocabulary.ts
 /**
  * The backup vocabulary: the words every layer shares. This folder imports nothing from the
@@ -72204,8 +72318,6 @@ async function readAll(stream) {
     return Buffer.concat(chunks);
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(31421);
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./src/model/validate.ts
@@ -72300,6 +72412,7 @@ const MANIFEST_SHAPE = shape({
     encryption: optional(shape({ algorithm: oneOf(['openpgp-aes256', 'age-x25519']), recipients: optional(strings) })),
     objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
     tables: arrayOf(shape({ schema: str, table: str, rows: num })),
+    largeObjects: optional(num),
     schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) })),
     files: optional(shape({ files: num, bytes: num })),
     tags: optional(strings)
@@ -72469,6 +72582,11 @@ function parseConnection(url, env, secrets, input = 'database-url') {
     catch {
         throw new InputError(input, 'is not a valid URL; percent-encode special characters in the password (e.g. @ as %40)');
     }
+    // An unencoded "/", "?" or "#" in the password ends the host part early: what parses is the wrong URL
+    // (e.g. postgres:4/Qx9@host takes "4" for a port); the "@" left in the path or fragment gives it away.
+    if (/@/.test(parsed.pathname + parsed.hash)) {
+        throw new InputError(input, 'does not parse as one user:password@host: the password (or user) holds a character URLs reserve; percent-encode it (e.g. / as %2F, # as %23, ? as %3F, @ as %40)');
+    }
     const password = parsed.password ? safeDecode(parsed.password) : fromEnv.password;
     secrets.add(password);
     const conn = {
@@ -72528,6 +72646,33 @@ function libpqEnv(conn, database = conn.database) {
     }
     return env;
 }
+/**
+ * A dead peer (a network that stops answering, no RST) is noticed in about a minute:
+ * keepalive probes after 30 s idle, every 10 s, 3 misses; unacknowledged data for 60 s.
+ * The URL's own keepalive parameters win.
+ */
+const KEEPALIVE_IDLE_SECONDS = 30;
+const KEEPALIVES = {
+    keepalives: '1',
+    keepalives_idle: String(KEEPALIVE_IDLE_SECONDS),
+    keepalives_interval: '10',
+    keepalives_count: '3',
+    tcp_user_timeout: '60000'
+};
+/**
+ * The --dbname a libpq program gets: a connection string with the database and the
+ * keepalive settings (libpq reads those from no environment variable). No password:
+ * that travels in the environment (libpqEnv).
+ */
+function libpqConninfo(conn, database = conn.database) {
+    const params = { ...(database ? { dbname: database } : {}), ...KEEPALIVES };
+    for (const [key, value] of Object.entries(conn.params))
+        if (key in KEEPALIVES)
+            params[key] = value;
+    return Object.entries(params)
+        .map(([key, value]) => `${key}='${value.replace(/[\\']/g, c => `\\${c}`)}'`)
+        .join(' ');
+}
 /** user@host:port/database, for logs and summaries. */
 function describeConnection(conn) {
     const host = conn.host ?? 'localhost';
@@ -72578,7 +72723,7 @@ function chain_startChain(stages, secrets, options = {}) {
         const previous = children[index - 1];
         const stdin = index === 0 ? (options.input ?? 'ignore') : previous.stdout;
         const stdout = index === stages.length - 1 && options.outputFd !== undefined ? options.outputFd : 'pipe';
-        const child = (0,external_node_child_process_.spawn)(stage.command, stage.args, {
+        const child = spawnTracked(stage.command, stage.args, {
             stdio: [stdin, stdout, 'pipe', ...(stage.fd3 !== undefined ? ['pipe'] : [])],
             env: childEnv(stage.env)
         });
@@ -72644,13 +72789,12 @@ function describeFailure(exit) {
     return `${stage.name} failed: it ${how}${detail ? `:\n${detail}` : ''}`;
 }
 
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(51455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(48161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(76760);
 ;// CONCATENATED MODULE: ./src/tempdir.ts
+
 
 
 
@@ -72662,13 +72806,23 @@ async function withTempDir(prefix, work) {
     }
     finally {
         await (0,promises_.rm)(dir, { recursive: true, force: true });
+        forgetTempDir(dir);
     }
 }
-function makeTempDir(prefix) {
-    return (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `pgb-${prefix}-`));
+const registered = new Map();
+/** A private folder on the runner's temp disk, removed by a cancellation (and by its owner, who then calls forgetTempDir). */
+async function makeTempDir(prefix) {
+    const dir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(process.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `pgb-${prefix}-`));
+    registered.set(dir, removeOnCancel(dir));
+    return dir;
+}
+function forgetTempDir(dir) {
+    registered.get(dir)?.();
+    registered.delete(dir);
 }
 
 ;// CONCATENATED MODULE: ./src/pipeline/gpg-home.ts
+
 
 
 /**
@@ -72677,11 +72831,14 @@ function makeTempDir(prefix) {
  */
 async function withGpgHome(work) {
     return withTempDir('gpg', async (home) => {
+        const killAgent = () => new Promise(resolve => (0,external_node_child_process_.execFile)('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { timeout: 2000 }, resolve));
+        const release = onCancel(killAgent);
         try {
             return await work(home);
         }
         finally {
-            await new Promise(resolve => (0,external_node_child_process_.execFile)('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], () => resolve(undefined)));
+            release();
+            await killAgent();
         }
     });
 }
@@ -92911,6 +93068,8 @@ async function encryptStream(mode, input, options) {
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(73024);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(77030);
 // EXTERNAL MODULE: ./node_modules/pg/lib/index.js
 var lib = __nccwpck_require__(13273);
 ;// CONCATENATED MODULE: ./node_modules/pg/esm/index.mjs
@@ -92935,7 +93094,61 @@ const defaults = lib.defaults
 // Re-export the default
 /* harmony default export */ const esm = (lib);
 
+;// CONCATENATED MODULE: ./src/postgres/names.ts
+/** SQL names (pure): exact table names as users write them, and how to write them back. */
+const quoteIdent = (name) => `"${name.replace(/"/g, '""')}"`;
+/** Quoted only when needed, as pg_dump writes names (keywords aside). */
+const quoteIdentIfNeeded = (name) => (/^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdent(name));
+const qualifiedName = (t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+/**
+ * An exact table name with standard SQL quoting: `orders`, `sales.orders`,
+ * `public."Order"`, `"my schema"."my.table"`. Unquoted parts fold to lower case;
+ * no schema means public. Throws a message for what is not a name.
+ */
+function parseTableName(text) {
+    const parts = [];
+    let i = 0;
+    while (i <= text.length) {
+        let part = '';
+        if (text[i] === '"') {
+            i++;
+            for (;;) {
+                if (i >= text.length)
+                    throw new Error(`${text}: unterminated quote`);
+                if (text[i] === '"' && text[i + 1] !== '"')
+                    break;
+                // "" inside quotes is one ".
+                part += text[i];
+                i += text[i] === '"' ? 2 : 1;
+            }
+            i++;
+            if (part === '')
+                throw new Error(`${text}: empty quoted name`);
+        }
+        else {
+            const match = /^[^".]*/.exec(text.slice(i))?.[0] ?? '';
+            if (!/^[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*$/.test(match)) {
+                throw new Error(`${text}: "${match}" is not a plain name; put names with other characters in double quotes (e.g. public."My Table")`);
+            }
+            part = match.toLowerCase();
+            i += match.length;
+        }
+        parts.push(part);
+        if (i === text.length)
+            break;
+        if (text[i] !== '.')
+            throw new Error(`${text}: expected "." after ${quoteIdent(part)}`);
+        i++;
+    }
+    if (parts.length > 2)
+        throw new Error(`${text}: give schema.table (a name with a dot in it goes in double quotes)`);
+    return parts.length === 2 ? { schema: parts[0], table: parts[1] } : { schema: 'public', table: parts[0] };
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/client.ts
+
+
+
 
 
 
@@ -92945,6 +93158,7 @@ const defaults = lib.defaults
  * ("prefer") it tries TLS first and falls back to plain, as pg_dump does.
  */
 async function connect(conn) {
+    throwIfCancelled();
     const mode = conn.params.sslmode ?? 'prefer';
     const attempts = mode === 'disable' ? [false] : mode === 'allow' || mode === 'prefer' ? [{ rejectUnauthorized: false }, false] : [tlsFor(conn, mode)];
     let lastError;
@@ -92958,12 +93172,21 @@ async function connect(conn) {
             ssl,
             options: conn.params.options,
             application_name: 'pg-backup-action',
+            // Node sets only the idle time; probe interval and count are libuv's (Node 24: 1 s × 10) or the OS's.
+            keepAlive: true,
+            keepAliveInitialDelayMillis: KEEPALIVE_IDLE_SECONDS * 1000,
             connectionTimeoutMillis: Number(conn.params.connect_timeout ?? 20) * 1000
         });
         // A dropped connection must not crash the process; the pending query rejects instead.
         client.on('error', () => undefined);
         try {
             await client.connect();
+            // Cancelled: the server stops the session's query (a lock wait would otherwise go on), then it is closed.
+            const release = onCancel(async () => {
+                await sendCancelRequest(conn, client);
+                await client_close(client);
+            });
+            client.once('end', release);
             return client;
         }
         catch (error) {
@@ -92975,6 +93198,37 @@ async function connect(conn) {
     }
     throw new BackupError(`Could not connect to ${describeConnection(conn)}: ${errorMessage(lastError)}`, {
         cause: lastError
+    });
+}
+/** Turns off the server's statement and idle timeouts for this session (whichever the server has). */
+async function withoutTimeouts(client) {
+    // First on its own: a tiny statement_timeout could otherwise cut short the catalog query below.
+    await client.query('SET statement_timeout = 0');
+    await client.query("SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name IN ('statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout')");
+}
+/** Ends a session without waiting on a peer that no longer answers. */
+async function client_close(client) {
+    await Promise.race([client.end().catch(() => undefined), (0,external_node_timers_promises_namespaceObject.setTimeout)(2000, undefined, { ref: false })]);
+    client.connection.stream.destroy();
+}
+/** The protocol's CancelRequest, on a new connection (what libpq's PQcancel sends). */
+function sendCancelRequest(conn, client) {
+    const { processID, secretKey } = client;
+    if (processID === undefined || secretKey === undefined)
+        return Promise.resolve();
+    const port = conn.port ?? 5432;
+    const host = conn.host ?? 'localhost';
+    return new Promise(resolve => {
+        const socket = host.startsWith('/') ? (0,external_node_net_.connect)(`${host}/.s.PGSQL.${port}`) : (0,external_node_net_.connect)(port, host);
+        const message = Buffer.alloc(16);
+        message.writeInt32BE(16, 0);
+        message.writeInt32BE(80877102, 4);
+        message.writeInt32BE(processID, 8);
+        message.writeInt32BE(secretKey, 12);
+        socket.setTimeout(2000, () => socket.destroy());
+        socket.on('connect', () => socket.end(message));
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
     });
 }
 function tlsFor(conn, mode) {
@@ -92992,7 +93246,7 @@ async function serverVersion(client) {
     const num = Number(rows[0].num);
     return { num, major: Math.floor(num / 10000), text: rows[0].text.split(' ')[0] };
 }
-const quoteIdent = (name) => `"${name.replace(/"/g, '""')}"`;
+
 
 ;// CONCATENATED MODULE: ./src/postgres/platform.ts
 /**
@@ -93171,6 +93425,12 @@ function pgDumpArgs(options) {
         args.push('--compress=0');
     if (options.snapshot)
         args.push(`--snapshot=${options.snapshot}`);
+    args.push(`--lock-wait-timeout=${options.lockWaitMs}`);
+    // -b/-B: the short forms work with every pg_dump (15 calls them --blobs, 16+ --large-objects).
+    if (!options.largeObjects)
+        args.push('-B');
+    else if (options.scope !== 'schema' && (options.schemas.length > 0 || options.tables.length > 0))
+        args.push('-b');
     if (options.scope === 'schema')
         args.push('--schema-only');
     if (options.scope === 'data')
@@ -93233,22 +93493,23 @@ function schemaMatcher(pattern) {
 }
 /**
  * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
- * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
+ * database's default search_path (it RESETs search_path, then asks pg_table_is_visible):
+ * `visible` is that answer for the table.
  */
 function tableMatcher(pattern) {
     const parts = splitPattern(pattern);
     const table = whole(parts[parts.length - 1]);
-    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/;
-    return (s, t) => table.test(t) && schema.test(s);
+    const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : undefined;
+    return (s, t, visible) => table.test(t) && (schema ? schema.test(s) : visible);
 }
-/** Whether pg_dump with these switches dumps the table's data. */
-function selectsTable(filters, schema, table) {
-    const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table));
+/** Whether pg_dump with these switches dumps the table's data (`visible`: on the default search_path, by default just public). */
+function selectsTable(filters, schema, table, visible = schema === 'public') {
+    const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table, visible));
     if (excluded)
         return false;
     // As in pg_dump, -t wins over -n/-N: selected tables are dumped whatever the schema switches say.
     if (filters.tables.length > 0)
-        return filters.tables.some(p => tableMatcher(p)(schema, table));
+        return filters.tables.some(p => tableMatcher(p)(schema, table, visible));
     if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema)))
         return false;
     return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
@@ -93411,8 +93672,9 @@ const byName = (items) => items.sort((a, b) => (a.name < b.name ? -1 : a.name > 
  * extensions (pg_dump skips those), leaf tables only (partition parents hold no rows).
  */
 async function listTables(client, filters, relkinds = ['r']) {
+    // pg_table_is_visible under this session's search_path: the database's default, as pg_dump resolves unqualified patterns.
     const { rows } = await client.query(`
-    SELECT n.nspname AS schema, c.relname AS table
+    SELECT n.nspname AS schema, c.relname AS table, pg_catalog.pg_table_is_visible(c.oid) AS visible
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = ANY ($1::"char"[])
@@ -93423,7 +93685,7 @@ async function listTables(client, filters, relkinds = ['r']) {
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                       WHERE d.classid = 'pg_catalog.pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
     ORDER BY 1, 2`, [relkinds]);
-    return rows.filter(t => selectsTable(filters, t.schema, t.table));
+    return rows.filter(t => selectsTable(filters, t.schema, t.table, t.visible)).map(({ schema, table }) => ({ schema, table }));
 }
 /** Exact row counts, in batches of one query each; ONLY, because COPY dumps each table's own rows. */
 async function countRows(client, tables) {
@@ -93436,6 +93698,10 @@ async function countRows(client, tables) {
             out.push({ ...batch[row.i], rows: Number(row.n) });
     }
     return out.sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table));
+}
+async function countLargeObjects(client) {
+    const { rows } = await client.query('SELECT count(*) AS n FROM pg_catalog.pg_largeobject_metadata');
+    return Number(rows[0].n);
 }
 /**
  * Policies, indexes and constraints on the dumped relations (listTables(…, ['r', 'p', 'm'])),
@@ -93455,6 +93721,17 @@ async function schemaFacts(client, tables) {
        (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x') AND NOT (k.contype = 'f' AND k.conparentid <> 0)) AS constraints`, [names]);
     const row = rows[0];
     return { rlsTables: row.rls ?? [], policies: Number(row.policies), indexes: Number(row.indexes), constraints: Number(row.constraints) };
+}
+async function lockHolders(client) {
+    const { rows } = await client.query(`SELECT n.nspname AS schema, c.relname AS table, a.pid, coalesce(a.application_name, '') AS application, left(coalesce(a.query, ''), 200) AS query
+     FROM pg_catalog.pg_locks l
+     JOIN pg_catalog.pg_class c ON c.oid = l.relation
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+       AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+     ORDER BY 1, 2`);
+    return rows;
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/tools.ts
@@ -93613,7 +93890,10 @@ function drillSummary(report) {
         rows.push(['Stand-in roles made (NOLOGIN)', report.standInRoles.join(', ')]);
     rows.push(['Expected restore errors', expectedByKind(report.expectedErrors)], ['Unexpected restore errors', report.unexpectedErrors.length]);
     if (report.checkSql)
-        rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`]);
+        rows.push([
+            'check-sql',
+            report.checkSql.error ? `failed: ${report.checkSql.error}` : report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`
+        ]);
     const mismatches = report.mismatches.length
         ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
         : '';
@@ -93662,6 +93942,7 @@ var dist_cjs = __nccwpck_require__(53711);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/lib-storage/dist-cjs/index.js
 var lib_storage_dist_cjs = __nccwpck_require__(22358);
 ;// CONCATENATED MODULE: ./src/storage/s3.ts
+
 
 
 
@@ -93758,7 +94039,18 @@ class S3Storage {
         // A failing source must abort the multipart upload, not complete it with what was read so far.
         const onError = () => void upload.abort().catch(() => undefined);
         body.once('error', onError);
+        // Cancelled: abort, and make sure S3 drops the parts already stored (they are billed).
+        const release = onCancel(async () => {
+            await upload.abort();
+            body.destroy();
+            const uploadId = upload.uploadId;
+            if (uploadId) {
+                const abort = new dist_cjs.AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.fullKey(key), UploadId: uploadId });
+                await this.client.send(abort).catch(() => undefined);
+            }
+        });
         try {
+            throwIfCancelled();
             await upload.done();
         }
         catch (error) {
@@ -93768,11 +94060,13 @@ class S3Storage {
             throw cause;
         }
         finally {
+            release();
             body.off('error', onError);
         }
         await this.checkLocked(key);
     }
     async put(key, body, contentType = 'application/json', options = {}) {
+        throwIfCancelled();
         const send = async () => this.client.send(new dist_cjs.PutObjectCommand({ ...(await this.objectParams(key, contentType, options.createOnly === true)), Body: body }));
         await send().catch(async (error) => {
             if (httpStatus(error) !== 501 || !options.createOnly || !this.conditionalWrites)
@@ -94724,6 +95018,8 @@ async function compareObjects(db, files) {
 
 
 
+
+
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
 class LocalStorage {
     type = 'local';
@@ -94735,11 +95031,20 @@ class LocalStorage {
         return (0,external_node_path_.join)(this.root, ...key.split('/'));
     }
     async upload(key, body) {
+        await this.write(key, partial => (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_.createWriteStream)(partial, { mode: 0o600 })));
+    }
+    async put(key, body) {
+        await this.write(key, partial => (0,promises_.writeFile)(partial, body, { mode: 0o600 }));
+    }
+    /** Writes a file under a name unique to this write (runs may overlap), then renames it into place. */
+    async write(key, fill) {
+        throwIfCancelled();
         const path = this.locate(key);
         await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const partial = `${path}.partial-${process.pid}`;
+        const partial = `${path}.partial-${process.pid}-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+        const release = removeOnCancel(partial);
         try {
-            await (0,external_node_stream_promises_namespaceObject.pipeline)(body, (0,external_node_fs_.createWriteStream)(partial, { mode: 0o600 }));
+            await fill(partial);
             await syncFile(partial);
             await (0,promises_.rename)(partial, path);
         }
@@ -94747,14 +95052,9 @@ class LocalStorage {
             await (0,promises_.rm)(partial, { force: true });
             throw error;
         }
-    }
-    async put(key, body) {
-        const path = this.locate(key);
-        await (0,promises_.mkdir)((0,external_node_path_.dirname)(path), { recursive: true });
-        const partial = `${path}.partial-${process.pid}`;
-        await (0,promises_.writeFile)(partial, body, { mode: 0o600 });
-        await syncFile(partial);
-        await (0,promises_.rename)(partial, path);
+        finally {
+            release();
+        }
     }
     async get(key) {
         const path = this.locate(key);
@@ -94773,8 +95073,14 @@ class LocalStorage {
                         await walk(path);
                 }
                 else if (entry.isFile()) {
-                    const info = await (0,promises_.stat)(path);
-                    out.push({ key: (0,external_node_path_.relative)(this.root, path).split(external_node_path_.sep).join('/'), size: info.size, modified: info.mtime });
+                    // Another run may rename or remove a file between readdir and stat (its .partial- file, a pruned backup).
+                    const info = await (0,promises_.stat)(path).catch((error) => {
+                        if (error.code === 'ENOENT')
+                            return undefined;
+                        throw error;
+                    });
+                    if (info)
+                        out.push({ key: (0,external_node_path_.relative)(this.root, path).split(external_node_path_.sep).join('/'), size: info.size, modified: info.mtime });
                 }
             }
         };
@@ -95332,6 +95638,8 @@ const DESCS = [
     'FOREIGN TABLE',
     'EVENT TRIGGER',
     'LARGE OBJECT',
+    'BLOB',
+    'BLOB METADATA',
     'BLOB DATA',
     'BLOBS',
     'BLOB',
@@ -95381,19 +95689,27 @@ const DESCS = [
 function parseToc(text) {
     const entries = [];
     for (const line of text.split('\n')) {
-        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trimStart()); // a trailing space is an empty owner
+        // Only \r goes from a line's end: a trailing space is an empty owner, and names may end in spaces.
+        const match = /^(\d+); \d+ \d+ (.*)$/.exec(line.trimStart().replace(/\r$/, ''));
         if (!match)
             continue;
-        const rest = match[1];
+        const rest = match[2];
         const desc = DESCS.find(d => rest.startsWith(`${d} `));
         if (!desc)
             continue;
-        const words = rest.slice(desc.length + 1).split(' ');
+        const names = rest.slice(desc.length + 1);
+        const words = names.split(' ');
         const owner = words.length > 2 ? words.pop() : '';
         const schema = words.shift();
-        entries.push({ desc, schema, tag: words.join(' '), owner });
+        entries.push({ dumpId: Number(match[1]), desc, names, schema, tag: words.join(' '), owner });
     }
     return entries;
+}
+/** As pg_restore prints a name in its list. */
+const printed = (name, hyphen = false) => (name === '' && hyphen ? '-' : name.replace(/[\r\n]/g, ' '));
+/** Whether the entry is the one of `schema`.`tag` (whatever the owner). */
+function isFor(entry, schema, tag) {
+    return entry.names.startsWith(`${printed(schema, true)} ${printed(tag)} `);
 }
 /** The entries by dump id: the number pg_restore --verbose names in "from TOC entry <id>". */
 function tocById(text) {
@@ -95409,9 +95725,15 @@ function tocById(text) {
 function count(entries, ...descs) {
     return entries.filter(e => descs.includes(e.desc)).length;
 }
-/** Tables with data in the archive, as "schema.table". */
-function tablesWithData(entries) {
-    return new Set(entries.filter(e => e.desc === 'TABLE DATA').map(e => `${e.schema}.${e.tag}`));
+/**
+ * The archive's data entry for a table, if it has one. `known`: the other tables the
+ * archive may hold; an entry whose line starts with a longer known name is that table's
+ * ("s" "t" would otherwise also claim the entry of "s" "t x").
+ */
+function tableData(entries, table, known = []) {
+    const length = (t) => printed(t.schema, true).length + printed(t.table).length;
+    const longer = known.filter(k => length(k) > length(table));
+    return entries.find(e => e.desc === 'TABLE DATA' && isFor(e, table.schema, table.table) && !longer.some(k => isFor(e, k.schema, k.table)));
 }
 
 ;// CONCATENATED MODULE: ./src/catalog/checks.ts
@@ -95420,9 +95742,8 @@ const qualified = (t) => `${t.schema}.${t.table}`;
 /** Compares an archive's table of contents with what the manifest says was dumped (pure). */
 function tocChecks(manifest, toc, criticalTables) {
     const checks = [];
-    const withData = tablesWithData(toc);
     if (manifest.scope !== 'schema') {
-        const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified);
+        const missing = manifest.tables.filter(t => !tableData(toc, t, manifest.tables)).map(qualified);
         checks.push({
             name: 'tables',
             ok: missing.length === 0,
@@ -95433,7 +95754,7 @@ function tocChecks(manifest, toc, criticalTables) {
         const problems = criticalTables.flatMap(name => {
             const full = name.includes('.') ? name : `public.${name}`;
             const counted = manifest.tables.find(t => qualified(t) === full);
-            if (!withData.has(full) || !counted)
+            if (!counted || !tableData(toc, counted, manifest.tables))
                 return [`${full} is not in the backup`];
             return counted.rows > 0 ? [] : [`${full} had no rows`];
         });
@@ -95443,15 +95764,29 @@ function tocChecks(manifest, toc, criticalTables) {
             detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ')
         });
     }
+    if (manifest.largeObjects !== undefined) {
+        // One BLOB (later LARGE OBJECT) entry each; pg_dump 17 groups them into BLOB METADATA entries (up to 1000 each).
+        const listed = count(toc, 'BLOB', 'LARGE OBJECT');
+        const grouped = count(toc, 'BLOB METADATA') > 0;
+        const data = count(toc, 'BLOBS') > 0;
+        const ok = manifest.largeObjects === 0 || (data && (grouped || listed === manifest.largeObjects));
+        checks.push({
+            name: 'large objects',
+            ok,
+            detail: `${grouped ? 'large objects' : `${listed} of ${manifest.largeObjects} large objects`}${data ? ' with their data' : ''} in the archive`
+        });
+    }
     const facts = manifest.schemaFacts;
     if (facts && manifest.scope !== 'data') {
-        const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`));
-        const lostRls = facts.rlsTables.filter(t => !rls.has(t));
+        const rls = toc.filter(e => e.desc === 'ROW SECURITY');
+        // rlsTables holds "schema.table"; either name may hold dots itself, so try every split.
+        const hasRls = (name) => [...name.matchAll(/\./g)].some(dot => rls.some(e => isFor(e, name.slice(0, dot.index), name.slice((dot.index ?? 0) + 1))));
+        const lostRls = facts.rlsTables.filter(t => !hasRls(t));
         const policies = count(toc, 'POLICY');
         checks.push({
             name: 'row level security',
             ok: lostRls.length === 0 && policies === facts.policies,
-            detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
+            detail: `${rls.length} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
         });
         const indexes = count(toc, 'INDEX');
         const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT');
@@ -95873,7 +96208,8 @@ async function backup(ctx, options = {}) {
         // The dump and the row counts share one snapshot, so a drill can prove every row came back.
         // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
         // and counts must see every row (as pg_dump does, RLS off: fail rather than count a subset).
-        await client.query('SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off');
+        // Locks are awaited no longer than lock-timeout, like pg_dump's.
+        await client.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = ${settings.lockTimeoutMs}; SET row_security = off`);
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snapshot = (await client.query('SELECT pg_export_snapshot() AS id')).rows[0].id;
         const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables };
@@ -95907,11 +96243,24 @@ async function backup(ctx, options = {}) {
             const dump = {
                 name: 'pg_dump',
                 command: tools.bin('pg_dump'),
-                args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
+                args: [
+                    ...pgDumpArgs({
+                        ...filters,
+                        format: settings.format,
+                        scope: settings.scope,
+                        snapshot,
+                        largeObjects: settings.largeObjects,
+                        lockWaitMs: settings.lockTimeoutMs
+                    }),
+                    `--dbname=${libpqConninfo(conn)}`
+                ],
                 env
             };
             const dataFile = dataFileName(id, settings.format, ext, encryptedExt);
-            const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables);
+            const withData = settings.scope !== 'schema';
+            const counting = withData ? countRows(client, tables) : Promise.resolve([]);
+            const largeObjects = withData && settings.largeObjects ? countLargeObjects(client) : Promise.resolve(undefined);
+            largeObjects.catch(() => undefined);
             const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations));
             counting.catch(() => undefined);
             facts.catch(() => undefined);
@@ -95919,7 +96268,10 @@ async function backup(ctx, options = {}) {
             const result = [{ role: 'data', file: dataFile, ...data }];
             if (settings.roles) {
                 // Small enough to read whole: made safe to run on any server before it is stored.
-                const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 });
+                const rolesDump = await run(tools.bin('pg_dumpall'), [...pgDumpallRolesArgs(), `--dbname=${libpqConninfo(conn)}`], {
+                    env: childEnv(env),
+                    maxBuffer: 64 * 1024 * 1024
+                });
                 const rolesFile = rolesFileName(id, ext, encryptedExt);
                 const cat = { name: 'cat', command: 'cat', args: [] };
                 result.push({
@@ -95928,7 +96280,7 @@ async function backup(ctx, options = {}) {
                     ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
                 });
             }
-            return { objects: result, counts: await counting, facts: await facts };
+            return { objects: result, counts: await counting, largeObjects: await largeObjects, facts: await facts };
         });
         await client.query('COMMIT');
         // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
@@ -95951,6 +96303,7 @@ async function backup(ctx, options = {}) {
             encryption: encryptionRecord(encryption),
             objects: dumped.objects,
             tables: dumped.counts,
+            largeObjects: dumped.largeObjects,
             schemaFacts: { ...dumped.facts, catalog },
             files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
             github: githubContext(host.env),
@@ -95977,12 +96330,40 @@ async function backup(ctx, options = {}) {
     catch (error) {
         if (!published)
             await discardPartial(ctx, name, id);
-        throw error;
+        throw await explainLockWait(error, conn, ctx.settings.lockTimeoutMs);
     }
     finally {
         listing?.stop();
-        await client.end().catch(() => undefined);
+        await client_close(client);
     }
+}
+/**
+ * pg_dump (--lock-wait-timeout, reported as a statement timeout on its LOCK TABLE) or the
+ * row counts (lock_timeout) gave up waiting for a table: name it and who holds it.
+ */
+async function explainLockWait(error, conn, lockTimeoutMs) {
+    const message = errorMessage(error);
+    if (!/canceling statement due to (lock|statement) timeout/.test(message))
+        return error;
+    const locked = /LOCK TABLE (\S+) IN ACCESS SHARE MODE/.exec(message)?.[1];
+    if (/statement timeout/.test(message) && !locked)
+        return error;
+    let holders = [];
+    try {
+        const client = await connect(conn);
+        try {
+            holders = await lockHolders(client);
+        }
+        finally {
+            await client_close(client);
+        }
+    }
+    catch {
+        // The explanation is a bonus; the failure stands without it.
+    }
+    const named = holders.filter(h => `${quoteIdentIfNeeded(h.schema)}.${quoteIdentIfNeeded(h.table)}` === locked);
+    const who = (named.length > 0 ? named : holders).map(h => `${h.schema}.${h.table} is locked by session ${h.pid} (application "${h.application}", query: ${h.query})`);
+    return new BackupError(`Gave up waiting for a table lock after lock-timeout (${lockTimeoutMs / 1000} s)${locked ? ` on ${locked}` : ''}: ${who.length > 0 ? who.join('; ') : 'the server did not say which session holds it'}. Run the backup when that session is done, or raise lock-timeout.`, { cause: error });
 }
 /** Removes whatever this failed run stored, before its manifest was written. */
 async function discardPartial(ctx, name, id) {
@@ -96017,6 +96398,7 @@ async function finish(ctx, manifest) {
 }
 
 ;// CONCATENATED MODULE: ./src/postgres/restore.ts
+
 
 
 
@@ -96112,7 +96494,7 @@ async function restoreArchive(options) {
     let args;
     if (options.format === 'custom') {
         command = options.tools.bin('pg_restore');
-        args = ['--no-password', '--verbose', `--dbname=${options.target.database ?? ''}`];
+        args = ['--no-password', '--verbose', `--dbname=${libpqConninfo(options.target)}`];
         if (options.file && options.jobs > 1)
             args.push(`--jobs=${options.jobs}`);
         if (options.clean)
@@ -96124,11 +96506,11 @@ async function restoreArchive(options) {
     }
     else {
         command = options.tools.bin('psql');
-        args = ['--no-password', '--quiet', '--no-psqlrc', '--set=ON_ERROR_STOP=0', '--output=/dev/null'];
+        args = ['--no-password', `--dbname=${libpqConninfo(options.target)}`, '--quiet', '--no-psqlrc', '--set=ON_ERROR_STOP=0', '--output=/dev/null'];
         if (options.file)
             args.push(`--file=${options.file}`);
     }
-    const child = (0,external_node_child_process_.spawn)(command, args, { env, stdio: [options.file ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+    const child = spawnTracked(command, args, { env, stdio: [options.file ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
     if (options.stream && child.stdin) {
         child.stdin.on('error', () => undefined);
         options.stream.pipe(child.stdin);
@@ -96356,6 +96738,11 @@ async function prove(client, manifest, options) {
     await client.query('SET row_security = off');
     const counted = options.tables ?? manifest.tables;
     const mismatches = (await compareCounts(client, counted)).filter(m => !isPlatformTable(m.table, options.supabase));
+    if (manifest.largeObjects !== undefined && !options.tables) {
+        const restored = await countLargeObjects(client);
+        if (restored !== manifest.largeObjects)
+            mismatches.push({ table: 'pg_largeobject_metadata', expected: manifest.largeObjects, actual: restored });
+    }
     const recorded = manifest.schemaFacts?.catalog;
     if (!recorded || manifest.scope === 'data' || options.tables)
         return { mismatches, revoked: [] };
@@ -96644,6 +97031,8 @@ async function drill(ctx) {
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
     const client = await connect(target);
     try {
+        // A scratch database may carry statement/idle timeouts: the drill's own queries must not be cut short (pg_restore resets them too).
+        await withoutTimeouts(client);
         const supabase = await isSupabaseTarget(ctx, client);
         await refuseNonEmpty(client, target, supabase);
         ctx.host.info(`Drilling backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`);
@@ -96651,7 +97040,7 @@ async function drill(ctx) {
         const { errors, plan } = await restoreInto(ctx, manifest, target, tools, client, supabase);
         const restoreSeconds = (Date.now() - started) / 1000;
         const proof = await prove(client, manifest, { supabase });
-        const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined;
+        const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql, ctx.secrets) : undefined;
         const unexpectedErrors = errors.filter(e => !e.expected);
         const files = manifest.files ? await drillBackupFiles(ctx, readableStorage(ctx), manifest.name, manifest.id, client) : undefined;
         const report = {
@@ -96681,7 +97070,7 @@ async function drill(ctx) {
         return report;
     }
     finally {
-        await client.end().catch(() => undefined);
+        await client_close(client);
     }
 }
 /** A scratch database holds nothing of its own; a Supabase one holds only its platform. */
@@ -96711,15 +97100,23 @@ async function restoreInto(ctx, manifest, target, tools, client, supabase) {
         return { errors, plan };
     });
 }
-async function runCheckSql(client, sql) {
-    const result = await client.query(sql);
-    const last = Array.isArray(result) ? result[result.length - 1] : result;
-    const rows = last.rowCount ?? last.rows.length;
-    return { ok: rows === 0, rows };
+/** check-sql passes when it returns no rows; an error fails it, and the report keeps the error. */
+async function runCheckSql(client, sql, secrets) {
+    try {
+        const result = await client.query(sql);
+        const last = Array.isArray(result) ? result[result.length - 1] : result;
+        const rows = last.rowCount ?? last.rows.length;
+        return { ok: rows === 0, rows };
+    }
+    catch (error) {
+        return { ok: false, rows: 0, error: secrets.redact(errorMessage(error)) };
+    }
 }
 function failureReasons(report, proof) {
     const reasons = [...errorReasons(report.unexpectedErrors), ...proofFailures(proof)];
-    if (report.checkSql && !report.checkSql.ok)
+    if (report.checkSql?.error)
+        reasons.push(`check-sql failed: ${report.checkSql.error}`);
+    else if (report.checkSql && !report.checkSql.ok)
         reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`);
     if (report.files && !report.files.passed)
         reasons.push(describeFilesFailure(report.files));
@@ -97216,7 +97613,7 @@ const DRILL_REPORT_SHAPE = shape({
     mismatches: arrayOf(shape({ table: str, expected: num, actual: optional(num) })),
     expectedErrors: arrayOf(restoreError),
     unexpectedErrors: arrayOf(restoreError),
-    checkSql: optional(shape({ ok: bool, rows: num })),
+    checkSql: optional(shape({ ok: bool, rows: num, error: optional(str) })),
     facts: optional(shape({ checked: num, failures: arrayOf(str), platform: arrayOf(str) })),
     platform: optional(str),
     standInRoles: optional(arrayOf(str)),
@@ -97625,10 +98022,10 @@ async function afterRestore(ctx, target) {
         const parts = [];
         let failure;
         if (ctx.settings.checkSql) {
-            const check = await runCheckSql(client, ctx.settings.checkSql);
-            parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.rows} row(s) ❌`}`, '');
+            const check = await runCheckSql(client, ctx.settings.checkSql, ctx.secrets);
+            parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.error ? `failed: ${check.error}` : `${check.rows} row(s)`} ❌`}`, '');
             if (!check.ok)
-                failure = `check-sql returned ${check.rows} row(s)`;
+                failure = check.error ? `check-sql failed: ${check.error}` : `check-sql returned ${check.rows} row(s)`;
         }
         const reference = await newestBackupBefore(ctx, target);
         if (!reference) {
@@ -97682,6 +98079,8 @@ function rowsTable(before, now) {
 
 
 
+
+
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -97689,12 +98088,22 @@ function restoreTarget(ctx) {
     const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url');
     if (!target.database)
         throw new InputError('target-database-url', 'must name a database');
-    if (ctx.settings.tables.some(t => /[*?"]/.test(t)))
-        throw new InputError('tables', 'restore takes exact table names (schema.table), not patterns');
+    restoreTables(ctx);
     if (ctx.settings.confirm !== target.database) {
         throw new InputError('confirm', `must equal the target database name "${target.database}" to restore into it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`);
     }
     return target;
+}
+/** restore's `tables`: exact names (SQL quoting), the same for the safety snapshot and the restore. */
+function restoreTables(ctx) {
+    return ctx.settings.tables.map(text => {
+        try {
+            return parseTableName(text);
+        }
+        catch (error) {
+            throw new InputError('tables', `restore takes exact table names, not patterns: ${errorMessage(error)}`);
+        }
+    });
 }
 /**
  * Restores a backup into a real database: a safety snapshot of the target first
@@ -97714,7 +98123,8 @@ async function restore(ctx) {
     try {
         let safetyBackupId;
         if (ctx.settings.safetySnapshot) {
-            const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables };
+            // Each exact name as a pg_dump pattern that matches only itself (quoted: no folding, no wildcards).
+            const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: restoreTables(ctx).map(qualifiedName) };
             const snapshotCtx = {
                 ...ctx,
                 settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
@@ -97725,16 +98135,16 @@ async function restore(ctx) {
         const supabase = await isSupabaseTarget(ctx, client);
         ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''}`);
         const started = Date.now();
-        const tables = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
+        const tables = restoreTables(ctx);
         const { errors, plan } = await withDumpOnDisk(storage, manifest, { keys: decryptionKeys(ctx), secrets: ctx.secrets }, async (file) => {
             if (tables.length > 0)
-                return { errors: await replaceTables(ctx, tools, file, target, client, tables), plan: undefined };
+                return { errors: await replaceTables(ctx, tools, file, target, client, tables, manifest.tables), plan: undefined };
             const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: ctx.settings.clean }, file);
             const restoring = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file };
             return { plan, errors: await restoreArchive({ ...restoring, ...plan.restore }) };
         });
         const restoreSeconds = (Date.now() - started) / 1000;
-        const restored = tables.length > 0 ? manifest.tables.filter(t => tables.some(([schema, table]) => t.schema === schema && t.table === table)) : undefined;
+        const restored = tables.length > 0 ? manifest.tables.filter(t => tables.some(n => t.schema === n.schema && t.table === n.table)) : undefined;
         const proof = await prove(client, manifest, { supabase, tables: restored });
         const result = {
             manifest,
@@ -97759,7 +98169,7 @@ async function restore(ctx) {
         return result;
     }
     finally {
-        await client.end().catch(() => undefined);
+        await client_close(client);
     }
 }
 /**
@@ -97767,17 +98177,19 @@ async function restore(ctx) {
  * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
  * as a cross product). Any error rolls everything back.
  */
-async function replaceTables(ctx, tools, file, target, client, names) {
+async function replaceTables(ctx, tools, file, target, client, names, known) {
     const listing = await listArchive(tools, file);
-    const wanted = names.map(([schema, table]) => {
-        const found = [...listing.entries].find(([, e]) => e.desc === 'TABLE DATA' && e.schema === schema && e.tag === table);
+    const entries = [...listing.entries.values()];
+    const wanted = names.map(name => {
+        const found = tableData(entries, name, known);
         if (!found)
-            throw new InputError('tables', `${schema}.${table} has no data in backup`);
-        return listing.text.split('\n').find(line => line.startsWith(`${found[0]};`));
+            throw new InputError('tables', `${qualifiedName(name)} has no data in the backup`);
+        // A -L list needs only each line's dump id.
+        return `${found.dumpId};`;
     });
     const list = (0,external_node_path_.join)((0,external_node_path_.dirname)(file), 'tables.list');
     await (0,promises_.writeFile)(list, wanted.join('\n') + '\n');
-    const qualified = names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`);
+    const qualified = names.map(qualifiedName);
     const triggers = await triggersOff(client, qualified);
     const chain = chain_startChain([
         { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
@@ -97787,6 +98199,7 @@ async function replaceTables(ctx, tools, file, target, client, names) {
             command: tools.bin('psql'),
             args: [
                 '--no-password',
+                `--dbname=${libpqConninfo(target)}`,
                 '--quiet',
                 '--no-psqlrc',
                 '--single-transaction',
@@ -97967,6 +98380,8 @@ function readSettings(host) {
         excludeSchemas: list(get('exclude-schemas')),
         tables: list(get('tables')),
         excludeTables: list(get('exclude-tables')),
+        largeObjects: inputs_bool(get, 'large-objects', true),
+        lockTimeoutMs: elapsedMs(get, 'lock-timeout', '5min'),
         roles: inputs_bool(get, 'roles', false),
         compression,
         compressionLevel: readLevel(get, compression),
@@ -98118,7 +98533,7 @@ function optionalDuration(get, name, options) {
 }
 /** An age limit or timeout as milliseconds: the duration grammar with minutes, calendar units counted back from now. */
 function elapsedMs(get, name, fallback) {
-    return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback), new Date());
+    return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback, { allowMinutes: true }), new Date());
 }
 /** A keep-* count: a whole number, or unlimited (also restic's -1) for "every unit". */
 function optionalCount(get, name) {
@@ -98314,9 +98729,18 @@ class Secrets {
         return redactUrls(out);
     }
 }
-/** Hides the password of any connection URL, including ones we were never told about. */
+/**
+ * Hides the password of anything URL-like, including URLs we were never told about and
+ * ones a parser split wrongly: `scheme://user:password@` and `user:password@host`, the
+ * password being anything up to the `@` (an unencoded `/` included) but spaces, quotes and
+ * braces (and, without a scheme, commas), so that JSON holding a time or a URL and, later, a
+ * user@host is left alone. The placeholder `password` in our own help texts stays readable.
+ */
 function redactUrls(text) {
-    return text.replace(/\b(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/gi, '$1:***@');
+    const mask = (whole, user, password) => (password === 'password' ? whole : `${user}:***@`);
+    return text
+        .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):([^@\s"'<>{}]*)@/gi, mask)
+        .replace(/(?<![^\s"'(=,;<])([^:@/\s"'(),;<]+):(?!\/\/)([^@\s"',<>{}]+)@(?=[\w[])/g, mask);
 }
 
 ;// CONCATENATED MODULE: ./src/storage/artifact.ts
@@ -98358,11 +98782,14 @@ class ArtifactStorage {
         const client = await this.uploader();
         await client.uploadArtifact(artifactName(key), files, staging.root, { retentionDays: this.retentionDays });
         await (0,promises_.rm)(staging.root, { recursive: true, force: true });
+        forgetTempDir(staging.root);
         this.staging = undefined;
     }
     async discard() {
-        if (this.staging)
+        if (this.staging) {
             await (0,promises_.rm)(this.staging.root, { recursive: true, force: true });
+            forgetTempDir(this.staging.root);
+        }
         this.staging = undefined;
     }
     get() {
@@ -98403,6 +98830,8 @@ function openStorages(settings, env) {
 
 
 
+
+
 /** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
 const SECRET_INPUTS = [
     'database-url',
@@ -98429,21 +98858,43 @@ async function execute(host, now = () => new Date(), sleep = realSleep) {
         if (word.startsWith('AGE-SECRET-KEY-'))
             secrets.add(word);
     const safe = redactingHost(host, secrets);
+    const work = (async () => {
+        try {
+            const settings = readSettings(safe);
+            const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep };
+            const outputs = await COMMAND_RUNNERS[settings.command](ctx);
+            for (const [name, value] of Object.entries(outputs))
+                safe.output(name, value);
+            return undefined;
+        }
+        catch (error) {
+            if (error instanceof CancelledError || cancelSignal.aborted)
+                return cancelledMessage();
+            if (error instanceof InputError || error instanceof BackupError)
+                return secrets.redact(errorMessage(error));
+            // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+            safe.debug(error instanceof Error && error.stack ? error.stack : String(error));
+            return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`);
+        }
+    })();
+    // A cancelled command fails however it ends: once everything is stopped and removed,
+    // it gets a moment to unwind (its own cleanup), then the run is reported as cancelled.
+    const finished = new AbortController();
+    const cancelled = whenCancelled(finished.signal).then(async () => {
+        await Promise.race([work, (0,external_node_timers_promises_namespaceObject.setTimeout)(UNWIND_MS)]);
+        return cancelledMessage();
+    });
     try {
-        const settings = readSettings(safe);
-        const ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep };
-        const outputs = await COMMAND_RUNNERS[settings.command](ctx);
-        for (const [name, value] of Object.entries(outputs))
-            safe.output(name, value);
-        return undefined;
+        return await Promise.race([work, cancelled]);
     }
-    catch (error) {
-        if (error instanceof InputError || error instanceof BackupError)
-            return secrets.redact(errorMessage(error));
-        // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
-        safe.debug(error instanceof Error && error.stack ? error.stack : String(error));
-        return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`);
+    finally {
+        finished.abort();
     }
+}
+const UNWIND_MS = 1500;
+function cancelledMessage() {
+    const { signal } = cancelSignal.reason;
+    return `Cancelled by ${signal}: every program was stopped, uploads were aborted and temporary files removed; nothing more was written`;
 }
 const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
 /** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
@@ -98462,6 +98913,7 @@ function redactingHost(host, secrets) {
 ;// CONCATENATED MODULE: ./src/main.ts
 
 
+
 /** The GitHub Actions host: inputs, outputs, masking and the job summary via @actions/core. */
 const actionsHost = {
     input: name => core/* getInput */.V4(name),
@@ -98478,9 +98930,13 @@ const actionsHost = {
 };
 /** The action's entry point; the only place a step is marked failed. */
 async function main_run(host = actionsHost) {
+    handleSignals();
     const failure = await execute(host);
     if (failure !== undefined)
         core/* setFailed */.C1(failure);
+    // A cancelled run may still hold sockets of the work it abandoned: leave now, failed.
+    if (cancelSignal.aborted)
+        process.exit(1);
 }
 
 ;// CONCATENATED MODULE: ./src/index.ts

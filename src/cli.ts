@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { cancelSignal, handleSignals, type CancelledError } from './cancel.js'
 import { execute } from './execute.js'
 import { cliHost, parseArgs, USAGE } from './cli-args.js'
 import { keygen } from './keygen.js'
@@ -26,11 +27,14 @@ async function main(): Promise<void> {
     }
     return
   }
+  handleSignals()
   const failure = await execute(cliHost(flags, process.env))
   if (failure !== undefined) {
     process.stderr.write(`error: ${failure}\n`)
     process.exitCode = 1
   }
+  // As a shell reports a job killed by the signal (130 for SIGINT, 143 for SIGTERM), without waiting for abandoned sockets.
+  if (cancelSignal.aborted) process.exit((cancelSignal.reason as CancelledError).signal === 'SIGINT' ? 130 : 143)
 }
 
 void main()

@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises'
+import { CancelledError, cancelSignal, whenCancelled } from './cancel.js'
 import { COMMAND_RUNNERS } from './commands/index.js'
 import type { Context } from './commands/context.js'
 import { BackupError, errorMessage, InputError } from './errors.js'
@@ -30,18 +32,40 @@ export async function execute(host: Host, now: () => Date = () => new Date(), sl
   // Each private key on its own too: an identity file holds them among comments.
   for (const word of host.input('encryption-private-key').split(/\s+/)) if (word.startsWith('AGE-SECRET-KEY-')) secrets.add(word)
   const safe = redactingHost(host, secrets)
+  const work = (async () => {
+    try {
+      const settings = readSettings(safe)
+      const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep }
+      const outputs = await COMMAND_RUNNERS[settings.command](ctx)
+      for (const [name, value] of Object.entries(outputs)) safe.output(name, value)
+      return undefined
+    } catch (error) {
+      if (error instanceof CancelledError || cancelSignal.aborted) return cancelledMessage()
+      if (error instanceof InputError || error instanceof BackupError) return secrets.redact(errorMessage(error))
+      // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+      safe.debug(error instanceof Error && error.stack ? error.stack : String(error))
+      return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`)
+    }
+  })()
+  // A cancelled command fails however it ends: once everything is stopped and removed,
+  // it gets a moment to unwind (its own cleanup), then the run is reported as cancelled.
+  const finished = new AbortController()
+  const cancelled = whenCancelled(finished.signal).then(async () => {
+    await Promise.race([work, delay(UNWIND_MS)])
+    return cancelledMessage()
+  })
   try {
-    const settings = readSettings(safe)
-    const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep }
-    const outputs = await COMMAND_RUNNERS[settings.command](ctx)
-    for (const [name, value] of Object.entries(outputs)) safe.output(name, value)
-    return undefined
-  } catch (error) {
-    if (error instanceof InputError || error instanceof BackupError) return secrets.redact(errorMessage(error))
-    // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
-    safe.debug(error instanceof Error && error.stack ? error.stack : String(error))
-    return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`)
+    return await Promise.race([work, cancelled])
+  } finally {
+    finished.abort()
   }
+}
+
+const UNWIND_MS = 1500
+
+function cancelledMessage(): string {
+  const { signal } = cancelSignal.reason as CancelledError
+  return `Cancelled by ${signal}: every program was stopped, uploads were aborted and temporary files removed; nothing more was written`
 }
 
 const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))

@@ -44,6 +44,8 @@ export interface Settings {
   excludeSchemas: string[]
   tables: string[]
   excludeTables: string[]
+  largeObjects: boolean
+  lockTimeoutMs: number
   roles: boolean
   compression: Compression
   compressionLevel?: number
@@ -143,6 +145,8 @@ export function readSettings(host: Host): Settings {
     excludeSchemas: list(get('exclude-schemas')),
     tables: list(get('tables')),
     excludeTables: list(get('exclude-tables')),
+    largeObjects: bool(get, 'large-objects', true),
+    lockTimeoutMs: elapsedMs(get, 'lock-timeout', '5min'),
     roles: bool(get, 'roles', false),
     compression,
     compressionLevel: readLevel(get, compression),
@@ -298,7 +302,7 @@ function optionalDuration(get: (n: string) => string, name: string, options?: Du
 
 /** An age limit or timeout as milliseconds: the duration grammar with minutes, calendar units counted back from now. */
 function elapsedMs(get: (n: string) => string, name: string, fallback: string): number {
-  return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback), new Date())
+  return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback, { allowMinutes: true }), new Date())
 }
 
 /** A keep-* count: a whole number, or unlimited (also restic's -1) for "every unit". */

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { cancelSignal, handleSignals } from './cancel.js'
 import { execute } from './execute.js'
 import type { Host } from './host.js'
 
@@ -18,6 +19,9 @@ export const actionsHost: Host = {
 
 /** The action's entry point; the only place a step is marked failed. */
 export async function run(host: Host = actionsHost): Promise<void> {
+  handleSignals()
   const failure = await execute(host)
   if (failure !== undefined) core.setFailed(failure)
+  // A cancelled run may still hold sockets of the work it abandoned: leave now, failed.
+  if (cancelSignal.aborted) process.exit(1)
 }

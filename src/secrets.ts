@@ -31,7 +31,16 @@ export class Secrets {
   }
 }
 
-/** Hides the password of any connection URL, including ones we were never told about. */
+/**
+ * Hides the password of anything URL-like, including URLs we were never told about and
+ * ones a parser split wrongly: `scheme://user:password@` and `user:password@host`, the
+ * password being anything up to the `@` (an unencoded `/` included) but spaces, quotes and
+ * braces (and, without a scheme, commas), so that JSON holding a time or a URL and, later, a
+ * user@host is left alone. The placeholder `password` in our own help texts stays readable.
+ */
 export function redactUrls(text: string): string {
-  return text.replace(/\b(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/gi, '$1:***@')
+  const mask = (whole: string, user: string, password: string) => (password === 'password' ? whole : `${user}:***@`)
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*):([^@\s"'<>{}]*)@/gi, mask)
+    .replace(/(?<![^\s"'(=,;<])([^:@/\s"'(),;<]+):(?!\/\/)([^@\s"',<>{}]+)@(?=[\w[])/g, mask)
 }

@@ -2,8 +2,8 @@
  * Runs the action two ways: in-process through execute() with a recording Host,
  * and as the runner does (node dist/index.js, INPUT_* env, GITHUB_OUTPUT/GITHUB_STEP_SUMMARY files).
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -63,7 +63,14 @@ export interface DistRun {
 
 /** The built action as the runner starts it. */
 export async function runDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<DistRun> {
+  return startDist(inputs, env).done
+}
+
+/** Starts the built action (to signal it while it runs); RUNNER_TEMP is a fresh folder inside `runnerDir`. */
+export function startDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; runnerTemp: string; done: Promise<DistRun> } {
   const dir = mkdtempSync(join(tmpdir(), 'pgb-runner-'))
+  const runnerTemp = join(dir, 'temp')
+  mkdirSync(runnerTemp)
   const outputFile = join(dir, 'output')
   const summaryFile = join(dir, 'summary')
   writeFileSync(outputFile, '')
@@ -76,16 +83,22 @@ export async function runDist(inputs: Record<string, string>, env: NodeJS.Proces
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     GITHUB_ACTIONS: 'true',
-    RUNNER_TEMP: dir
+    RUNNER_TEMP: runnerTemp
   }
   delete childEnv.NODE_OPTIONS
   const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', d => (stdout += d))
-  child.stderr.on('data', d => (stderr += d))
-  const code = await new Promise<number | null>(res => child.on('close', res))
-  return { code, stdout, stderr, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') }
+  child.stdout!.on('data', d => (stdout += d))
+  child.stderr!.on('data', d => (stderr += d))
+  const done = new Promise<number | null>(res => child.on('close', res)).then(code => ({
+    code,
+    stdout,
+    stderr,
+    outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
+    summary: readFileSync(summaryFile, 'utf8')
+  }))
+  return { child, runnerTemp, done }
 }
 
 /** GITHUB_OUTPUT holds `name<<DELIMITER\nvalue\nDELIMITER` blocks. */

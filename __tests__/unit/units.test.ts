@@ -6,7 +6,7 @@ import { parseArgs } from '../../src/cli-args.js'
 import { parseConnection, sameDatabase } from '../../src/postgres/connection.js'
 import { selectsTable } from '../../src/postgres/patterns.js'
 import { classifyErrors } from '../../src/postgres/restore.js'
-import { parseToc, tocById } from '../../src/postgres/toc.js'
+import { isFor, parseToc, tocById } from '../../src/postgres/toc.js'
 import { parseToolVersion } from '../../src/postgres/tools.js'
 import { Secrets } from '../../src/secrets.js'
 
@@ -92,7 +92,15 @@ describe('archive checks', () => {
   test('pg_restore --list parses, multi-word kinds included', () => {
     const toc = parseToc(listing)
     expect(toc.map(e => e.desc)).toEqual(['TABLE', 'TABLE DATA', 'TABLE DATA', 'CONSTRAINT', 'INDEX', 'FK CONSTRAINT', 'ROW SECURITY', 'POLICY'])
-    expect(toc[7]).toEqual({ desc: 'POLICY', schema: 'public', tag: 'orders orders_read', owner: 'postgres' })
+    expect(toc[7]).toEqual({
+      dumpId: 3361,
+      desc: 'POLICY',
+      names: 'public orders orders_read postgres',
+      schema: 'public',
+      tag: 'orders orders_read',
+      owner: 'postgres'
+    })
+    expect(isFor(toc[7], 'public', 'orders orders_read')).toBe(true)
   })
 
   test('a matching archive passes; missing tables, policies and empty critical tables fail', () => {

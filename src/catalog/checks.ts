@@ -1,5 +1,5 @@
 import type { Manifest } from '../model/manifest.js'
-import { count, tablesWithData, type TocEntry } from '../postgres/toc.js'
+import { count, isFor, tableData, type TocEntry } from '../postgres/toc.js'
 
 /** One line of a verify or drill report. */
 export interface Check {
@@ -13,9 +13,8 @@ const qualified = (t: { schema: string; table: string }) => `${t.schema}.${t.tab
 /** Compares an archive's table of contents with what the manifest says was dumped (pure). */
 export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: string[]): Check[] {
   const checks: Check[] = []
-  const withData = tablesWithData(toc)
   if (manifest.scope !== 'schema') {
-    const missing = manifest.tables.filter(t => !withData.has(qualified(t))).map(qualified)
+    const missing = manifest.tables.filter(t => !tableData(toc, t, manifest.tables)).map(qualified)
     checks.push({
       name: 'tables',
       ok: missing.length === 0,
@@ -26,7 +25,7 @@ export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: s
     const problems = criticalTables.flatMap(name => {
       const full = name.includes('.') ? name : `public.${name}`
       const counted = manifest.tables.find(t => qualified(t) === full)
-      if (!withData.has(full) || !counted) return [`${full} is not in the backup`]
+      if (!counted || !tableData(toc, counted, manifest.tables)) return [`${full} is not in the backup`]
       return counted.rows > 0 ? [] : [`${full} had no rows`]
     })
     checks.push({
@@ -35,15 +34,29 @@ export function tocChecks(manifest: Manifest, toc: TocEntry[], criticalTables: s
       detail: problems.length === 0 ? `${criticalTables.join(', ')} present with rows` : problems.join('; ')
     })
   }
+  if (manifest.largeObjects !== undefined) {
+    // One BLOB (later LARGE OBJECT) entry each; pg_dump 17 groups them into BLOB METADATA entries (up to 1000 each).
+    const listed = count(toc, 'BLOB', 'LARGE OBJECT')
+    const grouped = count(toc, 'BLOB METADATA') > 0
+    const data = count(toc, 'BLOBS') > 0
+    const ok = manifest.largeObjects === 0 || (data && (grouped || listed === manifest.largeObjects))
+    checks.push({
+      name: 'large objects',
+      ok,
+      detail: `${grouped ? 'large objects' : `${listed} of ${manifest.largeObjects} large objects`}${data ? ' with their data' : ''} in the archive`
+    })
+  }
   const facts = manifest.schemaFacts
   if (facts && manifest.scope !== 'data') {
-    const rls = new Set(toc.filter(e => e.desc === 'ROW SECURITY').map(e => `${e.schema}.${e.tag}`))
-    const lostRls = facts.rlsTables.filter(t => !rls.has(t))
+    const rls = toc.filter(e => e.desc === 'ROW SECURITY')
+    // rlsTables holds "schema.table"; either name may hold dots itself, so try every split.
+    const hasRls = (name: string) => [...name.matchAll(/\./g)].some(dot => rls.some(e => isFor(e, name.slice(0, dot.index), name.slice((dot.index ?? 0) + 1))))
+    const lostRls = facts.rlsTables.filter(t => !hasRls(t))
     const policies = count(toc, 'POLICY')
     checks.push({
       name: 'row level security',
       ok: lostRls.length === 0 && policies === facts.policies,
-      detail: `${rls.size} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
+      detail: `${rls.length} table(s) with RLS, ${policies} of ${facts.policies} policies${lostRls.length ? `; RLS missing on ${lostRls.join(', ')}` : ''}`
     })
     const indexes = count(toc, 'INDEX')
     const constraints = count(toc, 'CONSTRAINT', 'FK CONSTRAINT')

@@ -11,12 +11,12 @@ import { publish } from '../pipeline/publish.js'
 import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL } from '../pipeline/stages.js'
 import { encryptedExtension, encryptionMode, encryptionRecord, encryptStep } from '../pipeline/encryption.js'
 import type { Writable } from 'node:stream'
-import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
-import { childEnv, libpqEnv, type Connection } from '../postgres/connection.js'
+import { close, connect, quoteIdentIfNeeded, serverVersion, type SqlClient } from '../postgres/client.js'
+import { childEnv, libpqConninfo, libpqEnv, type Connection } from '../postgres/connection.js'
 import { safeRolesSql } from '../postgres/roles.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
 import { collectFacts } from '../postgres/facts.js'
-import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
+import { countLargeObjects, countRows, listTables, lockHolders, schemaFacts, type LockHolder } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
@@ -74,7 +74,10 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     // The dump and the row counts share one snapshot, so a drill can prove every row came back.
     // The session idles in its transaction while pg_dump runs: server timeouts must not end it,
     // and counts must see every row (as pg_dump does, RLS off: fail rather than count a subset).
-    await client.query('SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0; SET row_security = off')
+    // Locks are awaited no longer than lock-timeout, like pg_dump's.
+    await client.query(
+      `SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = ${settings.lockTimeoutMs}; SET row_security = off`
+    )
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
@@ -108,11 +111,24 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       const dump: Stage = {
         name: 'pg_dump',
         command: tools.bin('pg_dump'),
-        args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
+        args: [
+          ...pgDumpArgs({
+            ...filters,
+            format: settings.format,
+            scope: settings.scope,
+            snapshot,
+            largeObjects: settings.largeObjects,
+            lockWaitMs: settings.lockTimeoutMs
+          }),
+          `--dbname=${libpqConninfo(conn)}`
+        ],
         env
       }
       const dataFile = dataFileName(id, settings.format, ext, encryptedExt)
-      const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
+      const withData = settings.scope !== 'schema'
+      const counting = withData ? countRows(client, tables) : Promise.resolve([])
+      const largeObjects = withData && settings.largeObjects ? countLargeObjects(client) : Promise.resolve(undefined)
+      largeObjects.catch(() => undefined)
       const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
       counting.catch(() => undefined)
       facts.catch(() => undefined)
@@ -120,7 +136,10 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
         // Small enough to read whole: made safe to run on any server before it is stored.
-        const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
+        const rolesDump = await run(tools.bin('pg_dumpall'), [...pgDumpallRolesArgs(), `--dbname=${libpqConninfo(conn)}`], {
+          env: childEnv(env),
+          maxBuffer: 64 * 1024 * 1024
+        })
         const rolesFile = rolesFileName(id, ext, encryptedExt)
         const cat: Stage = { name: 'cat', command: 'cat', args: [] }
         result.push({
@@ -129,7 +148,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
           ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
         })
       }
-      return { objects: result, counts: await counting, facts: await facts }
+      return { objects: result, counts: await counting, largeObjects: await largeObjects, facts: await facts }
     })
     await client.query('COMMIT')
     // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
@@ -153,6 +172,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       encryption: encryptionRecord(encryption),
       objects: dumped.objects,
       tables: dumped.counts,
+      largeObjects: dumped.largeObjects,
       schemaFacts: { ...dumped.facts, catalog },
       files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
       github: githubContext(host.env),
@@ -174,11 +194,43 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files }
   } catch (error) {
     if (!published) await discardPartial(ctx, name, id)
-    throw error
+    throw await explainLockWait(error, conn, ctx.settings.lockTimeoutMs)
   } finally {
     listing?.stop()
-    await client.end().catch(() => undefined)
+    await close(client)
   }
+}
+
+/**
+ * pg_dump (--lock-wait-timeout, reported as a statement timeout on its LOCK TABLE) or the
+ * row counts (lock_timeout) gave up waiting for a table: name it and who holds it.
+ */
+async function explainLockWait(error: unknown, conn: Connection, lockTimeoutMs: number): Promise<unknown> {
+  const message = errorMessage(error)
+  if (!/canceling statement due to (lock|statement) timeout/.test(message)) return error
+  const locked = /LOCK TABLE (\S+) IN ACCESS SHARE MODE/.exec(message)?.[1]
+  if (/statement timeout/.test(message) && !locked) return error
+  let holders: LockHolder[] = []
+  try {
+    const client = await connect(conn)
+    try {
+      holders = await lockHolders(client)
+    } finally {
+      await close(client)
+    }
+  } catch {
+    // The explanation is a bonus; the failure stands without it.
+  }
+  const named = holders.filter(h => `${quoteIdentIfNeeded(h.schema)}.${quoteIdentIfNeeded(h.table)}` === locked)
+  const who = (named.length > 0 ? named : holders).map(
+    h => `${h.schema}.${h.table} is locked by session ${h.pid} (application "${h.application}", query: ${h.query})`
+  )
+  return new BackupError(
+    `Gave up waiting for a table lock after lock-timeout (${lockTimeoutMs / 1000} s)${locked ? ` on ${locked}` : ''}: ${
+      who.length > 0 ? who.join('; ') : 'the server did not say which session holds it'
+    }. Run the backup when that session is done, or raise lock-timeout.`,
+    { cause: error }
+  )
 }
 
 /** Removes whatever this failed run stored, before its manifest was written. */

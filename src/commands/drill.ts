@@ -1,16 +1,17 @@
 import { resolveBackup } from '../catalog/catalog.js'
 import { dataObject, layout } from '../catalog/manifest.js'
 import { type Manifest } from '../model/manifest.js'
-import { BackupError, InputError } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { readBack, withDumpOnDisk } from '../pipeline/readback.js'
-import { connect, type SqlClient } from '../postgres/client.js'
+import { close, connect, withoutTimeouts, type SqlClient } from '../postgres/client.js'
 import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
 import { PLATFORM_SCHEMAS } from '../postgres/platform.js'
 import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
+import type { Secrets } from '../secrets.js'
 import { errorReasons, listReasons, prove, proofFailures, type Proof } from './prove.js'
 import { isSupabaseTarget, planRestore, type RestorePlan } from './restore-plan.js'
 import { configuredSetName, decryptionKeys, readableStorage, readableStorages, type Context } from './context.js'
@@ -49,6 +50,8 @@ export async function drill(ctx: Context): Promise<DrillReport> {
 
   const client = await connect(target)
   try {
+    // A scratch database may carry statement/idle timeouts: the drill's own queries must not be cut short (pg_restore resets them too).
+    await withoutTimeouts(client)
     const supabase = await isSupabaseTarget(ctx, client)
     await refuseNonEmpty(client, target, supabase)
     ctx.host.info(
@@ -58,7 +61,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
     const { errors, plan } = await restoreInto(ctx, manifest, target, tools, client, supabase)
     const restoreSeconds = (Date.now() - started) / 1000
     const proof = await prove(client, manifest, { supabase })
-    const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined
+    const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql, ctx.secrets) : undefined
     const unexpectedErrors = errors.filter(e => !e.expected)
     const files = manifest.files ? await drillBackupFiles(ctx, readableStorage(ctx), manifest.name, manifest.id, client) : undefined
     const report: DrillReport = {
@@ -85,7 +88,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
     if (!report.passed) throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report, proof)}`)
     return report
   } finally {
-    await client.end().catch(() => undefined)
+    await close(client)
   }
 }
 
@@ -131,16 +134,22 @@ async function restoreInto(
   })
 }
 
-export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
-  const result = await client.query(sql)
-  const last = Array.isArray(result) ? result[result.length - 1] : result
-  const rows = last.rowCount ?? last.rows.length
-  return { ok: rows === 0, rows }
+/** check-sql passes when it returns no rows; an error fails it, and the report keeps the error. */
+export async function runCheckSql(client: SqlClient, sql: string, secrets: Secrets): Promise<NonNullable<DrillReport['checkSql']>> {
+  try {
+    const result = await client.query(sql)
+    const last = Array.isArray(result) ? result[result.length - 1] : result
+    const rows = last.rowCount ?? last.rows.length
+    return { ok: rows === 0, rows }
+  } catch (error) {
+    return { ok: false, rows: 0, error: secrets.redact(errorMessage(error)) }
+  }
 }
 
 function failureReasons(report: DrillReport, proof: Proof): string {
   const reasons = [...errorReasons(report.unexpectedErrors), ...proofFailures(proof)]
-  if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
+  if (report.checkSql?.error) reasons.push(`check-sql failed: ${report.checkSql.error}`)
+  else if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
   if (report.files && !report.files.passed) reasons.push(describeFilesFailure(report.files))
   return listReasons(reasons)
 }

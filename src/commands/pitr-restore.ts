@@ -114,9 +114,9 @@ async function afterRestore(ctx: Context, target: Date): Promise<{ summary: stri
     const parts: string[] = []
     let failure: string | undefined
     if (ctx.settings.checkSql) {
-      const check = await runCheckSql(client, ctx.settings.checkSql)
-      parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.rows} row(s) ❌`}`, '')
-      if (!check.ok) failure = `check-sql returned ${check.rows} row(s)`
+      const check = await runCheckSql(client, ctx.settings.checkSql, ctx.secrets)
+      parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.error ? `failed: ${check.error}` : `${check.rows} row(s)`} ❌`}`, '')
+      if (!check.ok) failure = check.error ? `check-sql failed: ${check.error}` : `check-sql returned ${check.rows} row(s)`
     }
     const reference = await newestBackupBefore(ctx, target)
     if (!reference) {

@@ -4,7 +4,7 @@ import type { FactsResult, RestoreError, TableResult } from '../model/drill-repo
 import type { Manifest, TableCount } from '../model/manifest.js'
 import type { SqlClient } from '../postgres/client.js'
 import { collectFacts } from '../postgres/facts.js'
-import { countRows, type TableRef } from '../postgres/inventory.js'
+import { countLargeObjects, countRows, type TableRef } from '../postgres/inventory.js'
 import { revokeExtraGrants } from '../postgres/privileges.js'
 
 /** What a drill or restore proved about the target, against the manifest. */
@@ -33,6 +33,10 @@ export async function prove(client: SqlClient, manifest: Manifest, options: Prov
   await client.query('SET row_security = off')
   const counted = options.tables ?? manifest.tables
   const mismatches = (await compareCounts(client, counted)).filter(m => !isPlatformTable(m.table, options.supabase))
+  if (manifest.largeObjects !== undefined && !options.tables) {
+    const restored = await countLargeObjects(client)
+    if (restored !== manifest.largeObjects) mismatches.push({ table: 'pg_largeobject_metadata', expected: manifest.largeObjects, actual: restored })
+  }
   const recorded = manifest.schemaFacts?.catalog
   if (!recorded || manifest.scope === 'data' || options.tables) return { mismatches, revoked: [] }
 

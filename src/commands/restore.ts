@@ -2,11 +2,14 @@ import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { resolveBackup } from '../catalog/catalog.js'
 import type { RestoreError } from '../model/drill-report.js'
-import { BackupError, InputError } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import { startChain } from '../pipeline/chain.js'
 import { withDumpOnDisk } from '../pipeline/readback.js'
-import { connect, quoteIdent, type SqlClient } from '../postgres/client.js'
-import { describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
+import { close, connect, quoteIdent, type SqlClient } from '../postgres/client.js'
+import { describeConnection, libpqConninfo, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
+import type { TableRef } from '../postgres/inventory.js'
+import { parseTableName, qualifiedName } from '../postgres/names.js'
+import { tableData } from '../postgres/toc.js'
 import { listArchive, restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { expectedByKind, restoreSummary, type RestoreResult } from '../report/summary.js'
@@ -21,7 +24,7 @@ export function restoreTarget(ctx: Context): Connection {
   if (!ctx.settings.targetDatabaseUrl) throw new InputError('target-database-url', 'is required: the database to restore into')
   const target = parseConnection(ctx.settings.targetDatabaseUrl, {}, ctx.secrets, 'target-database-url')
   if (!target.database) throw new InputError('target-database-url', 'must name a database')
-  if (ctx.settings.tables.some(t => /[*?"]/.test(t))) throw new InputError('tables', 'restore takes exact table names (schema.table), not patterns')
+  restoreTables(ctx)
   if (ctx.settings.confirm !== target.database) {
     throw new InputError(
       'confirm',
@@ -29,6 +32,17 @@ export function restoreTarget(ctx: Context): Connection {
     )
   }
   return target
+}
+
+/** restore's `tables`: exact names (SQL quoting), the same for the safety snapshot and the restore. */
+function restoreTables(ctx: Context): TableRef[] {
+  return ctx.settings.tables.map(text => {
+    try {
+      return parseTableName(text)
+    } catch (error) {
+      throw new InputError('tables', `restore takes exact table names, not patterns: ${errorMessage(error)}`)
+    }
+  })
 }
 
 /**
@@ -49,7 +63,8 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   try {
     let safetyBackupId: string | undefined
     if (ctx.settings.safetySnapshot) {
-      const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables }
+      // Each exact name as a pg_dump pattern that matches only itself (quoted: no folding, no wildcards).
+      const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: restoreTables(ctx).map(qualifiedName) }
       const snapshotCtx: Context = {
         ...ctx,
         settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
@@ -61,15 +76,15 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
     const supabase = await isSupabaseTarget(ctx, client)
     ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''}`)
     const started = Date.now()
-    const tables = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
+    const tables = restoreTables(ctx)
     const { errors, plan } = await withDumpOnDisk(storage, manifest, { keys: decryptionKeys(ctx), secrets: ctx.secrets }, async file => {
-      if (tables.length > 0) return { errors: await replaceTables(ctx, tools, file, target, client, tables), plan: undefined }
+      if (tables.length > 0) return { errors: await replaceTables(ctx, tools, file, target, client, tables, manifest.tables), plan: undefined }
       const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: ctx.settings.clean }, file)
       const restoring = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }
       return { plan, errors: await restoreArchive({ ...restoring, ...plan.restore }) }
     })
     const restoreSeconds = (Date.now() - started) / 1000
-    const restored = tables.length > 0 ? manifest.tables.filter(t => tables.some(([schema, table]) => t.schema === schema && t.table === table)) : undefined
+    const restored = tables.length > 0 ? manifest.tables.filter(t => tables.some(n => t.schema === n.schema && t.table === n.table)) : undefined
     const proof = await prove(client, manifest, { supabase, tables: restored })
     const result: RestoreResult = {
       manifest,
@@ -94,7 +109,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
     }
     return result
   } finally {
-    await client.end().catch(() => undefined)
+    await close(client)
   }
 }
 
@@ -109,17 +124,20 @@ async function replaceTables(
   file: string,
   target: Connection,
   client: SqlClient,
-  names: string[][]
+  names: TableRef[],
+  known: TableRef[]
 ): Promise<RestoreError[]> {
   const listing = await listArchive(tools, file)
-  const wanted = names.map(([schema, table]) => {
-    const found = [...listing.entries].find(([, e]) => e.desc === 'TABLE DATA' && e.schema === schema && e.tag === table)
-    if (!found) throw new InputError('tables', `${schema}.${table} has no data in backup`)
-    return listing.text.split('\n').find(line => line.startsWith(`${found[0]};`)) as string
+  const entries = [...listing.entries.values()]
+  const wanted = names.map(name => {
+    const found = tableData(entries, name, known)
+    if (!found) throw new InputError('tables', `${qualifiedName(name)} has no data in the backup`)
+    // A -L list needs only each line's dump id.
+    return `${found.dumpId};`
   })
   const list = join(dirname(file), 'tables.list')
   await writeFile(list, wanted.join('\n') + '\n')
-  const qualified = names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`)
+  const qualified = names.map(qualifiedName)
   const triggers = await triggersOff(client, qualified)
   const chain = startChain(
     [
@@ -130,6 +148,7 @@ async function replaceTables(
         command: tools.bin('psql'),
         args: [
           '--no-password',
+          `--dbname=${libpqConninfo(target)}`,
           '--quiet',
           '--no-psqlrc',
           '--single-transaction',

@@ -28,7 +28,8 @@ export interface DrillReport {
   mismatches: TableResult[]
   expectedErrors: RestoreError[]
   unexpectedErrors: RestoreError[]
-  checkSql?: { ok: boolean; rows: number }
+  /** `error`: check-sql itself failed (the report is stored all the same). */
+  checkSql?: { ok: boolean; rows: number; error?: string }
   /** The schema facts compared with the manifest's (absent for manifests that record none). */
   facts?: FactsResult
   /** What the target carried: supabase (its platform left as it was) or postgres. */
@@ -72,7 +73,7 @@ const DRILL_REPORT_SHAPE = shape({
   mismatches: arrayOf(shape({ table: str, expected: num, actual: optional(num) })),
   expectedErrors: arrayOf(restoreError),
   unexpectedErrors: arrayOf(restoreError),
-  checkSql: optional(shape({ ok: bool, rows: num })),
+  checkSql: optional(shape({ ok: bool, rows: num, error: optional(str) })),
   facts: optional(shape({ checked: num, failures: arrayOf(str), platform: arrayOf(str) })),
   platform: optional(str),
   standInRoles: optional(arrayOf(str)),

@@ -88,6 +88,8 @@ export interface Manifest {
   objects: ManifestObject[]
   /** Row counts taken inside the dump's own snapshot. */
   tables: TableCount[]
+  /** Large objects in the dump, counted in its snapshot (absent: none dumped, or an older manifest). */
+  largeObjects?: number
   schemaFacts?: SchemaFacts
   /** The Storage files snapshot taken with this backup (`<id>.files.json`), so verify can insist on it. */
   files?: { files: number; bytes: number }
@@ -128,6 +130,7 @@ const MANIFEST_SHAPE = shape({
   encryption: optional(shape({ algorithm: oneOf(['openpgp-aes256', 'age-x25519']), recipients: optional(strings) })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
+  largeObjects: optional(num),
   schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) })),
   files: optional(shape({ files: num, bytes: num })),
   tags: optional(strings)

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { Readable, type Writable } from 'node:stream'
+import { spawnTracked } from '../cancel.js'
 import { BackupError } from '../errors.js'
 import { childEnv } from '../postgres/connection.js'
 import type { Secrets } from '../secrets.js'
@@ -58,7 +59,7 @@ export function startChain(stages: Stage[], secrets: Secrets, options: { input?:
     const previous = children[index - 1]
     const stdin = index === 0 ? (options.input ?? 'ignore') : (previous.stdout as Readable)
     const stdout = index === stages.length - 1 && options.outputFd !== undefined ? options.outputFd : 'pipe'
-    const child = spawn(stage.command, stage.args, {
+    const child = spawnTracked(stage.command, stage.args, {
       stdio: [stdin, stdout, 'pipe', ...(stage.fd3 !== undefined ? (['pipe'] as const) : [])],
       env: childEnv(stage.env)
     })

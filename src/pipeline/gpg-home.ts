@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { onCancel } from '../cancel.js'
 import { withTempDir } from '../tempdir.js'
 
 /**
@@ -7,10 +8,13 @@ import { withTempDir } from '../tempdir.js'
  */
 export async function withGpgHome<T>(work: (home: string) => Promise<T>): Promise<T> {
   return withTempDir('gpg', async home => {
+    const killAgent = () => new Promise(resolve => execFile('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], { timeout: 2000 }, resolve))
+    const release = onCancel(killAgent)
     try {
       return await work(home)
     } finally {
-      await new Promise(resolve => execFile('gpgconf', ['--homedir', home, '--kill', 'gpg-agent'], () => resolve(undefined)))
+      release()
+      await killAgent()
     }
   })
 }

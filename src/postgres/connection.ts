@@ -56,6 +56,14 @@ export function parseConnection(url: string, env: NodeJS.ProcessEnv, secrets: Se
   } catch {
     throw new InputError(input, 'is not a valid URL; percent-encode special characters in the password (e.g. @ as %40)')
   }
+  // An unencoded "/", "?" or "#" in the password ends the host part early: what parses is the wrong URL
+  // (e.g. postgres:4/Qx9@host takes "4" for a port); the "@" left in the path or fragment gives it away.
+  if (/@/.test(parsed.pathname + parsed.hash)) {
+    throw new InputError(
+      input,
+      'does not parse as one user:password@host: the password (or user) holds a character URLs reserve; percent-encode it (e.g. / as %2F, # as %23, ? as %3F, @ as %40)'
+    )
+  }
   const password = parsed.password ? safeDecode(parsed.password) : fromEnv.password
   secrets.add(password)
   const conn: Connection = {
@@ -103,6 +111,33 @@ export function libpqEnv(conn: Connection, database = conn.database): Record<str
     if (name) env[name] = value
   }
   return env
+}
+
+/**
+ * A dead peer (a network that stops answering, no RST) is noticed in about a minute:
+ * keepalive probes after 30 s idle, every 10 s, 3 misses; unacknowledged data for 60 s.
+ * The URL's own keepalive parameters win.
+ */
+export const KEEPALIVE_IDLE_SECONDS = 30
+const KEEPALIVES: Record<string, string> = {
+  keepalives: '1',
+  keepalives_idle: String(KEEPALIVE_IDLE_SECONDS),
+  keepalives_interval: '10',
+  keepalives_count: '3',
+  tcp_user_timeout: '60000'
+}
+
+/**
+ * The --dbname a libpq program gets: a connection string with the database and the
+ * keepalive settings (libpq reads those from no environment variable). No password:
+ * that travels in the environment (libpqEnv).
+ */
+export function libpqConninfo(conn: Connection, database = conn.database): string {
+  const params: Record<string, string> = { ...(database ? { dbname: database } : {}), ...KEEPALIVES }
+  for (const [key, value] of Object.entries(conn.params)) if (key in KEEPALIVES) params[key] = value
+  return Object.entries(params)
+    .map(([key, value]) => `${key}='${value.replace(/[\\']/g, c => `\\${c}`)}'`)
+    .join(' ')
 }
 
 /** user@host:port/database, for logs and summaries. */

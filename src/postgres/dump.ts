@@ -5,6 +5,10 @@ export interface DumpOptions extends TableFilters {
   format: Format
   scope: Scope
   snapshot?: string
+  /** Large objects in or out; pg_dump's own default drops them silently when -n/-t are used. */
+  largeObjects: boolean
+  /** pg_dump gives up when a table's lock is not granted within this (it would wait forever). */
+  lockWaitMs: number
 }
 
 /**
@@ -16,6 +20,10 @@ export function pgDumpArgs(options: DumpOptions): string[] {
   const args = [`--format=${options.format}`, '--no-password']
   if (options.format === 'custom') args.push('--compress=0')
   if (options.snapshot) args.push(`--snapshot=${options.snapshot}`)
+  args.push(`--lock-wait-timeout=${options.lockWaitMs}`)
+  // -b/-B: the short forms work with every pg_dump (15 calls them --blobs, 16+ --large-objects).
+  if (!options.largeObjects) args.push('-B')
+  else if (options.scope !== 'schema' && (options.schemas.length > 0 || options.tables.length > 0)) args.push('-b')
   if (options.scope === 'schema') args.push('--schema-only')
   if (options.scope === 'data') args.push('--data-only')
   for (const s of options.schemas) args.push(`--schema=${s}`)

@@ -12,9 +12,10 @@ export interface TableRef {
  * extensions (pg_dump skips those), leaf tables only (partition parents hold no rows).
  */
 export async function listTables(client: SqlClient, filters: TableFilters, relkinds = ['r']): Promise<TableRef[]> {
-  const { rows } = await client.query<TableRef>(
+  // pg_table_is_visible under this session's search_path: the database's default, as pg_dump resolves unqualified patterns.
+  const { rows } = await client.query<TableRef & { visible: boolean }>(
     `
-    SELECT n.nspname AS schema, c.relname AS table
+    SELECT n.nspname AS schema, c.relname AS table, pg_catalog.pg_table_is_visible(c.oid) AS visible
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = ANY ($1::"char"[])
@@ -27,7 +28,7 @@ export async function listTables(client: SqlClient, filters: TableFilters, relki
     ORDER BY 1, 2`,
     [relkinds]
   )
-  return rows.filter(t => selectsTable(filters, t.schema, t.table))
+  return rows.filter(t => selectsTable(filters, t.schema, t.table, t.visible)).map(({ schema, table }) => ({ schema, table }))
 }
 
 /** Exact row counts, in batches of one query each; ONLY, because COPY dumps each table's own rows. */
@@ -40,6 +41,11 @@ export async function countRows(client: SqlClient, tables: TableRef[]): Promise<
     for (const row of rows) out.push({ ...batch[row.i], rows: Number(row.n) })
   }
   return out.sort((a, b) => a.schema.localeCompare(b.schema) || a.table.localeCompare(b.table))
+}
+
+export async function countLargeObjects(client: SqlClient): Promise<number> {
+  const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_catalog.pg_largeobject_metadata')
+  return Number(rows[0].n)
 }
 
 /**
@@ -63,4 +69,25 @@ export async function schemaFacts(client: SqlClient, tables: TableRef[]): Promis
   )
   const row = rows[0]
   return { rlsTables: row.rls ?? [], policies: Number(row.policies), indexes: Number(row.indexes), constraints: Number(row.constraints) }
+}
+
+/** A session holding a lock that blocks reading a table (ACCESS EXCLUSIVE), as far as the server tells. */
+export interface LockHolder extends TableRef {
+  pid: number
+  application: string
+  query: string
+}
+
+export async function lockHolders(client: SqlClient): Promise<LockHolder[]> {
+  const { rows } = await client.query<LockHolder>(
+    `SELECT n.nspname AS schema, c.relname AS table, a.pid, coalesce(a.application_name, '') AS application, left(coalesce(a.query, ''), 200) AS query
+     FROM pg_catalog.pg_locks l
+     JOIN pg_catalog.pg_class c ON c.oid = l.relation
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+       AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+     ORDER BY 1, 2`
+  )
+  return rows
 }

@@ -50,21 +50,22 @@ export function schemaMatcher(pattern: string): (schema: string) => boolean {
 
 /**
  * A table pattern (-t/-T). Unqualified, pg_dump matches only tables visible on the
- * default search_path, i.e. in `public` (checked against pg_dump 15: `-t foo` skips s.foo).
+ * database's default search_path (it RESETs search_path, then asks pg_table_is_visible):
+ * `visible` is that answer for the table.
  */
-export function tableMatcher(pattern: string): (schema: string, table: string) => boolean {
+export function tableMatcher(pattern: string): (schema: string, table: string, visible: boolean) => boolean {
   const parts = splitPattern(pattern)
   const table = whole(parts[parts.length - 1])
-  const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : /^public$/
-  return (s, t) => table.test(t) && schema.test(s)
+  const schema = parts.length > 1 ? whole(parts[parts.length - 2]) : undefined
+  return (s, t, visible) => table.test(t) && (schema ? schema.test(s) : visible)
 }
 
-/** Whether pg_dump with these switches dumps the table's data. */
-export function selectsTable(filters: TableFilters, schema: string, table: string): boolean {
-  const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table))
+/** Whether pg_dump with these switches dumps the table's data (`visible`: on the default search_path, by default just public). */
+export function selectsTable(filters: TableFilters, schema: string, table: string, visible = schema === 'public'): boolean {
+  const excluded = filters.excludeTables.some(p => tableMatcher(p)(schema, table, visible))
   if (excluded) return false
   // As in pg_dump, -t wins over -n/-N: selected tables are dumped whatever the schema switches say.
-  if (filters.tables.length > 0) return filters.tables.some(p => tableMatcher(p)(schema, table))
+  if (filters.tables.length > 0) return filters.tables.some(p => tableMatcher(p)(schema, table, visible))
   if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema))) return false
   return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema))
 }

@@ -1,11 +1,12 @@
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { Readable } from 'node:stream'
+import { spawnTracked } from '../cancel.js'
 import type { RestoreError } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import type { Format } from '../model/vocabulary.js'
 import type { Secrets } from '../secrets.js'
-import { childEnv, libpqEnv, type Connection } from './connection.js'
+import { childEnv, libpqConninfo, libpqEnv, type Connection } from './connection.js'
 import { isPlatformOwner, isReservedRole, PLATFORM_EXTENSIONS, PLATFORM_SCHEMAS } from './platform.js'
 import { tocById, type TocEntry } from './toc.js'
 import type { ClientTools } from './tools.js'
@@ -125,17 +126,17 @@ export async function restoreArchive(options: RestoreOptions): Promise<RestoreEr
   let args: string[]
   if (options.format === 'custom') {
     command = options.tools.bin('pg_restore')
-    args = ['--no-password', '--verbose', `--dbname=${options.target.database ?? ''}`]
+    args = ['--no-password', '--verbose', `--dbname=${libpqConninfo(options.target)}`]
     if (options.file && options.jobs > 1) args.push(`--jobs=${options.jobs}`)
     if (options.clean) args.push('--clean', '--if-exists')
     if (options.list) args.push(`--use-list=${options.list}`)
     if (options.file) args.push(options.file)
   } else {
     command = options.tools.bin('psql')
-    args = ['--no-password', '--quiet', '--no-psqlrc', '--set=ON_ERROR_STOP=0', '--output=/dev/null']
+    args = ['--no-password', `--dbname=${libpqConninfo(options.target)}`, '--quiet', '--no-psqlrc', '--set=ON_ERROR_STOP=0', '--output=/dev/null']
     if (options.file) args.push(`--file=${options.file}`)
   }
-  const child = spawn(command, args, { env, stdio: [options.file ? 'ignore' : 'pipe', 'ignore', 'pipe'] })
+  const child = spawnTracked(command, args, { env, stdio: [options.file ? 'ignore' : 'pipe', 'ignore', 'pipe'] })
   if (options.stream && child.stdin) {
     child.stdin.on('error', () => undefined)
     options.stream.pipe(child.stdin)

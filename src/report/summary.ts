@@ -85,7 +85,11 @@ export function drillSummary(report: DrillReport): string {
   if (report.facts) rows.push(['Schema facts checked', `${report.facts.checked}, ${report.facts.failures.length} missing or different`])
   if (report.standInRoles?.length) rows.push(['Stand-in roles made (NOLOGIN)', report.standInRoles.join(', ')])
   rows.push(['Expected restore errors', expectedByKind(report.expectedErrors)], ['Unexpected restore errors', report.unexpectedErrors.length])
-  if (report.checkSql) rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`])
+  if (report.checkSql)
+    rows.push([
+      'check-sql',
+      report.checkSql.error ? `failed: ${report.checkSql.error}` : report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`
+    ])
   const mismatches = report.mismatches.length
     ? `\n### Mismatches\n\n${table(
         ['Table', 'In backup', 'Restored'],

@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { makeTempDir } from '../tempdir.js'
+import { forgetTempDir, makeTempDir } from '../tempdir.js'
 import { LocalStorage } from './local.js'
 import type { Storage, StoredObject } from './storage.js'
 
@@ -48,11 +48,15 @@ export class ArtifactStorage implements Storage {
     const client = await this.uploader()
     await client.uploadArtifact(artifactName(key), files, staging.root, { retentionDays: this.retentionDays })
     await rm(staging.root, { recursive: true, force: true })
+    forgetTempDir(staging.root)
     this.staging = undefined
   }
 
   async discard(): Promise<void> {
-    if (this.staging) await rm(this.staging.root, { recursive: true, force: true })
+    if (this.staging) {
+      await rm(this.staging.root, { recursive: true, force: true })
+      forgetTempDir(this.staging.root)
+    }
     this.staging = undefined
   }
 

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { removeOnCancel, throwIfCancelled } from '../cancel.js'
 import type { Storage, StoredObject } from './storage.js'
 
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
@@ -19,26 +21,30 @@ export class LocalStorage implements Storage {
   }
 
   async upload(key: string, body: Readable): Promise<void> {
+    await this.write(key, partial => pipeline(body, createWriteStream(partial, { mode: 0o600 })))
+  }
+
+  async put(key: string, body: string | Buffer): Promise<void> {
+    await this.write(key, partial => writeFile(partial, body, { mode: 0o600 }))
+  }
+
+  /** Writes a file under a name unique to this write (runs may overlap), then renames it into place. */
+  private async write(key: string, fill: (partial: string) => Promise<void>): Promise<void> {
+    throwIfCancelled()
     const path = this.locate(key)
     await mkdir(dirname(path), { recursive: true })
-    const partial = `${path}.partial-${process.pid}`
+    const partial = `${path}.partial-${process.pid}-${randomBytes(4).toString('hex')}`
+    const release = removeOnCancel(partial)
     try {
-      await pipeline(body, createWriteStream(partial, { mode: 0o600 }))
+      await fill(partial)
       await syncFile(partial)
       await rename(partial, path)
     } catch (error) {
       await rm(partial, { force: true })
       throw error
+    } finally {
+      release()
     }
-  }
-
-  async put(key: string, body: string | Buffer): Promise<void> {
-    const path = this.locate(key)
-    await mkdir(dirname(path), { recursive: true })
-    const partial = `${path}.partial-${process.pid}`
-    await writeFile(partial, body, { mode: 0o600 })
-    await syncFile(partial)
-    await rename(partial, path)
   }
 
   async get(key: string): Promise<Readable> {
@@ -57,8 +63,12 @@ export class LocalStorage implements Storage {
         if (entry.isDirectory()) {
           if (!options.shallow) await walk(path)
         } else if (entry.isFile()) {
-          const info = await stat(path)
-          out.push({ key: relative(this.root, path).split(sep).join('/'), size: info.size, modified: info.mtime })
+          // Another run may rename or remove a file between readdir and stat (its .partial- file, a pruned backup).
+          const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') return undefined
+            throw error
+          })
+          if (info) out.push({ key: relative(this.root, path).split(sep).join('/'), size: info.size, modified: info.mtime })
         }
       }
     }

@@ -1,4 +1,6 @@
+import { throwIfCancelled, onCancel } from '../cancel.js'
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
@@ -120,19 +122,32 @@ export class S3Storage implements Storage {
     // A failing source must abort the multipart upload, not complete it with what was read so far.
     const onError = (): void => void upload.abort().catch(() => undefined)
     body.once('error', onError)
+    // Cancelled: abort, and make sure S3 drops the parts already stored (they are billed).
+    const release = onCancel(async () => {
+      await upload.abort()
+      body.destroy()
+      const uploadId = (upload as unknown as { uploadId?: string }).uploadId
+      if (uploadId) {
+        const abort = new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.fullKey(key), UploadId: uploadId })
+        await this.client.send(abort).catch(() => undefined)
+      }
+    })
     try {
+      throwIfCancelled()
       await upload.done()
     } catch (error) {
       const cause = (error as Error).name === 'AbortError' && this.lastRequestError ? this.lastRequestError : error
       if (httpStatus(cause) === 501) this.conditionalWrites = false // the next attempt writes without If-None-Match
       throw cause
     } finally {
+      release()
       body.off('error', onError)
     }
     await this.checkLocked(key)
   }
 
   async put(key: string, body: string | Buffer, contentType = 'application/json', options: { createOnly?: boolean } = {}): Promise<void> {
+    throwIfCancelled()
     const send = async () => this.client.send(new PutObjectCommand({ ...(await this.objectParams(key, contentType, options.createOnly === true)), Body: body }))
     await send().catch(async error => {
       if (httpStatus(error) !== 501 || !options.createOnly || !this.conditionalWrites) throw error
