@@ -28,8 +28,12 @@ async function runAction(inputs: Record<string, string>, env: Record<string, str
 
 const s3 = (bucket: string, endpoint = moto.endpoint) => ({ storage: 's3', 's3-bucket': bucket, 's3-endpoint': endpoint, name: 'shop' })
 const locked = (bucket: string) => ({ ...s3(bucket), 's3-object-lock-mode': 'governance', 's3-object-lock-days': '1' })
+// Each backup a minute after the last (starting in the past): backups of one second would be ordered
+// by write time, which S3 stores keep only to the second, so "the newest" would be a coin toss.
+let clock = Date.now() - 2 * 3600_000
 const backupNow = async (inputs: Record<string, string>, env = moto.env) => {
-  const run = await runAction({ ...inputs, 'database-url': pg.url('shop') }, env)
+  const at = new Date((clock += 60_000))
+  const run = await runAction({ ...inputs, 'database-url': pg.url('shop') }, env, () => at)
   expect(run.failure).toBeUndefined()
   return run
 }
