@@ -49,10 +49,31 @@ export interface Settings {
   checkSql: string
   retention: RetentionPolicy
   dryRun: boolean
-  maxAgeMs?: number
+  maxAgeMs: number
+  maxDrillAgeMs?: number
+  maxRowDrop: number
+  storageQuotaBytes?: number
   safetySnapshot: boolean
   clean: boolean
+  notify: NotifySettings
 }
+
+export const NOTIFY_ON = ['failure', 'always', 'never'] as const
+
+/** Where a run reports its outcome (src/notify). Every URL and the token are secrets. */
+export interface NotifySettings {
+  slackWebhookUrl?: string
+  webhookUrl?: string
+  heartbeatUrl?: string
+  /** When Slack and the webhook hear of a run; heartbeat and issue follow every run. */
+  on: (typeof NOTIFY_ON)[number]
+  /** One GitHub issue per backup set: opened on failure, closed by the next success. */
+  issue: boolean
+  githubToken?: string
+}
+
+/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is echoed. */
+export const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase', 'slack-webhook-url', 'webhook-url', 'heartbeat-url', 'github-token']
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -94,9 +115,13 @@ export function readSettings(host: Host): Settings {
     checkSql: host.input('check-sql').trim(),
     retention: readRetention(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAgeMs: optionalDuration(get, 'max-age'),
+    maxAgeMs: optionalDuration(get, 'max-age', '26h'),
+    maxDrillAgeMs: optionalDuration(get, 'max-drill-age'),
+    maxRowDrop: optionalInt(get, 'max-row-drop', 0, 100) ?? 50,
+    storageQuotaBytes: optionalBytes(get, 'storage-quota'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    notify: readNotifySettings(host)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -148,8 +173,51 @@ function optionalInt(get: (n: string) => string, name: string, min: number, max:
   return Number(value)
 }
 
-function optionalDuration(get: (n: string) => string, name: string): number | undefined {
+/**
+ * Read on its own before the other inputs (and again inside readSettings), so that a run whose
+ * other inputs are wrong still tells people it failed.
+ */
+export function readNotifySettings(host: Host): NotifySettings {
+  const get = (name: string): string => host.input(name).trim()
+  const notify: NotifySettings = {
+    slackWebhookUrl: httpUrl(get, 'slack-webhook-url'),
+    webhookUrl: httpUrl(get, 'webhook-url'),
+    heartbeatUrl: httpUrl(get, 'heartbeat-url')?.replace(/\/+$/, ''),
+    on: oneOf(get, 'notify-on', NOTIFY_ON, 'failure'),
+    issue: bool(get, 'issue', false),
+    githubToken: get('github-token') || undefined
+  }
+  if (notify.issue && !notify.githubToken) throw new InputError('github-token', 'is required with issue: true (the default is the job\'s github.token)')
+  if (notify.issue && !host.env.GITHUB_REPOSITORY) throw new InputError('issue', 'needs GITHUB_REPOSITORY (it runs in GitHub Actions)')
+  return notify
+}
+
+/** A URL input; its value is never echoed: these URLs are credentials. */
+function httpUrl(get: (n: string) => string, name: string): string | undefined {
   const value = get(name)
+  if (!value) return undefined
+  if (!/^https?:\/\/[^\s/]+/.test(value)) throw new InputError(name, 'is not an http(s) URL (the value is not shown: it is a secret)')
+  return value
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }
+
+function optionalBytes(get: (n: string) => string, name: string): number | undefined {
+  const value = get(name)
+  if (!value) return undefined
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value)
+  const unit = match ? BYTE_UNITS[(match[2] || 'b').toLowerCase()] : undefined
+  if (!match || !unit || Number(match[1]) <= 0) {
+    throw new InputError(name, `"${value}" is not a size; use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 50GiB`)
+  }
+  return Math.round(Number(match[1]) * unit)
+}
+
+/** The one place durations are parsed (the grammar lives in catalog/retention.ts). */
+function optionalDuration(get: (n: string) => string, name: string): number | undefined
+function optionalDuration(get: (n: string) => string, name: string, fallback: string): number
+function optionalDuration(get: (n: string) => string, name: string, fallback?: string): number | undefined {
+  const value = get(name) || fallback
   if (!value) return undefined
   try {
     return parseDuration(value)

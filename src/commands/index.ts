@@ -4,7 +4,7 @@ import { backup } from './backup.js'
 import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'
 import { prune } from './prune.js'
-import { monitor } from './monitor.js'
+import { monitor, monitorOutputs } from './monitor.js'
 import { restore } from './restore.js'
 import { verify } from './verify.js'
 
@@ -51,8 +51,5 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     const result = await prune(ctx)
     return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
   },
-  monitor: async ctx => {
-    const result = await monitor(ctx)
-    return { 'backup-id': result.backupId ?? '' }
-  }
+  monitor: async ctx => monitorOutputs(await monitor(ctx))
 }

@@ -1,50 +1,137 @@
-import { listBackups, readManifest } from '../catalog/catalog.js'
-import type { Check } from '../catalog/checks.js'
+import { listBackups, type BackupEntry } from '../catalog/catalog.js'
+import { checkStatus, type Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
-import { parseDuration } from '../catalog/retention.js'
+import { FailureWithOutputs } from '../errors.js'
+import type { Settings } from '../inputs.js'
 import { parseDrillReport } from '../model/drill-report.js'
-import { BackupError } from '../errors.js'
-import { formatSeconds } from '../report/format.js'
+import { formatBytes, formatSeconds } from '../report/format.js'
 import { checksTable } from '../report/summary.js'
-import { readAll } from '../storage/storage.js'
+import { readAll, type Storage } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
+import { driftChecks, readHistory, type SetHistory } from './drift-guard.js'
 
-/**
- * Fails when the set's newest backup is older than `max-age`, when its stored data
- * does not match its manifest's size, or when the newest drill report says it failed.
- */
-export async function monitor(ctx: Context): Promise<{ backupId?: string; checks: Check[] }> {
-  const storage = readableStorage(ctx)
-  const name = configuredSetName(ctx)
-  const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h')
-  const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
-  const checks: Check[] = []
+/** What every monitor check looks at, read from storage once. */
+export interface SetView extends SetHistory {
+  name: string
+  /** Where the set lives, for messages. */
+  location: string
+  storage: Storage
+  /** Every file group of the set, unfinished uploads included (they use storage too). */
+  entries: BackupEntry[]
+  settings: Settings
+  now: Date
+}
+
+/** One row (or a few) of the monitor's report; no rows when the check has nothing to say. */
+export type MonitorCheck = (view: SetView) => Check[] | Promise<Check[]>
+
+/** Storage use above this share of storage-quota warns; above the quota fails. */
+const QUOTA_WARN = 0.8
+
+const freshness: MonitorCheck = ({ backups, name, location, settings, now }) => {
   const newest = backups[0]
-  if (!newest) {
-    checks.push({ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${storage.locate(layout.setPrefix(name))}` })
-  } else {
-    const ageMs = ctx.now().getTime() - newest.time.getTime()
-    checks.push({
+  if (!newest) return [{ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${location}` }]
+  const ageMs = now.getTime() - newest.time.getTime()
+  return [
+    {
       name: 'newest backup',
-      ok: ageMs <= maxAgeMs,
-      detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})`
-    })
-    const manifest = await readManifest(storage, name, newest.id)
-    const wrong = manifest.objects.filter(o => newest.files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file)
-    checks.push({
+      ok: ageMs <= settings.maxAgeMs,
+      detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(settings.maxAgeMs / 1000)})`
+    }
+  ]
+}
+
+const storedObjects: MonitorCheck = ({ backups, newest }) => {
+  if (!newest) return []
+  const files = backups[0].files
+  const wrong = newest.objects.filter(o => files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file)
+  return [
+    {
       name: 'stored objects',
       ok: wrong.length === 0,
-      detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest`
-    })
-  }
-  const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
-  if (drilled) {
-    const key = layout.drill(name, drilled.id)
-    const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key))
-    checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` })
-  }
-  await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`)
-  const failed = checks.filter(c => !c.ok)
-  if (failed.length > 0) throw new BackupError(`Monitor of "${name}": ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`)
-  return { backupId: newest?.id, checks }
+      detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${newest.objects.length} object(s) present with the sizes in the manifest`
+    }
+  ]
 }
+
+/** The drill report of the newest drilled backup: it must have passed, and be younger than max-drill-age when set. */
+const lastDrill: MonitorCheck = async ({ backups, name, storage, settings, now }) => {
+  const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
+  const limit = settings.maxDrillAgeMs
+  if (!drilled) return limit === undefined ? [] : [{ name: 'last drill', ok: false, detail: `no drill report in the set (limit ${formatSeconds(limit / 1000)})` }]
+  const key = layout.drill(name, drilled.id)
+  const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key))
+  const ageMs = now.getTime() - new Date(report.drilledAt).getTime()
+  const tooOld = limit !== undefined && !(ageMs <= limit)
+  const age = limit === undefined ? '' : `, ${formatSeconds(ageMs / 1000)} ago (limit ${formatSeconds(limit / 1000)})`
+  return [{ name: 'last drill', ok: report.passed && !tooOld, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})${age}` }]
+}
+
+/** Size anomaly and per-table row drop of the newest backup against the ones before it. */
+const drift: MonitorCheck = view => driftChecks(view, view.settings)
+
+const storageUse: MonitorCheck = ({ entries, settings }) => {
+  const total = entries.reduce((sum, e) => sum + e.files.reduce((s, f) => s + f.size, 0), 0)
+  const quota = settings.storageQuotaBytes
+  if (quota === undefined) return [{ name: 'storage', ok: true, detail: `${formatBytes(total)} in ${entries.length} backup(s) (no storage-quota set)` }]
+  const share = total / quota
+  return [
+    {
+      name: 'storage',
+      ok: share <= 1,
+      warn: share >= QUOTA_WARN,
+      detail: `${formatBytes(total)} of ${formatBytes(quota)} (${(share * 100).toFixed(1)}%; warning at ${QUOTA_WARN * 100}%)`
+    }
+  ]
+}
+
+/** The checks, in report order. A new one is a MonitorCheck added here. */
+export const MONITOR_CHECKS: MonitorCheck[] = [freshness, storedObjects, lastDrill, drift, storageUse]
+
+export interface MonitorReport {
+  name: string
+  location: string
+  checkedAt: string
+  ok: boolean
+  backupId: string | null
+  checks: Array<{ name: string; status: 'pass' | 'warn' | 'fail'; detail: string }>
+}
+
+/**
+ * Watches one backup set: runs every check, writes them as rows of the summary, warns on the
+ * ones near a limit and fails naming the ones that failed. The `report` output holds them all,
+ * on failure too, so notifications carry the reasons.
+ */
+export async function monitor(ctx: Context): Promise<MonitorReport> {
+  const storage = readableStorage(ctx)
+  const name = configuredSetName(ctx)
+  const entries = await listBackups(storage, name)
+  const view: SetView = {
+    ...(await readHistory(storage, name, entries)),
+    name,
+    location: storage.locate(layout.setPrefix(name)),
+    storage,
+    entries,
+    settings: ctx.settings,
+    now: ctx.now()
+  }
+  const checks: Check[] = []
+  for (const check of MONITOR_CHECKS) checks.push(...(await check(view)))
+  await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`)
+  for (const c of checks.filter(c => c.ok && c.warn)) ctx.host.warning(`Monitor of "${name}": ${c.name}: ${c.detail}`)
+  const failed = checks.filter(c => !c.ok)
+  const report: MonitorReport = {
+    name,
+    location: view.location,
+    checkedAt: view.now.toISOString(),
+    ok: failed.length === 0,
+    backupId: view.backups[0]?.id ?? null,
+    checks: checks.map(c => ({ name: c.name, status: checkStatus(c), detail: c.detail }))
+  }
+  if (failed.length > 0) {
+    throw new FailureWithOutputs(`Monitor of "${name}": ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`, monitorOutputs(report))
+  }
+  return report
+}
+
+export const monitorOutputs = (report: MonitorReport) => ({ 'backup-id': report.backupId ?? '', report: JSON.stringify(report) })

@@ -105,7 +105,7 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
 }
 
 /** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
-function dataSuffix(file: string): string {
+export function dataSuffix(file: string): string {
   return file.slice(file.indexOf('.'))
 }
 

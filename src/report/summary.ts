@@ -1,4 +1,4 @@
-import type { Check } from '../catalog/checks.js'
+import { checkStatus, type Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
 import { type Manifest } from '../model/manifest.js'
 import type { DrillReport, RestoreError } from '../model/drill-report.js'
@@ -39,7 +39,7 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
 export function checksTable(checks: Check[]): string {
   return table(
     ['Check', 'Result', 'Detail'],
-    checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail])
+    checks.map(c => [c.name, { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail' }[checkStatus(c)], c.detail])
   )
 }
 
