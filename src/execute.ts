@@ -45,7 +45,7 @@ export async function execute(host: Host, now: () => Date = () => new Date(), li
   if (notifier) {
     const facts = factsFrom(outputs, {
       command: ctx?.settings.command ?? (host.input('command').trim() || 'backup'),
-      set: ctx && setNameOf(ctx),
+      set: ctx ? setNameOf(ctx) : host.input('name').trim() || undefined,
       kind: ctx?.settings.kind,
       error: failure,
       startedAt,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execute } from '../../src/execute.js'
+import type { DeliveryLimits } from '../../src/notify/index.js'
 import type { Context } from '../../src/commands/context.js'
 import type { Host } from '../../src/host.js'
 import { readSettings, type Settings } from '../../src/inputs.js'
@@ -24,7 +25,7 @@ export interface ActionRun {
   masked: string[]
 }
 
-export async function runAction(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}, now?: () => Date): Promise<ActionRun> {
+export async function runAction(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}, now?: () => Date, limits?: DeliveryLimits): Promise<ActionRun> {
   const run: ActionRun = { outputs: {}, log: '', summary: '', masked: [] }
   const host: Host = {
     input: name => inputs[name] ?? '',
@@ -37,7 +38,7 @@ export async function runAction(inputs: Record<string, string>, env: NodeJS.Proc
     summary: async markdown => void (run.summary += markdown),
     env: { ...process.env, ...env }
   }
-  run.failure = await execute(host, now)
+  run.failure = await execute(host, now, limits)
   run.log += run.summary + (run.failure ?? '')
   return run
 }
