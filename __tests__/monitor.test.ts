@@ -111,7 +111,11 @@ test('max-drill-age: a passing drill older than the limit fails; a recent one pa
   writeFileSync(join(dir, 'shop', `${id}.drill.json`), JSON.stringify({ ...report, mismatches: [], expectedErrors: [], unexpectedErrors: [], passed: true }))
   const recent = await runAction({ ...inputs(), 'max-drill-age': '35d' })
   expect(recent.failure).toBeUndefined()
-  expect(reportOf(recent.outputs).checks).toContainEqual({ name: 'last drill', status: 'pass', detail: expect.stringMatching(/^passed on .* ago \(limit 840 h 0 min\)$/) })
+  expect(reportOf(recent.outputs).checks).toContainEqual({
+    name: 'last drill',
+    status: 'pass',
+    detail: expect.stringMatching(/^passed on .* ago \(limit 840 h 0 min\)$/)
+  })
   const stale = await runAction({ ...inputs(), 'max-drill-age': '35d', 'max-age': '2000h' }, {}, hoursLater(36 * 24))
   expect(stale.failure).toMatch(/last drill: passed on .*, 864 h 0 min ago \(limit 840 h 0 min\)/)
 })
@@ -120,7 +124,10 @@ describe('drift guard: the newest backup lost 60% of one table', () => {
   let driftDir: string
   const set = () => ({ storage: 'local', path: driftDir, name: 'drift' })
   const backup = (extra: Record<string, string> = {}) => runAction({ ...set(), 'database-url': pg.url('drift'), ...extra })
-  const manifests = () => readdirSync(join(driftDir, 'drift')).filter(f => f.endsWith('.manifest.json')).sort()
+  const manifests = () =>
+    readdirSync(join(driftDir, 'drift'))
+      .filter(f => f.endsWith('.manifest.json'))
+      .sort()
 
   beforeAll(async () => {
     driftDir = mkdtempSync(join(tmpdir(), 'pgb-drift-'))

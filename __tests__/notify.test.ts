@@ -64,7 +64,10 @@ describe('a backup that succeeds, notify-on: always', () => {
   test('Slack: fallback text and blocks with what ran, the outcome, size, duration, verify and the run link', () => {
     expect(slack.requests).toHaveLength(1)
     expect(slack.requests[0].headers['content-type']).toBe('application/json')
-    const message = bodyOf(slack) as { text: string; blocks: Array<{ type: string; text?: { text: string }; fields?: Array<{ text: string }>; elements?: Array<{ text: string }> }> }
+    const message = bodyOf(slack) as {
+      text: string
+      blocks: Array<{ type: string; text?: { text: string }; fields?: Array<{ text: string }>; elements?: Array<{ text: string }> }>
+    }
     expect(message.text).toBe('✅ pg-backup: backup of shop succeeded')
     expect(message.blocks[0]).toEqual({ type: 'section', text: { type: 'mrkdwn', text: '*✅ backup of shop succeeded*' } })
     const fields = message.blocks[1].fields?.map(f => f.text)
@@ -137,7 +140,12 @@ describe('a backup that succeeds, notify-on: always', () => {
 
 test('notify-on: failure (the default) keeps Slack and the webhook quiet on success; the heartbeat still pings', async () => {
   const [slack, webhook, heartbeat] = await Promise.all([receiver('ok'), receiver('ok'), receiver('ok')])
-  const run = await runAction({ ...backupInputs(), 'slack-webhook-url': slack.url, 'webhook-url': webhook.url, 'heartbeat-url': heartbeat.url }, RUN_ENV, undefined, FAST)
+  const run = await runAction(
+    { ...backupInputs(), 'slack-webhook-url': slack.url, 'webhook-url': webhook.url, 'heartbeat-url': heartbeat.url },
+    RUN_ENV,
+    undefined,
+    FAST
+  )
   expect(run.failure).toBeUndefined()
   expect([slack.requests.length, webhook.requests.length, heartbeat.requests.length]).toEqual([0, 0, 2])
   expect(run.outputs.notified).toBe('true')
@@ -165,7 +173,12 @@ test('a failed backup: Slack and the webhook carry the redacted error, the heart
 test('a run failing on a bad input still reports it (the notification inputs are read first)', async () => {
   const heartbeat = await receiver('ok')
   const webhook = await receiver('ok')
-  const run = await runAction({ ...backupInputs(), 'keep-daily': 'seven', 'heartbeat-url': heartbeat.url, 'webhook-url': webhook.url }, RUN_ENV, undefined, FAST)
+  const run = await runAction(
+    { ...backupInputs(), 'keep-daily': 'seven', 'heartbeat-url': heartbeat.url, 'webhook-url': webhook.url },
+    RUN_ENV,
+    undefined,
+    FAST
+  )
   expect(run.failure).toMatch(/Input "keep-daily": "seven" is not a whole number/)
   expect(heartbeat.requests.map(r => r.path.split('/').at(-1))).toEqual(['start', 'fail'])
   expect(bodyOf(webhook)).toMatchObject({ outcome: 'failure', command: 'backup', set: 'shop', kind: null })

@@ -73,7 +73,15 @@ export interface NotifySettings {
 }
 
 /** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is echoed. */
-export const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase', 'slack-webhook-url', 'webhook-url', 'heartbeat-url', 'github-token']
+export const SECRET_INPUTS = [
+  'database-url',
+  'target-database-url',
+  'encryption-passphrase',
+  'slack-webhook-url',
+  'webhook-url',
+  'heartbeat-url',
+  'github-token'
+]
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -187,7 +195,7 @@ export function readNotifySettings(host: Host): NotifySettings {
     issue: bool(get, 'issue', false),
     githubToken: get('github-token') || undefined
   }
-  if (notify.issue && !notify.githubToken) throw new InputError('github-token', 'is required with issue: true (the default is the job\'s github.token)')
+  if (notify.issue && !notify.githubToken) throw new InputError('github-token', "is required with issue: true (the default is the job's github.token)")
   if (notify.issue && !host.env.GITHUB_REPOSITORY) throw new InputError('issue', 'needs GITHUB_REPOSITORY (it runs in GitHub Actions)')
   return notify
 }

@@ -99,7 +99,14 @@ export async function startFakeGitHub(token: string): Promise<FakeGitHub> {
       return json(res, 201, { name: body.name })
     }
     if (route === 'POST /repos/owner/repo/issues') {
-      const issue: FakeIssue = { number: issues.length + 1, title: String(body.title), body: String(body.body ?? ''), state: 'open', labels: body.labels as string[], comments: [] }
+      const issue: FakeIssue = {
+        number: issues.length + 1,
+        title: String(body.title),
+        body: String(body.body ?? ''),
+        state: 'open',
+        labels: body.labels as string[],
+        comments: []
+      }
       issues.push(issue)
       return json(res, 201, view(issue))
     }

@@ -61,7 +61,15 @@ export async function pruneHold(ctx: Context, storages: Storage[], name: string,
     const why = `Prune of "${name}" deleted nothing: the newest backup ${history.newest?.id} in ${storage.locate(layout.setPrefix(name))} looks wrong (${describeChecks(flagged)}). Check it (monitor, verify, drill); prune resumes once a newer backup passes, or raise max-size-change / max-row-drop if the change was intended.`
     ctx.host.warning(why)
     await ctx.host.summary(`## Prune ${name} (${kind}): held\n\n${why}\n`)
-    return { name, kind, dryRun: ctx.settings.dryRun, kept: history.backups.filter(b => b.kind === kind).map(b => b.id), deleted: [], unfinished: [], storages: [] }
+    return {
+      name,
+      kind,
+      dryRun: ctx.settings.dryRun,
+      kept: history.backups.filter(b => b.kind === kind).map(b => b.id),
+      deleted: [],
+      unfinished: [],
+      storages: []
+    }
   }
   return undefined
 }

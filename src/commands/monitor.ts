@@ -58,13 +58,16 @@ const storedObjects: MonitorCheck = ({ backups, newest }) => {
 const lastDrill: MonitorCheck = async ({ backups, name, storage, settings, now }) => {
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
   const limit = settings.maxDrillAgeMs
-  if (!drilled) return limit === undefined ? [] : [{ name: 'last drill', ok: false, detail: `no drill report in the set (limit ${formatSeconds(limit / 1000)})` }]
+  if (!drilled)
+    return limit === undefined ? [] : [{ name: 'last drill', ok: false, detail: `no drill report in the set (limit ${formatSeconds(limit / 1000)})` }]
   const key = layout.drill(name, drilled.id)
   const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key))
   const ageMs = now.getTime() - new Date(report.drilledAt).getTime()
   const tooOld = limit !== undefined && !(ageMs <= limit)
   const age = limit === undefined ? '' : `, ${formatSeconds(ageMs / 1000)} ago (limit ${formatSeconds(limit / 1000)})`
-  return [{ name: 'last drill', ok: report.passed && !tooOld, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})${age}` }]
+  return [
+    { name: 'last drill', ok: report.passed && !tooOld, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})${age}` }
+  ]
 }
 
 /** Size anomaly and per-table row drop of the newest backup against the ones before it. */

@@ -13,7 +13,11 @@ export const DEFAULT_LIMITS: DeliveryLimits = { timeoutMs: 10_000, attempts: 2, 
  * why not (after the retries); never throws: a notification cannot change a run's outcome.
  * Retries only what may pass next time: no answer, 429 and 5xx.
  */
-export async function deliver(url: string, init: { method: 'GET' | 'POST'; body?: string; contentType?: string }, limits: DeliveryLimits): Promise<string | undefined> {
+export async function deliver(
+  url: string,
+  init: { method: 'GET' | 'POST'; body?: string; contentType?: string },
+  limits: DeliveryLimits
+): Promise<string | undefined> {
   let problem = ''
   for (let attempt = 1; attempt <= limits.attempts; attempt++) {
     if (attempt > 1) await new Promise(resolve => setTimeout(resolve, limits.backoffMs))

@@ -29,17 +29,21 @@ export async function syncIssue(facts: RunFacts, set: string, target: IssueTarge
   const label = issueLabel(set)
   const open = await octokit.rest.issues.listForRepo({ owner, repo, labels: label, state: 'open', per_page: 20, request })
   const issue = open.data.find(i => !i.pull_request)
-  const failing = issue ? (MARKER.exec(issue.body ?? '')?.[1].split(' ').filter(Boolean) ?? []) : []
+  const failing = issue
+    ? (MARKER.exec(issue.body ?? '')?.[1]
+        .split(' ')
+        .filter(Boolean) ?? [])
+    : []
   const withMarker = (body: string, commands: string[]) => (MARKER.test(body) ? body.replace(MARKER, marker(commands)) : `${body}\n\n${marker(commands)}`)
 
   if (facts.outcome === 'failure') {
     if (!issue) {
       // Created up front: GitHub drops unknown labels on new issues for some tokens, and the label is how we find it again.
-      await octokit.rest.issues.createLabel({ owner, repo, name: label, color: 'd73a4a', description: `pg-backup-action: backups of ${set}`, request }).catch(
-        (error: { status?: number }) => {
+      await octokit.rest.issues
+        .createLabel({ owner, repo, name: label, color: 'd73a4a', description: `pg-backup-action: backups of ${set}`, request })
+        .catch((error: { status?: number }) => {
           if (error.status !== 422) throw error // 422: it exists already
-        }
-      )
+        })
       const body = `${details(facts)}\n\nThis issue is closed automatically when the next \`${facts.command}\` of \`${set}\` succeeds.\n\n${marker([facts.command])}`
       const created = await octokit.rest.issues.create({ owner, repo, title: `Backups of ${set} need attention`, body, labels: [label], request })
       return `opened issue #${created.data.number}`

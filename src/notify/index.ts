@@ -61,7 +61,11 @@ export class Notifier {
     const start = this.started ? await this.started : undefined
     // healthchecks.io keeps a POST body (up to 10 kB) with the ping: the log of what happened.
     const body = this.secrets.redact(`${headline(facts)}${facts.error ? `\n${facts.error}` : ''}${facts.runUrl ? `\n${facts.runUrl}` : ''}`).slice(0, 10_000)
-    const end = await deliver(facts.outcome === 'failure' ? `${url}/fail` : url, { method: 'POST', body, contentType: 'text/plain; charset=utf-8' }, this.limits)
+    const end = await deliver(
+      facts.outcome === 'failure' ? `${url}/fail` : url,
+      { method: 'POST', body, contentType: 'text/plain; charset=utf-8' },
+      this.limits
+    )
     return [start && `start ping: ${start}`, end].filter(Boolean).join('; ') || undefined
   }
 

@@ -39,7 +39,10 @@ export function slackMessage(facts: RunFacts): { text: string; blocks: object[] 
   }
   if (facts.error) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${esc(facts.error.slice(0, MAX_ERROR))}\`\`\`` } })
   if (facts.runUrl) {
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${facts.runUrl}|View the run>${facts.repository ? ` in ${esc(facts.repository)}` : ''}` }] })
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: `<${facts.runUrl}|View the run>${facts.repository ? ` in ${esc(facts.repository)}` : ''}` }]
+    })
   }
   return { text, blocks }
 }
