@@ -4,9 +4,10 @@
  * never changes the outcome, no secret in any payload, and one issue per set.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { WEBHOOK_VERSION, type WebhookPayload } from '../src/notify/webhook.js'
 import { expectNoSecrets, runAction, type ActionRun } from './helpers/action.js'
 import type { TestCluster } from './helpers/postgres.js'
@@ -125,6 +126,11 @@ describe('a backup that succeeds, notify-on: always', () => {
       run: { url: RUN_URL, repository: 'owner/repo' }
     })
     expect(Date.parse(payload.finishedAt)).toBeGreaterThanOrEqual(Date.parse(payload.startedAt))
+    // The README documents exactly these fields.
+    const readme = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../README.md'), 'utf8')
+    const table = readme.slice(readme.indexOf('**Webhook**'), readme.indexOf('**Heartbeat**'))
+    const documented = [...table.matchAll(/^\| (`[^|]+`) \|/gm)].flatMap(m => [...m[1].matchAll(/`(\w+)`/g)].map(f => f[1]))
+    expect(documented.sort()).toEqual(Object.keys(payload).sort())
   })
 
   test('heartbeat: start when the run starts, then success', () => {
