@@ -78234,7 +78234,7 @@ async function resolveBackup(storage, name, ref) {
         return readManifest(storage, name, candidates[0].id);
     }
     if (!backups.some(b => b.id === ref)) {
-        throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
+        throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`);
     }
     return readManifest(storage, name, ref);
 }
@@ -78894,7 +78894,7 @@ var external_node_util_ = __nccwpck_require__(57975);
 
 
 
-const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
 function candidateDirs(pgBinDir, env) {
     const debian = '/usr/lib/postgresql';
@@ -78917,7 +78917,7 @@ async function probe(dir, tool) {
     if (!(0,external_node_fs_.existsSync)(path))
         return undefined;
     try {
-        const { stdout } = await run(path, ['--version'], { timeout: 10000 });
+        const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000 });
         const parsed = parseToolVersion(stdout);
         return parsed && { dir, ...parsed, bin: name => (0,external_node_path_.join)(dir, name) };
     }
@@ -79241,7 +79241,7 @@ const MAX_PARTS = 10000;
  */
 class S3Storage {
     settings;
-    kind = 's3';
+    type = 's3';
     client;
     /** Part size for multipart uploads (see sizePartsFor). */
     partSize = 8 * MiB;
@@ -79387,7 +79387,7 @@ function sourceConnection(ctx) {
     return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets);
 }
 /** The backup set's name: the `name` input, else the database's name. */
-function setName(ctx, conn) {
+function deriveSetName(ctx, conn) {
     const name = ctx.settings.name ?? conn?.database ?? conn?.user;
     if (!name)
         throw new InputError('name', 'could not be derived from database-url; set it');
@@ -79399,11 +79399,11 @@ function configuredSetName(ctx) {
         return ctx.settings.name;
     if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE)
         throw new InputError('name', 'is required (or database-url, whose database names the set)');
-    return setName(ctx, sourceConnection(ctx));
+    return deriveSetName(ctx, sourceConnection(ctx));
 }
 /** The storages that can be read back (artifact storage is write-only). */
 function readableStorages(ctx) {
-    return ctx.storages.filter(s => s.kind !== 'artifact');
+    return ctx.storages.filter(s => s.type !== 'artifact');
 }
 /** The first storage that can be read back: where verify, drill, restore and monitor read. */
 function readableStorage(ctx) {
@@ -79460,7 +79460,7 @@ async function readBack(storage, manifest, object, options) {
     const stages = [];
     if (manifest.encryption) {
         if (!options.passphrase) {
-            throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
+            throw new InputError('encryption-passphrase', `backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`);
         }
         stages.push(decryptStage(options.gpgHome, options.passphrase));
     }
@@ -79570,7 +79570,7 @@ async function withDumpOnDisk(storage, manifest, options, work) {
  * size in line with the set's history. Throws when a check fails.
  */
 async function verify(ctx) {
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef);
     const checks = await checkBackup(ctx, manifest);
     const failed = checks.filter(c => !c.ok);
     if (failed.length > 0)
@@ -79689,7 +79689,7 @@ async function backup(ctx, options = {}) {
     const kind = options.kind ?? ctx.settings.kind;
     const conn = options.conn ?? sourceConnection(ctx);
     const { settings, host } = ctx;
-    const name = setName(ctx, conn);
+    const name = deriveSetName(ctx, conn);
     const startedAt = ctx.now();
     const id = newBackupId(startedAt, kind);
     if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -79717,7 +79717,7 @@ async function backup(ctx, options = {}) {
         const tables = await listTables(client, filters);
         const encrypted = Boolean(settings.encryptionPassphrase);
         const ext = COMPRESSION_EXT[settings.compression];
-        const objects = await withGpgHome(async (gpgHome) => {
+        const dumped = await withGpgHome(async (gpgHome) => {
             const tail = pipelineTail(ctx, gpgHome);
             const env = libpqEnv(conn);
             const dump = {
@@ -79757,9 +79757,9 @@ async function backup(ctx, options = {}) {
             filters,
             compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
             encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-            objects: objects.objects,
-            tables: objects.counts,
-            schemaFacts: objects.facts,
+            objects: dumped.objects,
+            tables: dumped.counts,
+            schemaFacts: dumped.facts,
             github: githubContext(host.env)
         };
         // Verified before the manifest makes it exist: a backup that does not read back is never published.
@@ -79948,7 +79948,7 @@ function refuseSource(target, source) {
  */
 async function drill(ctx) {
     const target = drillTarget(ctx);
-    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef);
     // The manifest knows where the backup came from, even when database-url is not given.
     const { host, port, name: database } = manifest.database;
     if (host)
@@ -80250,7 +80250,6 @@ async function pruneHold(ctx, storages, name, kind) {
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 const UNFINISHED_AFTER_MS = 24 * 3_600_000;
-const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within';
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
  * Deletes the manifests of every pruned backup first, then their other files: an interrupted
@@ -80258,14 +80257,11 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
  */
 async function prune(ctx, options = {}) {
     const { settings, host } = ctx;
-    if (!hasKeepRule(settings.retention)) {
-        throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`);
-    }
     const kind = options.kind ?? settings.kind;
     const name = options.name ?? configuredSetName(ctx);
     const storages = readableStorages(ctx);
     if (storages.length === 0)
-        throw new BackupError('Input "storage": prune reads backups back; include s3 or local');
+        throw new InputError('storage', 'prune reads backups back; include s3 or local');
     const held = await pruneHold(ctx, storages, name, kind);
     if (held)
         return held;
@@ -80475,7 +80471,7 @@ const monitorOutputs = (report) => ({ 'backup-id': report.backupId ?? '', report
 
 
 
-const restore_run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+const restore_execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -80498,7 +80494,7 @@ function restoreTarget(ctx) {
 async function restore(ctx) {
     const target = restoreTarget(ctx);
     const storage = readableStorage(ctx);
-    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup);
+    const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef);
     if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
         throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
@@ -80540,7 +80536,7 @@ async function restore(ctx) {
  */
 async function replaceTables(ctx, tools, file, target) {
     const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
-    const listing = await restore_run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
+    const listing = await restore_execFileAsync(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
     const data = listing.stdout
         .split('\n')
         .map(line => ({ line, entry: parseToc(line)[0] }))
@@ -80638,16 +80634,8 @@ const COMMAND_RUNNERS = {
 
 
 const NOTIFY_ON = ['failure', 'always', 'never'];
-/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is echoed. */
-const SECRET_INPUTS = [
-    'database-url',
-    'target-database-url',
-    'encryption-passphrase',
-    'slack-webhook-url',
-    'webhook-url',
-    'heartbeat-url',
-    'github-token'
-];
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within'];
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 function readSettings(host) {
     const get = (name) => host.input(name).trim();
@@ -80680,7 +80668,7 @@ function readSettings(host) {
         prune: inputs_bool(get, 'prune', false),
         criticalTables: list(get('critical-tables')),
         maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-        backup: get('backup') || 'latest',
+        backupRef: get('backup') || 'latest',
         targetDatabaseUrl: get('target-database-url'),
         confirm: get('confirm'),
         jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
@@ -80706,7 +80694,10 @@ function readSettings(host) {
     }
     // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
     if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-        throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within');
+        throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`);
+    }
+    if (command === 'prune' && !hasKeepRule(settings.retention)) {
+        throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`);
     }
     return settings;
 }
@@ -80751,13 +80742,16 @@ function optionalInt(get, name, min, max) {
  */
 function readNotifySettings(host) {
     const get = (name) => host.input(name).trim();
+    const issue = inputs_bool(get, 'issue', false);
+    const token = get('github-token');
     const notify = {
         slackWebhookUrl: httpUrl(get, 'slack-webhook-url'),
         webhookUrl: httpUrl(get, 'webhook-url'),
         heartbeatUrl: httpUrl(get, 'heartbeat-url')?.replace(/\/+$/, ''),
         on: inputs_oneOf(get, 'notify-on', NOTIFY_ON, 'failure'),
-        issue: inputs_bool(get, 'issue', false),
-        githubToken: get('github-token') || undefined
+        issue,
+        // Kept only when used: action.yml fills it with the job's token on every run.
+        githubToken: issue ? token || undefined : undefined
     };
     if (notify.issue && !notify.githubToken)
         throw new InputError('github-token', "is required with issue: true (the default is the job's github.token)");
@@ -81247,7 +81241,7 @@ function redactUrls(text) {
 
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
 class LocalStorage {
-    kind = 'local';
+    type = 'local';
     root;
     constructor(root) {
         this.root = (0,external_node_path_.resolve)(root);
@@ -81329,7 +81323,7 @@ async function syncFile(path) {
 class ArtifactStorage {
     retentionDays;
     uploader;
-    kind = 'artifact';
+    type = 'artifact';
     staging;
     constructor(retentionDays, uploader = async () => new (await __nccwpck_require__.e(/* import() */ 645).then(__nccwpck_require__.bind(__nccwpck_require__, 9645))).DefaultArtifactClient()) {
         this.retentionDays = retentionDays;
@@ -81402,6 +81396,16 @@ function openStorages(settings, env) {
 
 
 
+/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
+const SECRET_INPUTS = [
+    'database-url',
+    'target-database-url',
+    'encryption-passphrase',
+    'slack-webhook-url',
+    'webhook-url',
+    'heartbeat-url',
+    'github-token'
+];
 /**
  * Runs the command the inputs name, then tells people how it went (src/notify). Returns the
  * error message (secrets removed) instead of throwing, so each host has exactly one place that
@@ -81410,17 +81414,9 @@ function openStorages(settings, env) {
 async function execute(host, now = () => new Date(), limits = DEFAULT_LIMITS) {
     const secrets = new Secrets();
     secrets.onAdd(value => host.secret(value));
-    // Masked before anything can fail, so that not even a malformed URL is ever echoed.
     for (const input of SECRET_INPUTS)
         secrets.add(host.input(input).trim());
-    // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
-    const safe = {
-        ...host,
-        output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
-        info: message => host.info(secrets.redact(message)),
-        warning: message => host.warning(secrets.redact(message)),
-        summary: markdown => host.summary(secrets.redact(markdown))
-    };
+    const safe = redactingHost(host, secrets);
     const startedAt = new Date();
     let notifier;
     let ctx;
@@ -81435,7 +81431,7 @@ async function execute(host, now = () => new Date(), limits = DEFAULT_LIMITS) {
         outputs = await COMMAND_RUNNERS[settings.command](ctx);
     }
     catch (error) {
-        failure = secrets.redact(errorMessage(error));
+        failure = failureMessage(error, safe, secrets);
         if (error instanceof FailureWithOutputs)
             outputs = error.outputs;
     }
@@ -81457,6 +81453,13 @@ async function execute(host, now = () => new Date(), limits = DEFAULT_LIMITS) {
     }
     return failure;
 }
+function failureMessage(error, safe, secrets) {
+    if (error instanceof InputError || error instanceof BackupError)
+        return secrets.redact(errorMessage(error));
+    // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+    safe.debug(error instanceof Error && error.stack ? error.stack : String(error));
+    return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`);
+}
 function notifierFor(settings, host, secrets, limits) {
     const any = settings.slackWebhookUrl || settings.webhookUrl || settings.heartbeatUrl || settings.issue;
     return any ? new Notifier(settings, host, secrets, limits) : undefined;
@@ -81470,6 +81473,18 @@ function setNameOf(ctx) {
         return undefined;
     }
 }
+/** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
+function redactingHost(host, secrets) {
+    const redact = (value) => (typeof value === 'string' ? secrets.redact(value) : value);
+    return {
+        ...host,
+        output: (name, value) => host.output(name, redact(value)),
+        info: message => host.info(secrets.redact(message)),
+        warning: message => host.warning(secrets.redact(message)),
+        debug: message => host.debug(secrets.redact(message)),
+        summary: markdown => host.summary(secrets.redact(markdown))
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/main.ts
 
@@ -81481,6 +81496,7 @@ const actionsHost = {
     secret: value => core/* setSecret */.Pq(value),
     info: message => core/* info */.pq(message),
     warning: message => core/* warning */.$e(message),
+    debug: message => core/* debug */.Yz(message),
     summary: async (markdown) => {
         if (process.env.GITHUB_STEP_SUMMARY)
             await core/* summary */.z.addRaw(markdown, true).write();
@@ -81488,7 +81504,7 @@ const actionsHost = {
     env: process.env
 };
 /** The action's entry point; the only place a step is marked failed. */
-async function main_run(host = actionsHost) {
+async function run(host = actionsHost) {
     const failure = await execute(host);
     if (failure !== undefined)
         core/* setFailed */.C1(failure);
@@ -81496,5 +81512,5 @@ async function main_run(host = actionsHost) {
 
 ;// CONCATENATED MODULE: ./src/index.ts
 
-void main_run();
+void run();
 

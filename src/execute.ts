@@ -1,11 +1,22 @@
 import { COMMAND_RUNNERS, type Outputs } from './commands/index.js'
 import { configuredSetName, type Context } from './commands/context.js'
-import { errorMessage, FailureWithOutputs } from './errors.js'
+import { BackupError, errorMessage, FailureWithOutputs, InputError } from './errors.js'
 import type { Host } from './host.js'
-import { readNotifySettings, readSettings, SECRET_INPUTS, type NotifySettings, type Settings } from './inputs.js'
+import { readNotifySettings, readSettings, type NotifySettings } from './inputs.js'
 import { DEFAULT_LIMITS, factsFrom, Notifier, type DeliveryLimits } from './notify/index.js'
 import { Secrets } from './secrets.js'
 import { openStorages } from './storage/index.js'
+
+/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
+export const SECRET_INPUTS = [
+  'database-url',
+  'target-database-url',
+  'encryption-passphrase',
+  'slack-webhook-url',
+  'webhook-url',
+  'heartbeat-url',
+  'github-token'
+]
 
 /**
  * Runs the command the inputs name, then tells people how it went (src/notify). Returns the
@@ -15,16 +26,8 @@ import { openStorages } from './storage/index.js'
 export async function execute(host: Host, now: () => Date = () => new Date(), limits: DeliveryLimits = DEFAULT_LIMITS): Promise<string | undefined> {
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
-  // Masked before anything can fail, so that not even a malformed URL is ever echoed.
   for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
-  // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
-  const safe: Host = {
-    ...host,
-    output: (name, value) => host.output(name, typeof value === 'string' ? secrets.redact(value) : value),
-    info: message => host.info(secrets.redact(message)),
-    warning: message => host.warning(secrets.redact(message)),
-    summary: markdown => host.summary(secrets.redact(markdown))
-  }
+  const safe = redactingHost(host, secrets)
   const startedAt = new Date()
   let notifier: Notifier | undefined
   let ctx: Context | undefined
@@ -34,11 +37,11 @@ export async function execute(host: Host, now: () => Date = () => new Date(), li
     // Read first and apart, so that a run failing on any other input still reports it.
     notifier = notifierFor(readNotifySettings(safe), safe, secrets, limits)
     notifier?.start()
-    const settings: Settings = readSettings(safe)
+    const settings = readSettings(safe)
     ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now }
     outputs = await COMMAND_RUNNERS[settings.command](ctx)
   } catch (error) {
-    failure = secrets.redact(errorMessage(error))
+    failure = failureMessage(error, safe, secrets)
     if (error instanceof FailureWithOutputs) outputs = error.outputs
   }
   for (const [name, value] of Object.entries(outputs)) safe.output(name, value)
@@ -58,6 +61,13 @@ export async function execute(host: Host, now: () => Date = () => new Date(), li
   return failure
 }
 
+function failureMessage(error: unknown, safe: Host, secrets: Secrets): string {
+  if (error instanceof InputError || error instanceof BackupError) return secrets.redact(errorMessage(error))
+  // Anything else is a defect in the action, not in the user's setup: keep the trace for the report.
+  safe.debug(error instanceof Error && error.stack ? error.stack : String(error))
+  return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`)
+}
+
 function notifierFor(settings: NotifySettings, host: Host, secrets: Secrets, limits: DeliveryLimits): Notifier | undefined {
   const any = settings.slackWebhookUrl || settings.webhookUrl || settings.heartbeatUrl || settings.issue
   return any ? new Notifier(settings, host, secrets, limits) : undefined
@@ -69,5 +79,18 @@ function setNameOf(ctx: Context): string | undefined {
     return configuredSetName(ctx)
   } catch {
     return undefined
+  }
+}
+
+/** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
+export function redactingHost(host: Host, secrets: Secrets): Host {
+  const redact = (value: string | number | boolean) => (typeof value === 'string' ? secrets.redact(value) : value)
+  return {
+    ...host,
+    output: (name, value) => host.output(name, redact(value)),
+    info: message => host.info(secrets.redact(message)),
+    warning: message => host.warning(secrets.redact(message)),
+    debug: message => host.debug(secrets.redact(message)),
+    summary: markdown => host.summary(secrets.redact(markdown))
   }
 }

@@ -42,7 +42,8 @@ export interface Settings {
   prune: boolean
   criticalTables: string[]
   maxSizeChange: number
-  backup: string
+  /** The `backup` input: an id or "latest". */
+  backupRef: string
   targetDatabaseUrl: string
   confirm: string
   jobs: number
@@ -72,16 +73,8 @@ export interface NotifySettings {
   githubToken?: string
 }
 
-/** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is echoed. */
-export const SECRET_INPUTS = [
-  'database-url',
-  'target-database-url',
-  'encryption-passphrase',
-  'slack-webhook-url',
-  'webhook-url',
-  'heartbeat-url',
-  'github-token'
-]
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+export const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within']
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -116,7 +109,7 @@ export function readSettings(host: Host): Settings {
     prune: bool(get, 'prune', false),
     criticalTables: list(get('critical-tables')),
     maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-    backup: get('backup') || 'latest',
+    backupRef: get('backup') || 'latest',
     targetDatabaseUrl: get('target-database-url'),
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
@@ -142,7 +135,10 @@ export function readSettings(host: Host): Settings {
   }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-    throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
+    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`)
+  }
+  if (command === 'prune' && !hasKeepRule(settings.retention)) {
+    throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`)
   }
   return settings
 }
@@ -187,13 +183,16 @@ function optionalInt(get: (n: string) => string, name: string, min: number, max:
  */
 export function readNotifySettings(host: Host): NotifySettings {
   const get = (name: string): string => host.input(name).trim()
+  const issue = bool(get, 'issue', false)
+  const token = get('github-token')
   const notify: NotifySettings = {
     slackWebhookUrl: httpUrl(get, 'slack-webhook-url'),
     webhookUrl: httpUrl(get, 'webhook-url'),
     heartbeatUrl: httpUrl(get, 'heartbeat-url')?.replace(/\/+$/, ''),
     on: oneOf(get, 'notify-on', NOTIFY_ON, 'failure'),
-    issue: bool(get, 'issue', false),
-    githubToken: get('github-token') || undefined
+    issue,
+    // Kept only when used: action.yml fills it with the job's token on every run.
+    githubToken: issue ? token || undefined : undefined
   }
   if (notify.issue && !notify.githubToken) throw new InputError('github-token', "is required with issue: true (the default is the job's github.token)")
   if (notify.issue && !host.env.GITHUB_REPOSITORY) throw new InputError('issue', 'needs GITHUB_REPOSITORY (it runs in GitHub Actions)')
