@@ -53,6 +53,7 @@ describe('a backup that succeeds, notify-on: always', () => {
       { ...backupInputs(), 'notify-on': 'always', 'slack-webhook-url': slack.url, 'webhook-url': webhook.url, 'heartbeat-url': heartbeat.url },
       RUN_ENV,
       undefined,
+      undefined,
       FAST
     )
   })
@@ -150,6 +151,7 @@ test('notify-on: failure (the default) keeps Slack and the webhook quiet on succ
     { ...backupInputs(), 'slack-webhook-url': slack.url, 'webhook-url': webhook.url, 'heartbeat-url': heartbeat.url },
     RUN_ENV,
     undefined,
+    undefined,
     FAST
   )
   expect(run.failure).toBeUndefined()
@@ -162,6 +164,7 @@ test('a failed backup: Slack and the webhook carry the redacted error, the heart
   const run = await runAction(
     { ...backupInputs(), 'database-url': pg.url('no_such_db'), 'slack-webhook-url': slack.url, 'webhook-url': webhook.url, 'heartbeat-url': heartbeat.url },
     RUN_ENV,
+    undefined,
     undefined,
     FAST
   )
@@ -183,6 +186,7 @@ test('a run failing on a bad input still reports it (the notification inputs are
     { ...backupInputs(), 'keep-daily': 'seven', 'heartbeat-url': heartbeat.url, 'webhook-url': webhook.url },
     RUN_ENV,
     undefined,
+    undefined,
     FAST
   )
   expect(run.failure).toMatch(/Input "keep-daily": "seven" is not a whole number/)
@@ -201,6 +205,7 @@ describe('receivers that hang, fail or refuse', () => {
     const run = await runAction(
       { ...backupInputs(), 'notify-on': 'always', 'slack-webhook-url': hang.url, 'webhook-url': broken.url, 'heartbeat-url': refused.url },
       RUN_ENV,
+      undefined,
       undefined,
       FAST
     )
@@ -223,7 +228,7 @@ describe('receivers that hang, fail or refuse', () => {
     const quiet = await runAction(inputs)
     const quietMs = Date.now() - started
     started = Date.now()
-    const loud = await runAction({ ...inputs, 'slack-webhook-url': hang.url, 'heartbeat-url': hang.url }, RUN_ENV, undefined, FAST)
+    const loud = await runAction({ ...inputs, 'slack-webhook-url': hang.url, 'heartbeat-url': hang.url }, RUN_ENV, undefined, undefined, FAST)
     const addedMs = Date.now() - started - quietMs
     // Bounded by the limits: start ping in the background, then 2 attempts × 0.4 s + 0.1 s per target, in parallel.
     expect(addedMs).toBeGreaterThanOrEqual(850)
@@ -243,7 +248,7 @@ describe('issue: one GitHub issue per backup set', () => {
       const monitor = { command: 'monitor', storage: 'local', path: dir, name: 'shop', issue: 'true', 'github-token': TOKEN }
       const later = (h: number) => () => new Date(Date.now() + h * 3600_000)
 
-      const first = await runAction(monitor, env, later(30), FAST)
+      const first = await runAction(monitor, env, later(30), undefined, FAST)
       expect(first.failure).toMatch(/newest backup: .* is 30 h 0 min old/)
       expect(github.issues).toHaveLength(1)
       expect(github.issues[0]).toMatchObject({ title: 'Backups of shop need attention', state: 'open', labels: ['pg-backup:shop'], comments: [] })
@@ -251,18 +256,18 @@ describe('issue: one GitHub issue per backup set', () => {
       expect(github.issues[0].body).toContain(RUN_URL)
       expect(github.labels).toEqual(['pg-backup:shop'])
 
-      const second = await runAction(monitor, env, later(31), FAST)
+      const second = await runAction(monitor, env, later(31), undefined, FAST)
       expect(second.failure).toMatch(/31 h 0 min old/)
       expect(github.issues).toHaveLength(1)
       expect(github.issues[0].comments).toHaveLength(1)
       expect(github.issues[0].comments[0]).toMatch(/❌ newest backup: .* 31 h 0 min old/)
 
       // A verify that passes did not fail before: it leaves the monitor's issue open.
-      const verify = await runAction({ ...monitor, command: 'verify', 'database-url': '' }, env, undefined, FAST)
+      const verify = await runAction({ ...monitor, command: 'verify', 'database-url': '' }, env, undefined, undefined, FAST)
       expect(verify.failure).toBeUndefined()
       expect(github.issues[0].state).toBe('open')
 
-      const recovered = await runAction(monitor, env, undefined, FAST)
+      const recovered = await runAction(monitor, env, undefined, undefined, FAST)
       expect(recovered.failure).toBeUndefined()
       expect(recovered.outputs.notified).toBe('true')
       expect(github.issues).toHaveLength(1)
@@ -282,6 +287,7 @@ describe('issue: one GitHub issue per backup set', () => {
       const run = await runAction(
         { command: 'monitor', storage: 'local', path: dir, name: 'shop', issue: 'true', 'github-token': TOKEN },
         { ...RUN_ENV, GITHUB_API_URL: github.url },
+        undefined,
         undefined,
         FAST
       )

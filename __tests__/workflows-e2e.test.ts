@@ -42,7 +42,7 @@ async function runWorkflow(
   for (const step of steps) {
     const env = actionInputEnv(step)
     const given = Object.fromEntries(Object.entries(env).map(([k, v]) => [k.slice('INPUT_'.length).toLowerCase(), v]))
-    const result = await runAction({ ...given, ...override }, run.env, run.now, { timeoutMs: 2000, attempts: 2, backoffMs: 100 })
+    const result = await runAction({ ...given, ...override }, run.env, run.now, undefined, { timeoutMs: 2000, attempts: 2, backoffMs: 100 })
     expectNoSecrets([result.log, JSON.stringify(result.outputs)], [pg.password, encodeURIComponent(pg.password), PASSPHRASE, ...Object.values(secrets)])
     runs.push(result)
   }

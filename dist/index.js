@@ -77980,7 +77980,7 @@ var core = __nccwpck_require__(77094);
  * The backup vocabulary: the words every layer shares. This folder imports nothing from the
  * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
  */
-const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'];
+const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'pitr-restore'];
 const STORAGE_KINDS = ['local', 's3', 'artifact'];
 const FORMATS = ['custom', 'plain'];
 const SCOPES = ['full', 'schema', 'data'];
@@ -80341,7 +80341,221 @@ function parseDrillReport(text, source) {
     return parseChecked(text, source, DRILL_REPORT_SHAPE);
 }
 
+;// CONCATENATED MODULE: ./src/supabase/api.ts
+
+
+const BACKUPS_SHAPE = shape({
+    region: str,
+    walg_enabled: bool,
+    pitr_enabled: bool,
+    backups: arrayOf(shape({ is_physical_backup: bool, status: str, inserted_at: str })),
+    physical_backup_data: optional(shape({ earliest_physical_backup_date_unix: optional(num), latest_physical_backup_date_unix: optional(num) }))
+});
+/** The API allows 120 requests a minute; a 429 says when to come back. */
+const MAX_ATTEMPTS = 4;
+const MAX_WAIT_MS = 65_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+class HttpManagementApi {
+    baseUrl;
+    token;
+    sleep;
+    constructor(baseUrl, token, sleep) {
+        this.baseUrl = baseUrl;
+        this.token = token;
+        this.sleep = sleep;
+    }
+    async backups(ref) {
+        const path = `/v1/projects/${ref}/database/backups`;
+        return parseChecked(await this.request('GET', path), `the Management API's answer to GET ${path}`, BACKUPS_SHAPE);
+    }
+    async restorePitr(ref, recoveryTimeUnix) {
+        await this.request('POST', `/v1/projects/${ref}/database/backups/restore-pitr`, { recovery_time_target_unix: recoveryTimeUnix });
+    }
+    async projectStatus(ref) {
+        const path = `/v1/projects/${ref}`;
+        return parseChecked(await this.request('GET', path), `the Management API's answer to GET ${path}`, shape({ status: str })).status;
+    }
+    async health(ref, services) {
+        const path = `/v1/projects/${ref}/health?${services.map(s => `services=${encodeURIComponent(s)}`).join('&')}`;
+        return parseChecked(await this.request('GET', path), `the Management API's answer to GET ${path}`, arrayOf(shape({ name: str, status: str })));
+    }
+    async request(method, path, body) {
+        for (let attempt = 1;; attempt++) {
+            let response;
+            try {
+                response = await fetch(new URL(path, this.baseUrl), {
+                    method,
+                    headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+                    body: body ? JSON.stringify(body) : undefined,
+                    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS)
+                });
+            }
+            catch (error) {
+                if (attempt < MAX_ATTEMPTS) {
+                    await this.sleep(2000 * attempt);
+                    continue;
+                }
+                throw new BackupError(`Supabase Management API ${method} ${path.split('?')[0]}: ${error.message}`);
+            }
+            const text = await response.text();
+            if (response.ok)
+                return text;
+            if ((response.status === 429 || response.status >= 500) && attempt < MAX_ATTEMPTS) {
+                await this.sleep(retryDelayMs(response, attempt, Date.now()));
+                continue;
+            }
+            throw new BackupError(`Supabase Management API ${method} ${path.split('?')[0]} answered ${response.status}: ${apiMessage(text, response.status)}`);
+        }
+    }
+}
+/**
+ * How long to wait before retrying. X-RateLimit-Reset is read as seconds until the window resets,
+ * or as a unix time when it is one; either way the wait is capped.
+ */
+function retryDelayMs(response, attempt, now) {
+    const reset = Number(response.headers.get('x-ratelimit-reset') ?? response.headers.get('retry-after'));
+    if (response.status === 429 && Number.isFinite(reset) && reset > 0) {
+        const ms = reset > 1e9 ? reset * 1000 - now : reset * 1000;
+        return Math.min(Math.max(ms, 1000), MAX_WAIT_MS);
+    }
+    return Math.min(2000 * 2 ** (attempt - 1), MAX_WAIT_MS);
+}
+function apiMessage(text, status) {
+    try {
+        const body = JSON.parse(text);
+        if (typeof body.message === 'string')
+            return body.message;
+    }
+    catch {
+        // not JSON: fall through to a generic message
+    }
+    if (status === 401)
+        return 'the access token was refused; check supabase-access-token';
+    if (status === 403)
+        return "the access token may not do this; it needs the permissions listed in the README's Supabase section";
+    return text.slice(0, 200) || 'no message';
+}
+
+;// CONCATENATED MODULE: ./src/supabase/platform.ts
+
+/**
+ * Pure rules for Supabase's own backups and PITR: the project ref, the recovery window,
+ * and the checks monitor reports.
+ */
+const REF = /^[a-z0-9]{20}$/;
+/**
+ * The project ref from a Supabase connection string: `db.<ref>.supabase.co` (direct) or the
+ * `postgres.<ref>` user of a pooler at `*.pooler.supabase.com`.
+ */
+function projectRefFrom(host, user) {
+    const direct = /^db\.([a-z0-9]+)\.supabase\.co$/i.exec(host ?? '')?.[1];
+    if (direct && REF.test(direct.toLowerCase()))
+        return direct.toLowerCase();
+    if (/\.pooler\.supabase\.com$/i.test(host ?? '')) {
+        const pooled = /^[^.]+\.([a-z0-9]+)$/i.exec(user ?? '')?.[1];
+        if (pooled && REF.test(pooled.toLowerCase()))
+            return pooled.toLowerCase();
+    }
+    return undefined;
+}
+function isProjectRef(text) {
+    return REF.test(text);
+}
+function pitrWindow(backups) {
+    const data = backups.physical_backup_data;
+    if (!backups.pitr_enabled || data?.earliest_physical_backup_date_unix === undefined || data.latest_physical_backup_date_unix === undefined)
+        return undefined;
+    return { earliest: new Date(data.earliest_physical_backup_date_unix * 1000), latest: new Date(data.latest_physical_backup_date_unix * 1000) };
+}
+/** `restore-time`: an ISO 8601 time with a zone (Z or ±hh:mm), or unix seconds. */
+function parseRestoreTime(text) {
+    if (/^\d{9,11}$/.test(text))
+        return new Date(Number(text) * 1000);
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text))
+        return undefined;
+    const time = new Date(text);
+    return Number.isNaN(time.getTime()) ? undefined : time;
+}
+const iso = (d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+function describeWindow(window) {
+    return `${iso(window.earliest)} to ${iso(window.latest)}`;
+}
+/** WAL is archived when a segment fills or on a timeout, so an idle database's latest point lags. */
+const PITR_LAG_WARNING_MS = 3_600_000;
+/** The rows monitor adds for the platform, and the warnings that do not fail it. */
+function platformChecks(backups, options) {
+    const checks = [];
+    const warnings = [];
+    const limit = formatSeconds(options.maxAgeMs / 1000);
+    const age = (time) => options.now.getTime() - time.getTime();
+    const window = pitrWindow(backups);
+    checks.push({
+        name: 'platform PITR',
+        ok: backups.pitr_enabled || !options.requirePitr,
+        detail: window
+            ? `on, recoverable from ${describeWindow(window)}`
+            : backups.pitr_enabled
+                ? 'on, no recovery window reported yet'
+                : `off${options.requirePitr ? ' (require-pitr: true)' : ''}`
+    });
+    const completed = backups.backups
+        .filter(b => b.status === 'COMPLETED')
+        .map(b => new Date(b.inserted_at))
+        .filter(d => !Number.isNaN(d.getTime()))
+        .sort((a, b) => b.getTime() - a.getTime());
+    if (window) {
+        const lag = age(window.latest);
+        checks.push({
+            name: 'platform recovery point',
+            ok: lag <= options.maxAgeMs,
+            detail: `latest recoverable time ${iso(window.latest)} is ${formatSeconds(lag / 1000)} old (limit ${limit})`
+        });
+        if (lag > PITR_LAG_WARNING_MS && lag <= options.maxAgeMs) {
+            warnings.push(`the latest PITR point lags by ${formatSeconds(lag / 1000)}; on an idle database WAL is archived less often, which Supabase documents`);
+        }
+    }
+    else {
+        const newest = completed[0];
+        checks.push({
+            name: 'platform backup',
+            ok: newest !== undefined && age(newest) <= options.maxAgeMs,
+            detail: newest
+                ? `newest completed platform backup ${iso(newest)} is ${formatSeconds(age(newest) / 1000)} old (limit ${limit})`
+                : 'no completed platform backup'
+        });
+    }
+    for (const b of backups.backups.filter(b => ['FAILED', 'PENDING', 'CANCELLED'].includes(b.status))) {
+        warnings.push(`platform backup of ${b.inserted_at} is ${b.status}`);
+    }
+    return { checks, warnings };
+}
+
+;// CONCATENATED MODULE: ./src/commands/supabase.ts
+
+
+
+
+/** The project ref: `supabase-project-ref`, else derived from database-url. */
+function projectRef(ctx) {
+    const given = ctx.settings.supabase.projectRef;
+    if (given)
+        return given;
+    const conn = ctx.settings.databaseUrl ? sourceConnection(ctx) : undefined;
+    const derived = projectRefFrom(conn?.host, conn?.user);
+    if (!derived)
+        throw new InputError('supabase-project-ref', 'is required: it could not be derived from database-url (db.<ref>.supabase.co or the pooler user postgres.<ref>)');
+    return derived;
+}
+function managementApi(ctx) {
+    const token = ctx.settings.supabase.accessToken;
+    if (!token)
+        throw new InputError('supabase-access-token', 'is required to reach the Supabase Management API');
+    return new HttpManagementApi(ctx.settings.supabase.apiUrl, token, ctx.sleep);
+}
+
 ;// CONCATENATED MODULE: ./src/commands/monitor.ts
+
+
 
 
 
@@ -80412,8 +80626,19 @@ const storageUse = ({ entries, settings }) => {
         }
     ];
 };
+/** Supabase's own backups and PITR, read from the Management API: failures fail the monitor, the rest warn. */
+const platform = async ({ ctx }) => {
+    if (!ctx.settings.supabase.accessToken)
+        return [];
+    const backups = await managementApi(ctx).backups(projectRef(ctx));
+    const { supabase } = ctx.settings;
+    const { checks, warnings } = platformChecks(backups, { requirePitr: supabase.requirePitr, maxAgeMs: supabase.maxPlatformBackupAgeMs, now: ctx.now() });
+    for (const warning of warnings)
+        ctx.host.warning(warning);
+    return checks;
+};
 /** The checks, in report order. A new one is a MonitorCheck added here. */
-const MONITOR_CHECKS = [freshness, storedObjects, lastDrill, drift, storageUse];
+const MONITOR_CHECKS = [freshness, storedObjects, lastDrill, drift, storageUse, platform];
 /**
  * Watches one backup set: runs every check, writes them as rows of the summary, warns on the
  * ones near a limit and fails naming the ones that failed. The `report` output holds them all,
@@ -80430,7 +80655,8 @@ async function monitor(ctx) {
         storage,
         entries,
         settings: ctx.settings,
-        now: ctx.now()
+        now: ctx.now(),
+        ctx
     };
     const checks = [];
     for (const check of MONITOR_CHECKS)
@@ -80453,6 +80679,144 @@ async function monitor(ctx) {
     return report;
 }
 const monitorOutputs = (report) => ({ 'backup-id': report.backupId ?? '', report: JSON.stringify(report) });
+
+;// CONCATENATED MODULE: ./src/commands/pitr-restore.ts
+
+
+
+
+
+
+
+
+
+
+/** How often the project's status is read while it restores (the API allows 120 requests a minute). */
+const POLL_MS = 20_000;
+/**
+ * Drives a Supabase point-in-time recovery: the guard and the window first, then a safety backup of
+ * the current database, the restore, a watch until the project is healthy again, and a report of
+ * what came back against the newest own backup made before the target time.
+ */
+async function pitrRestore(ctx, api = managementApi(ctx)) {
+    const ref = projectRef(ctx);
+    if (ctx.settings.confirm !== ref) {
+        throw new InputError('confirm', `must equal the project ref "${ref}" to restore it (got ${ctx.settings.confirm ? `"${ctx.settings.confirm}"` : 'nothing'}); nothing was changed`);
+    }
+    const target = ctx.settings.supabase.restoreTime;
+    const backups = await api.backups(ref);
+    if (!backups.pitr_enabled)
+        throw new BackupError(`Point-in-time recovery is not enabled for project ${ref}; nothing was changed`);
+    const window = pitrWindow(backups);
+    if (!window)
+        throw new BackupError(`Project ${ref} reports no PITR window yet; nothing was changed`);
+    if (target < window.earliest || target > window.latest) {
+        throw new InputError('restore-time', `${target.toISOString()} is outside the recovery window of ${ref} (${describeWindow(window)}); nothing was changed`);
+    }
+    let safetyBackupId;
+    if (ctx.settings.safetySnapshot) {
+        if (!ctx.settings.databaseUrl)
+            throw new InputError('database-url', 'is needed for the safety backup before a PITR restore (or set safety-snapshot: false)');
+        safetyBackupId = (await backup(ctx, { kind: 'pre-restore' })).manifest.id;
+        ctx.host.info(`Safety backup of the current database (rows written after the target time are in it): ${safetyBackupId}`);
+    }
+    const seconds = Math.floor(target.getTime() / 1000);
+    ctx.host.info(`Starting the PITR restore of ${ref} to ${target.toISOString()} (unix ${seconds}); it cannot be cancelled once started`);
+    const started = ctx.now().getTime();
+    await api.restorePitr(ref, seconds);
+    await waitUntilHealthy(ctx, api, ref, started);
+    const restoreSeconds = (ctx.now().getTime() - started) / 1000;
+    ctx.host.info(`Project ${ref} is healthy again after ${formatSeconds(restoreSeconds)}`);
+    const report = await afterRestore(ctx, target);
+    await ctx.host.summary([
+        `## PITR restore of ${ref} to ${target.toISOString()} ✅`,
+        '',
+        table(['', ''], [
+            ['Recovery window', describeWindow(window)],
+            ['Restore time', formatSeconds(restoreSeconds)],
+            ['Safety backup', safetyBackupId ?? 'none (safety-snapshot: false)']
+        ]),
+        '',
+        report.summary
+    ].join('\n'));
+    if (report.failure)
+        throw new BackupError(`PITR restore of ${ref} finished, but ${report.failure}`);
+    return { ref, restoreSeconds, safetyBackupId };
+}
+/** Waits for the project to leave ACTIVE_HEALTHY (the restore began) and come back with a healthy database. */
+async function waitUntilHealthy(ctx, api, ref, started) {
+    const deadline = started + ctx.settings.supabase.restoreTimeoutMs;
+    let left = false;
+    let last = '';
+    for (;;) {
+        const status = await api.projectStatus(ref);
+        if (status !== last)
+            ctx.host.info(`Project ${ref}: ${status}`);
+        last = status;
+        if (status === 'RESTORE_FAILED') {
+            throw new BackupError(`The PITR restore of ${ref} failed (RESTORE_FAILED). A PITR restore cannot be retried blindly: check the dashboard, and contact Supabase support with the project ref and the target time`);
+        }
+        if (status !== 'ACTIVE_HEALTHY')
+            left = true;
+        else if (left) {
+            const health = await api.health(ref, ['db']);
+            if (health.every(s => s.status === 'ACTIVE_HEALTHY'))
+                return;
+        }
+        if (ctx.now().getTime() >= deadline) {
+            throw new BackupError(`Project ${ref} was still ${status} after ${formatSeconds(ctx.settings.supabase.restoreTimeoutMs / 1000)} (restore-timeout). The restore goes on and cannot be cancelled: watch the dashboard, run monitor or this command's checks later, and contact Supabase support if it does not finish`);
+        }
+        await ctx.sleep(POLL_MS);
+    }
+}
+/** check-sql, and each table's rows now against the newest own backup taken before the target time. */
+async function afterRestore(ctx, target) {
+    if (!ctx.settings.databaseUrl)
+        return { summary: 'No database-url: rows and check-sql were not checked.' };
+    const client = await connect(sourceConnection(ctx));
+    try {
+        const parts = [];
+        let failure;
+        if (ctx.settings.checkSql) {
+            const check = await runCheckSql(client, ctx.settings.checkSql);
+            parts.push(`check-sql: ${check.ok ? 'no rows ✅' : `${check.rows} row(s) ❌`}`, '');
+            if (!check.ok)
+                failure = `check-sql returned ${check.rows} row(s)`;
+        }
+        const reference = await newestBackupBefore(ctx, target);
+        if (!reference) {
+            parts.push(`No own backup of this set was taken before ${target.toISOString()}: no row counts to compare.`);
+            return { summary: parts.join('\n'), failure };
+        }
+        const present = await client.query("SELECT n.nspname || '.' || c.relname AS key FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')");
+        const exists = new Set(present.rows.map(r => r.key));
+        const now = await countRows(client, reference.tables.filter(t => exists.has(`${t.schema}.${t.table}`)));
+        parts.push(`### Rows now against backup ${reference.id} (before the target time)`, '', rowsTable(reference.tables, now));
+        return { summary: parts.join('\n'), failure };
+    }
+    finally {
+        await client.end().catch(() => undefined);
+    }
+}
+async function newestBackupBefore(ctx, target) {
+    const storage = readableStorages(ctx)[0];
+    if (!storage)
+        return undefined;
+    const name = configuredSetName(ctx);
+    const entry = (await listBackups(storage, name)).find(b => b.complete && b.kind !== 'pre-restore' && b.time <= target);
+    if (!entry)
+        return undefined;
+    const manifest = await readManifest(storage, name, entry.id);
+    return { id: manifest.id, tables: manifest.tables };
+}
+function rowsTable(before, now) {
+    const key = (t) => `${t.schema}.${t.table}`;
+    const current = new Map(now.map(t => [key(t), t.rows]));
+    return table(['Table', 'Backup', 'Now', 'Change'], before.map(t => {
+        const n = current.get(key(t));
+        return [key(t), String(t.rows), n === undefined ? 'missing' : String(n), n === undefined ? '' : `${n - t.rows >= 0 ? '+' : ''}${n - t.rows}`];
+    }));
+}
 
 ;// CONCATENATED MODULE: ./src/commands/restore.ts
 
@@ -80583,6 +80947,7 @@ async function replaceTables(ctx, tools, file, target) {
 
 
 
+
 /** Each command returns the step outputs it sets. */
 const COMMAND_RUNNERS = {
     backup: async (ctx) => {
@@ -80626,10 +80991,18 @@ const COMMAND_RUNNERS = {
         const result = await prune(ctx);
         return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) };
     },
+    'pitr-restore': async (ctx) => {
+        const result = await pitrRestore(ctx);
+        const outputs = { 'restore-seconds': result.restoreSeconds.toFixed(1) };
+        if (result.safetyBackupId)
+            outputs['safety-backup-id'] = result.safetyBackupId;
+        return outputs;
+    },
     monitor: async (ctx) => monitorOutputs(await monitor(ctx))
 };
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
 
 
 
@@ -80681,7 +81054,8 @@ function readSettings(host) {
         storageQuotaBytes: optionalBytes(get, 'storage-quota'),
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
         clean: inputs_bool(get, 'clean', false),
-        notify: readNotifySettings(host)
+        notify: readNotifySettings(host),
+        supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
     };
     if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
         throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)');
@@ -80867,6 +81241,34 @@ function readRetention(get) {
         monthly: count('keep-monthly'),
         yearly: count('keep-yearly'),
         withinMs: optionalDuration(get, 'keep-within')
+    };
+}
+function readSupabase(get, accessToken, command) {
+    const projectRef = get('supabase-project-ref') || undefined;
+    if (projectRef && !isProjectRef(projectRef))
+        throw new InputError('supabase-project-ref', `"${projectRef}" is not a project ref: 20 lower-case letters and digits, as in <ref>.supabase.co`);
+    const apiUrl = get('supabase-api-url') || 'https://api.supabase.com';
+    if (!/^https?:\/\/[^\s]+$/.test(apiUrl))
+        throw new InputError('supabase-api-url', `"${apiUrl}" is not a URL`);
+    const timeText = get('restore-time');
+    const restoreTime = timeText ? parseRestoreTime(timeText) : undefined;
+    if (timeText && !restoreTime) {
+        throw new InputError('restore-time', `"${timeText}" is not a time; use ISO 8601 with a zone (2026-03-01T02:00:00Z) or unix seconds`);
+    }
+    if (command === 'pitr-restore') {
+        if (!accessToken)
+            throw new InputError('supabase-access-token', 'is required by pitr-restore (a token with "Backups: Read-write")');
+        if (!restoreTime)
+            throw new InputError('restore-time', 'is required by pitr-restore: the time to recover to');
+    }
+    return {
+        accessToken: accessToken || undefined,
+        projectRef,
+        apiUrl,
+        requirePitr: inputs_bool(get, 'require-pitr', false),
+        maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age', '36h'),
+        restoreTime,
+        restoreTimeoutMs: optionalDuration(get, 'restore-timeout', '6h')
     };
 }
 
@@ -81404,14 +81806,15 @@ const SECRET_INPUTS = [
     'slack-webhook-url',
     'webhook-url',
     'heartbeat-url',
-    'github-token'
+    'github-token',
+    'supabase-access-token'
 ];
 /**
  * Runs the command the inputs name, then tells people how it went (src/notify). Returns the
  * error message (secrets removed) instead of throwing, so each host has exactly one place that
  * reports failure; notifications never change it.
  */
-async function execute(host, now = () => new Date(), limits = DEFAULT_LIMITS) {
+async function execute(host, now = () => new Date(), sleep = realSleep, limits = DEFAULT_LIMITS) {
     const secrets = new Secrets();
     secrets.onAdd(value => host.secret(value));
     for (const input of SECRET_INPUTS)
@@ -81427,7 +81830,7 @@ async function execute(host, now = () => new Date(), limits = DEFAULT_LIMITS) {
         notifier = notifierFor(readNotifySettings(safe), safe, secrets, limits);
         notifier?.start();
         const settings = readSettings(safe);
-        ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now };
+        ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep };
         outputs = await COMMAND_RUNNERS[settings.command](ctx);
     }
     catch (error) {
@@ -81473,6 +81876,7 @@ function setNameOf(ctx) {
         return undefined;
     }
 }
+const realSleep = (ms) => new Promise(resolve => setTimeout(resolve, ms));
 /** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
 function redactingHost(host, secrets) {
     const redact = (value) => (typeof value === 'string' ? secrets.redact(value) : value);

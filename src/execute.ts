@@ -15,7 +15,8 @@ export const SECRET_INPUTS = [
   'slack-webhook-url',
   'webhook-url',
   'heartbeat-url',
-  'github-token'
+  'github-token',
+  'supabase-access-token'
 ]
 
 /**
@@ -23,7 +24,12 @@ export const SECRET_INPUTS = [
  * error message (secrets removed) instead of throwing, so each host has exactly one place that
  * reports failure; notifications never change it.
  */
-export async function execute(host: Host, now: () => Date = () => new Date(), limits: DeliveryLimits = DEFAULT_LIMITS): Promise<string | undefined> {
+export async function execute(
+  host: Host,
+  now: () => Date = () => new Date(),
+  sleep: (ms: number) => Promise<void> = realSleep,
+  limits: DeliveryLimits = DEFAULT_LIMITS
+): Promise<string | undefined> {
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
@@ -38,7 +44,7 @@ export async function execute(host: Host, now: () => Date = () => new Date(), li
     notifier = notifierFor(readNotifySettings(safe), safe, secrets, limits)
     notifier?.start()
     const settings = readSettings(safe)
-    ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now }
+    ctx = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep }
     outputs = await COMMAND_RUNNERS[settings.command](ctx)
   } catch (error) {
     failure = failureMessage(error, safe, secrets)
@@ -81,6 +87,8 @@ function setNameOf(ctx: Context): string | undefined {
     return undefined
   }
 }
+
+const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
 export function redactingHost(host: Host, secrets: Secrets): Host {

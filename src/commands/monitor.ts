@@ -9,6 +9,8 @@ import { checksTable } from '../report/summary.js'
 import { readAll, type Storage } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 import { driftChecks, readHistory, type SetHistory } from './drift-guard.js'
+import { managementApi, projectRef } from './supabase.js'
+import { platformChecks } from '../supabase/platform.js'
 
 /** What every monitor check looks at, read from storage once. */
 export interface SetView extends SetHistory {
@@ -20,6 +22,8 @@ export interface SetView extends SetHistory {
   entries: BackupEntry[]
   settings: Settings
   now: Date
+  /** For checks that reach beyond the storage (the Supabase Management API). */
+  ctx: Context
 }
 
 /** One row (or a few) of the monitor's report; no rows when the check has nothing to say. */
@@ -88,8 +92,18 @@ const storageUse: MonitorCheck = ({ entries, settings }) => {
   ]
 }
 
+/** Supabase's own backups and PITR, read from the Management API: failures fail the monitor, the rest warn. */
+const platform: MonitorCheck = async ({ ctx }) => {
+  if (!ctx.settings.supabase.accessToken) return []
+  const backups = await managementApi(ctx).backups(projectRef(ctx))
+  const { supabase } = ctx.settings
+  const { checks, warnings } = platformChecks(backups, { requirePitr: supabase.requirePitr, maxAgeMs: supabase.maxPlatformBackupAgeMs, now: ctx.now() })
+  for (const warning of warnings) ctx.host.warning(warning)
+  return checks
+}
+
 /** The checks, in report order. A new one is a MonitorCheck added here. */
-export const MONITOR_CHECKS: MonitorCheck[] = [freshness, storedObjects, lastDrill, drift, storageUse]
+export const MONITOR_CHECKS: MonitorCheck[] = [freshness, storedObjects, lastDrill, drift, storageUse, platform]
 
 export interface MonitorReport {
   name: string
@@ -116,7 +130,8 @@ export async function monitor(ctx: Context): Promise<MonitorReport> {
     storage,
     entries,
     settings: ctx.settings,
-    now: ctx.now()
+    now: ctx.now(),
+    ctx
   }
   const checks: Check[] = []
   for (const check of MONITOR_CHECKS) checks.push(...(await check(view)))
