@@ -78165,7 +78165,8 @@ const MANIFEST_SHAPE = shape({
     encryption: optional(shape({ algorithm: str })),
     objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
     tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num })),
+    tags: optional(strings)
 });
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */
 function parseManifest(text, source) {
@@ -78211,6 +78212,15 @@ function groupBackups(name, objects) {
 }
 async function listBackups(storage, name) {
     return groupBackups(name, await storage.list(layout.setPrefix(name)));
+}
+/** The complete backups with their manifests' tags, read a few at a time; a manifest that can't be read fails the whole call. */
+async function withTags(storage, name, backups) {
+    const out = [];
+    for (let i = 0; i < backups.length; i += 8) {
+        const batch = backups.slice(i, i + 8);
+        out.push(...(await Promise.all(batch.map(async (b) => (b.complete ? { ...b, tags: (await readManifest(storage, name, b.id)).tags ?? [] } : b)))));
+    }
+    return out;
 }
 async function readManifest(storage, name, id) {
     const key = layout.manifest(name, id);
@@ -79172,6 +79182,7 @@ function backupSummary(manifest, locations, durationSeconds) {
         table(['', ''], [
             ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
             ['Set / kind', `${manifest.name} / ${manifest.kind}`],
+            ...tagsRow(manifest),
             ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
             ['Time', formatSeconds(durationSeconds)],
             ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
@@ -79190,7 +79201,14 @@ function checksTable(checks) {
 }
 function verifySummary(manifest, checks) {
     const ok = checks.every(c => c.ok);
-    return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`;
+    const tags = manifest.tags?.length ? `Tags: ${formatTags(manifest.tags)}\n\n` : '';
+    return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${tags}${checksTable(checks)}\n`;
+}
+function formatTags(tags) {
+    return tags.map(t => `\`${t}\``).join(', ');
+}
+function tagsRow(manifest) {
+    return manifest.tags?.length ? [['Tags', formatTags(manifest.tags)]] : [];
 }
 function drillSummary(report) {
     const rows = [
@@ -79760,7 +79778,8 @@ async function backup(ctx, options = {}) {
             objects: dumped.objects,
             tables: dumped.counts,
             schemaFacts: dumped.facts,
-            github: githubContext(host.env)
+            github: githubContext(host.env),
+            ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
         };
         // Verified before the manifest makes it exist: a backup that does not read back is never published.
         // A size far from the set's history is only a flag: that backup is published, then the step fails.
@@ -80038,98 +80057,342 @@ function failureReasons(report) {
     return reasons.join('; ');
 }
 
+;// CONCATENATED MODULE: ./src/catalog/timezone.ts
+/**
+ * Wall-clock arithmetic in an IANA time zone with nothing but Intl, for the calendar rules of
+ * retention (hours, days, ISO weeks, months, years are counted in the configured zone) and for
+ * calendar durations (`1m` back from 31 March in Europe/Berlin).
+ */
+const formatters = new Map();
+function formatter(timeZone) {
+    let f = formatters.get(timeZone);
+    if (!f) {
+        f = new Intl.DateTimeFormat('en-US', {
+            timeZone,
+            hourCycle: 'h23',
+            era: 'short',
+            year: 'numeric',
+            month: 'numeric',
+            day: 'numeric',
+            hour: 'numeric',
+            minute: 'numeric',
+            second: 'numeric'
+        });
+        formatters.set(timeZone, f);
+    }
+    return f;
+}
+/** The IANA name, canonicalised (`utc` → `UTC`), or an Error saying what is accepted. */
+function checkTimeZone(name) {
+    try {
+        return formatter(name).resolvedOptions().timeZone;
+    }
+    catch {
+        throw new Error(`"${name}" is not an IANA time zone; use a name such as UTC, Europe/Berlin or America/New_York`);
+    }
+}
+/** Milliseconds since the epoch of a proleptic-Gregorian wall clock read as UTC; fields overflow like Date.UTC, years 0–99 stay themselves. */
+function wallMs(year, month, day, hour = 0, minute = 0, second = 0, millisecond = 0) {
+    const date = new Date(0);
+    date.setUTCFullYear(year, month - 1, day);
+    date.setUTCHours(hour, minute, second, millisecond);
+    return date.getTime();
+}
+/** What a clock in `timeZone` shows at `time`. */
+function wallClock(time, timeZone = 'UTC') {
+    if (timeZone === 'UTC') {
+        return {
+            year: time.getUTCFullYear(),
+            month: time.getUTCMonth() + 1,
+            day: time.getUTCDate(),
+            hour: time.getUTCHours(),
+            minute: time.getUTCMinutes(),
+            second: time.getUTCSeconds(),
+            millisecond: time.getUTCMilliseconds()
+        };
+    }
+    const parts = {};
+    for (const part of formatter(timeZone).formatToParts(time))
+        parts[part.type] = part.value;
+    const year = Number(parts.year);
+    return {
+        year: parts.era === 'BC' || parts.era === 'B' ? 1 - year : year,
+        month: Number(parts.month),
+        day: Number(parts.day),
+        hour: Number(parts.hour),
+        minute: Number(parts.minute),
+        second: Number(parts.second),
+        millisecond: time.getUTCMilliseconds()
+    };
+}
+function offsetMs(time, timeZone) {
+    const w = wallClock(new Date(time), timeZone);
+    return wallMs(w.year, w.month, w.day, w.hour, w.minute, w.second, w.millisecond) - time;
+}
+/**
+ * The instant a clock in `timeZone` shows the wall time `wall` (ms from wallMs). In a DST gap or
+ * overlap one of the candidate instants is chosen, as Go's time.Date does.
+ */
+function fromWallClock(wall, timeZone = 'UTC') {
+    if (timeZone === 'UTC')
+        return new Date(wall);
+    const first = wall - offsetMs(wall, timeZone);
+    const second = wall - offsetMs(first, timeZone);
+    return new Date(second);
+}
+
+;// CONCATENATED MODULE: ./src/catalog/duration.ts
+/**
+ * The one duration grammar of every duration input (keep-within*, max-age, max-drill-age, …).
+ * It reads like restic's (`forget --keep-within 1y6m`): whole numbers with the units
+ *   y = calendar years, m = calendar MONTHS, d = days, h = hours,
+ * in any order, e.g. `30d`, `6m`, `1y6m`, `36h`, `2m2h`. Only where minutes make sense (max-age,
+ * lock timeouts) `min` = minutes is accepted too, spelled so it can't be read as months.
+ *
+ * Refused, with the accepted forms: unknown units (`w`, `s`, `M`, …), signs, fractions, spaces,
+ * a unit given twice (restic lets the last one win, `1d2d` = 2 days; one could as well read 3 days,
+ * so neither is guessed), a number without a unit, and a total of zero.
+ *
+ * Calendar units move the wall clock (in a time zone), as restic's Go `AddDate` does:
+ * `1m` before 31 March is "31 February", normalised to 3 March; hours and minutes are elapsed time.
+ */
+
+const UNITS = { y: 'years', m: 'months', d: 'days', h: 'hours', min: 'minutes' };
+/** Each number at most this many of its unit: far beyond any use, well inside Date's range. */
+const MAX_PER_UNIT = 99_999;
+function durationHint(options = {}) {
+    const minutes = options.allowMinutes ? ', min (minutes)' : '';
+    const example = options.allowMinutes ? '26h, 90min, 7d or 1m' : '30d, 6m, 1y6m or 36h';
+    return `expected a duration such as ${example}: whole numbers with units y (calendar years), m (calendar months), d (days), h (hours)${minutes}`;
+}
+/** Parses a duration or throws an Error whose message says what was wrong and what is accepted. */
+function parseDuration(text, options = {}) {
+    const source = text.trim();
+    const fail = (problem) => {
+        throw new Error(`"${text}": ${problem}; ${durationHint(options)}`);
+    };
+    if (source === '')
+        fail('empty');
+    const duration = { years: 0, months: 0, days: 0, hours: 0, minutes: 0 };
+    const seen = new Set();
+    const token = /(\d+)([a-zA-Z]*)/y;
+    let at = 0;
+    while (at < source.length) {
+        token.lastIndex = at;
+        const match = token.exec(source);
+        if (!match)
+            fail(`"${source[at]}" where a whole number belongs (no signs, fractions or spaces)`);
+        const [whole, digits, unitText] = match;
+        at += whole.length;
+        if (unitText === '')
+            fail(/[.,]/.test(source[at] ?? '') ? 'no fractions (write 36h, not 1.5d)' : `no unit after ${digits}`);
+        if (!(unitText in UNITS) || (unitText === 'min' && !options.allowMinutes)) {
+            fail(unitText === 'min' ? 'minutes are not accepted here' : `"${unitText}" is not a unit`);
+        }
+        const unit = unitText;
+        if (seen.has(unit))
+            fail(`${UNITS[unit]} given twice`);
+        seen.add(unit);
+        const n = Number(digits);
+        if (n > MAX_PER_UNIT)
+            fail(`more than ${MAX_PER_UNIT} ${UNITS[unit]}`);
+        duration[UNITS[unit]] = n;
+    }
+    if (Object.values(duration).every(n => n === 0))
+        fail('zero');
+    return duration;
+}
+/** Canonical text, restic's order: `1y6m2d3h`, plus `30min`. */
+function formatDuration(d) {
+    const parts = [
+        [d.years, 'y'],
+        [d.months, 'm'],
+        [d.days, 'd'],
+        [d.hours, 'h'],
+        [d.minutes, 'min']
+    ];
+    return parts
+        .filter(([n]) => n !== 0)
+        .map(([n, unit]) => `${n}${unit}`)
+        .join('');
+}
+/**
+ * `from` minus `d`: years, months and days step back on the wall clock in `timeZone` (IANA name,
+ * default UTC) keeping its time of day, then hours and minutes are taken off as elapsed time.
+ */
+function subtractDuration(from, d, timeZone = 'UTC') {
+    let calendar = from;
+    // Skipped when there is no calendar part: a wall time inside a DST overlap maps back to two instants.
+    if (d.years !== 0 || d.months !== 0 || d.days !== 0) {
+        const w = wallClock(from, timeZone);
+        calendar = fromWallClock(wallMs(w.year - d.years, w.month - d.months, w.day - d.days, w.hour, w.minute, w.second, w.millisecond), timeZone);
+    }
+    return new Date(calendar.getTime() - d.hours * 3_600_000 - d.minutes * 60_000);
+}
+/** How long `d` lasts when it ends at `at` (a calendar month is 28–31 days): for timeouts and age limits kept in ms. */
+function durationMs(d, at, timeZone = 'UTC') {
+    return at.getTime() - subtractDuration(at, d, timeZone).getTime();
+}
+
 ;// CONCATENATED MODULE: ./src/catalog/retention.ts
 /**
  * Pure retention planner: given backups and a `--keep-*` policy, decide which to keep and why.
  * No I/O — callers list backups, call `planRetention`, then delete what it marks `keep: false`.
  *
- * Semantics follow restic `forget --keep-*`, which users already know:
+ * Semantics are restic's `forget` (checked against restic's own golden cases in
+ * __tests__/unit/restic-policy.test.ts):
  * - Rules OR together: a backup survives if any rule keeps it.
- * - Calendar rules (hourly … yearly, N): keep the newest backup in each of the N most recent
- *   UTC units (ISO-8601 week for weekly) that contain backups.
- * - `last N` keeps the N newest.
- * - `within D` keeps backups less than D older than the NEWEST backup (not "now"), like restic,
- *   so a set whose backups stopped (broken cron, paused project) is not wiped out by age alone.
- * - The newest backup is always kept ('newest'); pinned backups are always kept ('pinned').
+ * - Count rules (last, hourly … yearly, N): walking newest → oldest, keep the first backup of each
+ *   new unit (hour, day, ISO-8601 week, month, year on the clock of `timeZone`; `last`: every
+ *   backup is its own unit) until N units are taken. N may be unlimited.
+ * - The oldest backup is kept too when a count rule still has slots when the walk reaches it, even
+ *   though a newer backup already took its unit (restic ≥ 0.16): history is kept as long as it can be.
+ * - `within D` keeps backups newer than (reference − D), reference being the newest backup that is
+ *   not in the future: a set whose backups stopped (broken cron, paused project) is not wiped out
+ *   by age, and a clock-skewed backup stamped ahead cannot move the window forward.
+ * - `within-hourly D` … `within-yearly D`: like the count rules, but for every unit inside that
+ *   window instead of N units (thinning by age; a broken cron cannot make them reach far back).
+ * - `tags`: keep every backup that carries all tags of at least one of the lists.
+ * Calendar durations step back on the same clock (`1m` from 18 Jan is 18 Dec), as restic's AddDate.
  *
  * Deliberate differences from restic:
- * - Pinned backups are left out of the count-based walks (last and calendar rules), so pinning an
- *   old backup never costs a slot a regular backup would have used. (`within` has no slots, so it
- *   still applies to them and they can list 'within' too.)
- * - restic ≥ 0.15 additionally keeps the oldest backup when a rule has slots left over; we do not:
- *   a rule keeps exactly the newest backup of each of its N most recent units.
+ * - The newest backup is always kept ('newest'), even by a policy that keeps only tagged backups.
+ * - Pinned backups are always kept ('pinned') and left out of the walks (count and within-unit
+ *   rules), so pinning an old backup never costs a slot or a unit a regular backup would have used.
+ *   `within` and `tags` have no slots, so they still apply to them.
+ * - Units are counted in one configured time zone (default UTC), not each snapshot's own.
  */
-const REASON_ORDER = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within', 'pinned', 'newest'];
+
+
+/** A count rule's "keep every unit" (restic's -1). */
+const UNLIMITED = Infinity;
 const COUNT_RULES = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'];
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
+const WITHIN_RULES = ['withinHourly', 'withinDaily', 'withinWeekly', 'withinMonthly', 'withinYearly'];
+const WITHIN_UNIT = {
+    withinHourly: 'hourly',
+    withinDaily: 'daily',
+    withinWeekly: 'weekly',
+    withinMonthly: 'monthly',
+    withinYearly: 'yearly'
+};
+const REASON_ORDER = [
+    ...COUNT_RULES,
+    'within',
+    'within-hourly',
+    'within-daily',
+    'within-weekly',
+    'within-monthly',
+    'within-yearly',
+    'oldest',
+    'tag',
+    'pinned',
+    'newest'
+];
+const DAY_MS = 86_400_000;
 /** ISO-8601 week as isoYear * 100 + week: the week belongs to the year of its Thursday. */
-function isoWeekKey(time) {
-    const mondayBased = (time.getUTCDay() + 6) % 7;
-    const thursday = new Date(Math.floor(time.getTime() / DAY_MS) * DAY_MS + (3 - mondayBased) * DAY_MS);
+function isoWeekKey(w) {
+    const day = wallMs(w.year, w.month, w.day);
+    const mondayBased = (new Date(day).getUTCDay() + 6) % 7;
+    const thursday = new Date(day + (3 - mondayBased) * DAY_MS);
     const isoYear = thursday.getUTCFullYear();
-    const dayOfYear = Math.floor((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / DAY_MS);
+    const dayOfYear = Math.round((thursday.getTime() - wallMs(isoYear, 1, 1)) / DAY_MS);
     return isoYear * 100 + Math.floor(dayOfYear / 7) + 1;
 }
-/** The unit a backup falls into for each rule; `last` puts every backup in its own unit. */
+/** The unit a backup falls into, read off the wall clock. */
 const UNIT = {
-    last: (_time, index) => index,
-    hourly: time => Math.floor(time.getTime() / HOUR_MS),
-    daily: time => Math.floor(time.getTime() / DAY_MS),
+    hourly: w => ((w.year * 100 + w.month) * 100 + w.day) * 100 + w.hour,
+    daily: w => (w.year * 100 + w.month) * 100 + w.day,
     weekly: isoWeekKey,
-    monthly: time => time.getUTCFullYear() * 12 + time.getUTCMonth(),
-    yearly: time => time.getUTCFullYear()
+    monthly: w => w.year * 100 + w.month,
+    yearly: w => w.year
 };
-/** True when the policy would keep something by rule (counts > 0 or a keep-within window). */
+const isSet = (d) => d !== undefined && Object.values(d).some(n => n !== 0);
+/** True when the policy would keep something by rule (a count > 0, a within window or a tag list). */
 function hasKeepRule(policy) {
-    return COUNT_RULES.some(rule => (policy[rule] ?? 0) > 0) || (policy.withinMs ?? 0) > 0;
+    return (COUNT_RULES.some(rule => (policy[rule] ?? 0) > 0) ||
+        isSet(policy.within) ||
+        WITHIN_RULES.some(rule => isSet(policy[rule])) ||
+        (policy.tags ?? []).some(list => list.length > 0));
 }
 function validate(candidates, policy) {
     for (const rule of COUNT_RULES) {
         const n = policy[rule];
-        if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) {
-            throw new Error(`retention: keep-${rule} must be a non-negative integer, got ${n}`);
+        if (n !== undefined && n !== UNLIMITED && !(Number.isSafeInteger(n) && n >= 0)) {
+            throw new Error(`retention: keep-${rule} must be a non-negative integer or unlimited, got ${n}`);
         }
     }
-    const within = policy.withinMs;
-    if (within !== undefined && !(Number.isFinite(within) && within >= 0)) {
-        throw new Error(`retention: keep-within must be a non-negative duration, got ${within}`);
+    for (const rule of ['within', ...WITHIN_RULES]) {
+        const d = policy[rule];
+        if (d && !Object.values(d).every(n => Number.isSafeInteger(n) && n >= 0)) {
+            throw new Error(`retention: ${rule} must count whole, non-negative units, got ${JSON.stringify(d)}`);
+        }
     }
     // Refuse to prune without a rule: an empty policy would otherwise delete everything but the newest.
     if (!hasKeepRule(policy)) {
-        throw new Error('retention: no keep rule given (set at least one of last, hourly, daily, weekly, monthly, yearly, within); refusing to prune');
+        throw new Error('retention: no keep rule given (set at least one keep-* rule); refusing to prune');
     }
     for (const c of candidates) {
         if (Number.isNaN(c.time.getTime()))
             throw new Error(`retention: backup ${c.id} has an invalid time`);
     }
 }
-/** Decide keep/delete for every candidate; result is sorted newest first (ties: id descending). */
-function planRetention(candidates, policy) {
-    validate(candidates, policy);
-    const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-    const reasons = sorted.map(() => new Set());
-    // Count-based rules walk the unpinned backups newest → oldest, keeping the first of each new unit.
-    const walk = sorted.map((c, i) => ({ c, i })).filter(({ c }) => c.pinned !== true);
-    for (const rule of COUNT_RULES) {
-        let left = policy[rule] ?? 0;
-        let lastUnit;
-        for (const [walkIndex, { c, i }] of walk.entries()) {
-            if (left === 0)
-                break;
-            const unit = UNIT[rule](c.time, walkIndex);
-            if (unit === lastUnit)
-                continue;
-            lastUnit = unit;
-            left--;
-            reasons[i].add(rule);
-        }
+/**
+ * Walks `walk` (newest first) keeping the first backup of each new unit while `left` > 0, and the
+ * set's oldest backup if room is left when the walk reaches it although its unit was taken already.
+ */
+function walkUnits(walk, unitOf, left, oldest, keep) {
+    let lastUnit;
+    for (const [step, i] of walk.entries()) {
+        if (left <= 0)
+            break;
+        const unit = unitOf(i, step);
+        if (unit === lastUnit && i !== oldest)
+            continue;
+        keep(i, unit === lastUnit);
+        lastUnit = unit;
+        left--;
     }
-    const withinMs = policy.withinMs ?? 0;
+}
+/** Decide keep/delete for every candidate; result is sorted newest first (ties: id descending). */
+function planRetention(candidates, policy, options = {}) {
+    validate(candidates, policy);
+    if (candidates.length === 0)
+        return [];
+    const timeZone = options.timeZone ?? 'UTC';
+    const sorted = [...candidates].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const clocks = sorted.map(c => wallClock(c.time, timeZone));
+    const reasons = sorted.map(() => new Set());
+    const keepAs = (reason) => (i, oldest) => {
+        reasons[i].add(reason);
+        if (oldest)
+            reasons[i].add('oldest');
+    };
+    // The walks skip pinned backups (kept anyway), so they never take a slot or a unit.
+    const walk = sorted.flatMap((c, i) => (c.pinned === true ? [] : [i]));
+    const oldest = walk[walk.length - 1];
+    for (const rule of COUNT_RULES) {
+        const unitOf = rule === 'last' ? (_i, step) => step : (i) => UNIT[rule](clocks[i]);
+        walkUnits(walk, unitOf, policy[rule] ?? 0, oldest, keepAs(rule));
+    }
+    // The reference for every window: the newest backup not in the future (restic ignores those too).
+    const now = options.now;
+    const reference = now === undefined ? sorted[0].time : (sorted.find(c => c.time <= now)?.time ?? now);
+    const after = (d) => subtractDuration(reference, d, timeZone).getTime();
+    for (const rule of WITHIN_RULES) {
+        const window = policy[rule];
+        if (!isSet(window))
+            continue;
+        const from = after(window);
+        const unit = WITHIN_UNIT[rule];
+        const inside = walk.filter(i => sorted[i].time.getTime() > from);
+        walkUnits(inside, i => UNIT[unit](clocks[i]), Infinity, oldest, keepAs(`within-${unit}`));
+    }
+    const withinFrom = isSet(policy.within) ? after(policy.within) : Infinity;
     sorted.forEach((c, i) => {
-        // Measured from the newest backup, not from now (see header): strict, like restic.
-        if (withinMs > 0 && sorted[0].time.getTime() - c.time.getTime() < withinMs)
+        if (c.time.getTime() > withinFrom)
             reasons[i].add('within');
+        if ((policy.tags ?? []).some(list => list.length > 0 && list.every(tag => c.tags?.includes(tag))))
+            reasons[i].add('tag');
         if (c.pinned === true)
             reasons[i].add('pinned');
         if (i === 0)
@@ -80139,23 +80402,6 @@ function planRetention(candidates, policy) {
         const why = REASON_ORDER.filter(r => reasons[i].has(r));
         return { id: c.id, time: c.time, keep: why.length > 0, reasons: why };
     });
-}
-const UNIT_MS = { y: 365 * DAY_MS, w: 7 * DAY_MS, d: DAY_MS, h: HOUR_MS, m: 60_000 };
-const DURATION_HINT = 'expected a duration such as 30d, 12h or 1w2d (units: y, w, d, h, m)';
-/**
- * Parse a keep-within duration to ms. Grammar: one or more `<digits><unit>` with no spaces or signs,
- * units `y` (365 days), `w`, `d`, `h`, `m` (minutes), lowercase; e.g. `30d`, `36h`, `1y6w`.
- * No months (`m` is minutes) and no fractions, so every value is unambiguous. Zero total is rejected.
- */
-function parseDuration(text) {
-    if (!/^(?:\d+[ywdhm])+$/.test(text))
-        throw new Error(`invalid duration "${text}": ${DURATION_HINT}`);
-    let total = 0;
-    for (const [, digits, unit] of text.matchAll(/(\d+)([ywdhm])/g))
-        total += Number(digits) * UNIT_MS[unit];
-    if (total === 0 || !Number.isSafeInteger(total))
-        throw new Error(`invalid duration "${text}": ${DURATION_HINT}`);
-    return total;
 }
 
 ;// CONCATENATED MODULE: ./src/report/prune-summary.ts
@@ -80268,11 +80514,13 @@ async function prune(ctx, options = {}) {
     // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
     const plans = [];
     for (const storage of storages) {
-        const backups = await listBackups(storage, name);
+        const listed = await listBackups(storage, name);
+        // Tags live in the manifests: read only when keep-tag asks for them.
+        const backups = settings.retention.tags?.length ? await withTags(storage, name, listed) : listed;
         plans.push({
             storage,
             location: storage.locate(layout.setPrefix(name)),
-            ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now())
+            ...planPrune(backups, kind, settings.retention, new Set(options.protect), { now: ctx.now(), timeZone: settings.retentionTimeZone })
         });
     }
     for (const plan of plans) {
@@ -80301,11 +80549,12 @@ async function prune(ctx, options = {}) {
  * candidates (each kind keeps its own slots); the newest complete backup of the whole set and
  * `protect` ids always stay; unfinished uploads older than a day go unless pinned or protected.
  */
-function planPrune(backups, kind, policy, protect, now) {
+function planPrune(backups, kind, policy, protect, plan) {
+    const { now } = plan;
     const complete = backups.filter(b => b.complete);
     const newestOfSet = complete.reduce((a, b) => (a && a.id > b.id ? a : b), undefined)?.id;
     const group = complete.filter(b => b.kind === kind);
-    const decisions = planRetention(group.map(b => ({ id: b.id, time: b.time, pinned: b.pinned })), policy).map(d => {
+    const decisions = planRetention(group.map(b => ({ id: b.id, time: b.time, pinned: b.pinned, tags: b.tags })), policy, plan).map(d => {
         const reasons = [...d.reasons];
         if (d.id === newestOfSet && !reasons.includes('newest'))
             reasons.push('newest');
@@ -80566,18 +80815,22 @@ function managementApi(ctx) {
 
 
 
+
 /** Storage use above this share of storage-quota warns; above the quota fails. */
 const QUOTA_WARN = 0.8;
-const freshness = ({ backups, name, location, settings, now }) => {
-    const newest = backups[0];
-    if (!newest)
+/** A limit like 26h or 1m as milliseconds back from now (calendar units are counted on the calendar). */
+const limitMs = (now, limit) => now.getTime() - subtractDuration(now, limit).getTime();
+const freshness = ({ backups, newest, name, location, settings, now }) => {
+    if (!backups[0])
         return [{ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${location}` }];
-    const ageMs = now.getTime() - newest.time.getTime();
+    const ageMs = now.getTime() - backups[0].time.getTime();
+    const maxMs = limitMs(now, settings.maxAge);
+    const tags = newest?.tags?.length ? `; tags ${formatTags(newest.tags)}` : '';
     return [
         {
             name: 'newest backup',
-            ok: ageMs <= settings.maxAgeMs,
-            detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(settings.maxAgeMs / 1000)})`
+            ok: ageMs <= maxMs,
+            detail: `${backups[0].id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxMs / 1000)})${tags}`
         }
     ];
 };
@@ -80597,7 +80850,7 @@ const storedObjects = ({ backups, newest }) => {
 /** The drill report of the newest drilled backup: it must have passed, and be younger than max-drill-age when set. */
 const lastDrill = async ({ backups, name, storage, settings, now }) => {
     const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')));
-    const limit = settings.maxDrillAgeMs;
+    const limit = settings.maxDrillAge && limitMs(now, settings.maxDrillAge);
     if (!drilled)
         return limit === undefined ? [] : [{ name: 'last drill', ok: false, detail: `no drill report in the set (limit ${formatSeconds(limit / 1000)})` }];
     const key = layout.drill(name, drilled.id);
@@ -81006,9 +81259,25 @@ const COMMAND_RUNNERS = {
 
 
 
+
+
 const NOTIFY_ON = ['failure', 'always', 'never'];
 /** The inputs that make a retention policy: prune refuses to run without one of them. */
-const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within'];
+const KEEP_INPUTS = [
+    'keep-last',
+    'keep-hourly',
+    'keep-daily',
+    'keep-weekly',
+    'keep-monthly',
+    'keep-yearly',
+    'keep-within',
+    'keep-within-hourly',
+    'keep-within-daily',
+    'keep-within-weekly',
+    'keep-within-monthly',
+    'keep-within-yearly',
+    'keep-tag'
+];
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 function readSettings(host) {
     const get = (name) => host.input(name).trim();
@@ -81046,10 +81315,12 @@ function readSettings(host) {
         confirm: get('confirm'),
         jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
         checkSql: host.input('check-sql').trim(),
+        tags: readTags('tags', list(get('tags'))),
         retention: readRetention(get),
+        retentionTimeZone: readTimeZone(get),
         dryRun: inputs_bool(get, 'dry-run', false),
-        maxAgeMs: optionalDuration(get, 'max-age', '26h'),
-        maxDrillAgeMs: optionalDuration(get, 'max-drill-age'),
+        maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
+        maxDrillAge: optionalDuration(get, 'max-drill-age', { allowMinutes: true }),
         maxRowDrop: optionalInt(get, 'max-row-drop', 0, 100) ?? 50,
         storageQuotaBytes: optionalBytes(get, 'storage-quota'),
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
@@ -81154,15 +81425,59 @@ function optionalBytes(get, name) {
     }
     return Math.round(Number(match[1]) * unit);
 }
-function optionalDuration(get, name, fallback) {
-    const value = get(name) || fallback;
+/** Every duration input goes through the one grammar of catalog/duration.ts. */
+function optionalDuration(get, name, options) {
+    const value = get(name);
     if (!value)
         return undefined;
     try {
-        return parseDuration(value);
+        return parseDuration(value, options);
     }
     catch (error) {
-        throw new InputError(name, `"${value}": ${error.message}`);
+        throw new InputError(name, error.message);
+    }
+}
+/** An age limit or timeout as milliseconds: the duration grammar with minutes, calendar units counted back from now. */
+function elapsedMs(get, name, fallback) {
+    return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback), new Date());
+}
+/** A keep-* count: a whole number, or unlimited (also restic's -1) for "every unit". */
+function optionalCount(get, name) {
+    const value = get(name).toLowerCase();
+    if (!value)
+        return undefined;
+    if (value === 'unlimited' || value === '-1')
+        return UNLIMITED;
+    if (!/^\d+$/.test(value) || Number(value) > 100000) {
+        throw new InputError(name, `"${value}" is not a whole number from 0 to 100000 or unlimited (also -1, as restic writes it)`);
+    }
+    return Number(value);
+}
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,99}$/;
+function readTags(name, tags) {
+    for (const tag of tags) {
+        if (!TAG.test(tag)) {
+            throw new InputError(name, `"${tag}" is not a tag: use up to 100 letters, digits and . _ : @ / + = - (starting with a letter or digit)`);
+        }
+    }
+    return [...new Set(tags)];
+}
+/** keep-tag: one tag list per line, restic's --keep-tag; a backup must carry every tag of a line (commas) to be kept by it. */
+function readKeepTags(get) {
+    return get('keep-tag')
+        .split('\n')
+        .map(line => readTags('keep-tag', list(line)))
+        .filter(tags => tags.length > 0);
+}
+function readTimeZone(get) {
+    const value = get('retention-timezone');
+    if (!value)
+        return 'UTC';
+    try {
+        return checkTimeZone(value);
+    }
+    catch (error) {
+        throw new InputError('retention-timezone', error.message);
     }
 }
 function readName(get) {
@@ -81232,7 +81547,8 @@ function readKind(get, env, command) {
     return inputs_oneOf(get, 'kind', BACKUP_KINDS, auto);
 }
 function readRetention(get) {
-    const count = (name) => optionalInt(get, name, 0, 100000);
+    const count = (name) => optionalCount(get, name);
+    const within = (name) => optionalDuration(get, name);
     return {
         last: count('keep-last'),
         hourly: count('keep-hourly'),
@@ -81240,7 +81556,13 @@ function readRetention(get) {
         weekly: count('keep-weekly'),
         monthly: count('keep-monthly'),
         yearly: count('keep-yearly'),
-        withinMs: optionalDuration(get, 'keep-within')
+        within: within('keep-within'),
+        withinHourly: within('keep-within-hourly'),
+        withinDaily: within('keep-within-daily'),
+        withinWeekly: within('keep-within-weekly'),
+        withinMonthly: within('keep-within-monthly'),
+        withinYearly: within('keep-within-yearly'),
+        tags: readKeepTags(get)
     };
 }
 function readSupabase(get, accessToken, command) {
@@ -81266,9 +81588,9 @@ function readSupabase(get, accessToken, command) {
         projectRef,
         apiUrl,
         requirePitr: inputs_bool(get, 'require-pitr', false),
-        maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age', '36h'),
+        maxPlatformBackupAgeMs: elapsedMs(get, 'max-platform-backup-age', '36h'),
         restoreTime,
-        restoreTimeoutMs: optionalDuration(get, 'restore-timeout', '6h')
+        restoreTimeoutMs: elapsedMs(get, 'restore-timeout', '6h')
     };
 }
 

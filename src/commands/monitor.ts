@@ -1,11 +1,12 @@
 import { listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { checkStatus, type Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
+import { subtractDuration, type CalendarDuration } from '../catalog/duration.js'
 import { FailureWithOutputs } from '../errors.js'
 import type { Settings } from '../inputs.js'
 import { parseDrillReport } from '../model/drill-report.js'
 import { formatBytes, formatSeconds } from '../report/format.js'
-import { checksTable } from '../report/summary.js'
+import { checksTable, formatTags } from '../report/summary.js'
 import { readAll, type Storage } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 import { driftChecks, readHistory, type SetHistory } from './drift-guard.js'
@@ -32,15 +33,19 @@ export type MonitorCheck = (view: SetView) => Check[] | Promise<Check[]>
 /** Storage use above this share of storage-quota warns; above the quota fails. */
 const QUOTA_WARN = 0.8
 
-const freshness: MonitorCheck = ({ backups, name, location, settings, now }) => {
-  const newest = backups[0]
-  if (!newest) return [{ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${location}` }]
-  const ageMs = now.getTime() - newest.time.getTime()
+/** A limit like 26h or 1m as milliseconds back from now (calendar units are counted on the calendar). */
+const limitMs = (now: Date, limit: CalendarDuration) => now.getTime() - subtractDuration(now, limit).getTime()
+
+const freshness: MonitorCheck = ({ backups, newest, name, location, settings, now }) => {
+  if (!backups[0]) return [{ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${location}` }]
+  const ageMs = now.getTime() - backups[0].time.getTime()
+  const maxMs = limitMs(now, settings.maxAge)
+  const tags = newest?.tags?.length ? `; tags ${formatTags(newest.tags)}` : ''
   return [
     {
       name: 'newest backup',
-      ok: ageMs <= settings.maxAgeMs,
-      detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(settings.maxAgeMs / 1000)})`
+      ok: ageMs <= maxMs,
+      detail: `${backups[0].id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxMs / 1000)})${tags}`
     }
   ]
 }
@@ -61,7 +66,7 @@ const storedObjects: MonitorCheck = ({ backups, newest }) => {
 /** The drill report of the newest drilled backup: it must have passed, and be younger than max-drill-age when set. */
 const lastDrill: MonitorCheck = async ({ backups, name, storage, settings, now }) => {
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
-  const limit = settings.maxDrillAgeMs
+  const limit = settings.maxDrillAge && limitMs(now, settings.maxDrillAge)
   if (!drilled)
     return limit === undefined ? [] : [{ name: 'last drill', ok: false, detail: `no drill report in the set (limit ${formatSeconds(limit / 1000)})` }]
   const key = layout.drill(name, drilled.id)
