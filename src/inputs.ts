@@ -5,12 +5,14 @@ import {
   COMMANDS,
   COMPRESSIONS,
   FORMATS,
+  TARGET_PLATFORMS,
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
   type Command,
   type Compression,
   type Format,
+  type TargetPlatform,
   type S3Settings,
   type Scope,
   type StorageKind
@@ -64,6 +66,7 @@ export interface Settings {
   safetySnapshot: boolean
   clean: boolean
   notify: NotifySettings
+  targetPlatform: TargetPlatform
   supabase: SupabaseSettings
 }
 
@@ -159,6 +162,7 @@ export function readSettings(host: Host): Settings {
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false),
     notify: readNotifySettings(host),
+    targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {

@@ -75001,6 +75001,8 @@ const STORAGE_KINDS = ['local', 's3', 'artifact'];
 const FORMATS = ['custom', 'plain'];
 const SCOPES = ['full', 'schema', 'data'];
 const COMPRESSIONS = ['zstd', 'gzip', 'none'];
+/** What a drill or restore target carries: auto detects the Supabase platform (its auth and storage schemas and supabase_admin). */
+const TARGET_PLATFORMS = ['auto', 'supabase', 'postgres'];
 /** Why a backup was made; each kind is its own retention series. */
 const BACKUP_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'];
 
@@ -75065,6 +75067,10 @@ function checksumFile(objects) {
     return objects.map(o => `${o.sha256}  ${o.file}\n`).join('');
 }
 
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(31421);
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./src/errors.ts
 /** A problem with what the user asked for: reported before any work starts. */
 class InputError extends Error {
@@ -75164,6 +75170,20 @@ function parseChecked(text, source, check) {
  */
 const MANIFEST_VERSION = 1;
 const strings = arrayOf(str);
+const CATALOG_FACTS_SHAPE = shape({
+    tables: arrayOf(shape({ name: str, kind: str, rls: bool, forceRls: bool })),
+    columns: arrayOf(shape({ name: str, type: str, notNull: bool, default: optional(str) })),
+    policies: arrayOf(shape({ name: str, table: str, command: str, permissive: bool, roles: strings, using: optional(str), check: optional(str) })),
+    grants: arrayOf(shape({ name: str, object: str, role: str, privileges: strings })),
+    triggers: arrayOf(shape({ name: str, table: str, definition: str, enabled: str })),
+    functions: arrayOf(shape({ name: str, kind: str, securityDefiner: bool, config: strings, bodyMd5: str })),
+    sequences: arrayOf(shape({ name: str, lastValue: optional(str) })),
+    indexes: arrayOf(shape({ name: str, table: str, definition: str })),
+    constraints: arrayOf(shape({ name: str, table: str, type: str, definition: str })),
+    publications: arrayOf(shape({ name: str, allTables: bool, tables: strings })),
+    extensions: arrayOf(shape({ name: str, schema: str })),
+    largeObjects: num
+});
 const MANIFEST_SHAPE = shape({
     manifestVersion: num,
     id: str,
@@ -75181,7 +75201,7 @@ const MANIFEST_SHAPE = shape({
     encryption: optional(shape({ algorithm: str })),
     objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
     tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num })),
+    schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) })),
     tags: optional(strings)
 });
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */
@@ -75280,8 +75300,6 @@ async function deleteBackupFiles(storage, name, backups) {
         await storage.delete(rest);
 }
 
-// EXTERNAL MODULE: external "node:child_process"
-var external_node_child_process_ = __nccwpck_require__(31421);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(57075);
 ;// CONCATENATED MODULE: ./src/postgres/connection.ts
@@ -75763,6 +75781,171 @@ async function serverVersion(client) {
 }
 const quoteIdent = (name) => `"${name.replace(/"/g, '""')}"`;
 
+;// CONCATENATED MODULE: ./src/postgres/platform.ts
+/**
+ * What the Supabase platform owns in a project's database, as the Supabase CLI's dump scripts
+ * list it (supabase/cli pkg/migration/dump.go): its reserved roles, the schemas it maintains or
+ * its extensions create, and the migration tables its services keep.
+ */
+const RESERVED_ROLES = [
+    /^anon$/,
+    /^authenticated$/,
+    /^authenticator$/,
+    /^cli_login_/,
+    /^dashboard_user$/,
+    /^pgbouncer$/,
+    /^postgres$/,
+    /^service_role$/,
+    /^supabase_/,
+    /^pgsodium_key/,
+    /^pgtle_admin$/
+];
+/** A reserved platform role: never created or altered by this action, and its objects' ownership and privileges are the platform's. */
+const isReservedRole = (role) => RESERVED_ROLES.some(pattern => pattern.test(role));
+/** Objects the platform owns: the user's own objects belong to postgres, which is reserved too. */
+const isPlatformOwner = (role) => role !== 'postgres' && isReservedRole(role);
+const PLATFORM_SCHEMAS = new Set([
+    '_analytics',
+    '_realtime',
+    '_supavisor',
+    'auth',
+    'etl',
+    'extensions',
+    'pgbouncer',
+    'realtime',
+    'storage',
+    'supabase_functions',
+    'supabase_migrations',
+    'cron',
+    'dbdev',
+    'graphql',
+    'graphql_public',
+    'net',
+    'pgmq',
+    'pgsodium',
+    'pgsodium_masks',
+    'pgtle',
+    'repack',
+    'topology',
+    'vault'
+]);
+/** Extensions the platform installs itself; a plain server may lack them. */
+const PLATFORM_EXTENSIONS = new Set([
+    'hypopg',
+    'index_advisor',
+    'pg_cron',
+    'pg_graphql',
+    'pg_hashids',
+    'pg_jsonschema',
+    'pg_net',
+    'pg_stat_monitor',
+    'pg_stat_statements',
+    'pg_tle',
+    'pgaudit',
+    'pgjwt',
+    'pgmq',
+    'pgsodium',
+    'plpgsql_check',
+    'supabase_vault',
+    'wrappers'
+]);
+/** The platform services' own migration history: a target keeps its own. */
+const PLATFORM_MIGRATION_TABLES = new Set([
+    'auth.schema_migrations',
+    'storage.migrations',
+    'realtime.schema_migrations',
+    'supabase_functions.migrations'
+]);
+/** Schema of a dotted fact name ("auth.users", "function auth.uid()" → auth). */
+const schemaOf = (name) => name.replace(/^[a-z ]+ (?=\S)/, '').split('.')[0];
+/**
+ * Whether a database carries the Supabase platform: its auth and storage schemas and its admin
+ * role, a superuser that logs in (a restore into plain Postgres makes a NOLOGIN stand-in of that name).
+ */
+async function hasSupabasePlatform(client) {
+    const { rows } = await client.query(`SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supabase_admin' AND rolsuper AND rolcanlogin)
+        AND (SELECT count(*) FROM pg_namespace WHERE nspname IN ('auth', 'storage')) = 2 AS found`);
+    return rows[0].found;
+}
+
+;// CONCATENATED MODULE: ./src/postgres/roles.ts
+
+
+
+const NAME = String.raw `("(?:[^"]|"")+"|[^\s;"]+)`;
+const unquote = (name) => (name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name);
+/**
+ * Makes pg_dumpall --roles-only output safe to run on any server (pure): the platform's reserved
+ * roles are never created or altered (as the Supabase CLI's dump_role.sh does), and every other
+ * role is created with its attributes only where it does not exist yet, so an existing role (a
+ * server's bootstrap superuser included) is never altered.
+ */
+function safeRolesSql(sql) {
+    const out = [];
+    let pending;
+    for (const line of sql.split('\n')) {
+        const create = new RegExp(`^CREATE ROLE ${NAME};$`).exec(line);
+        const alter = new RegExp(`^ALTER ROLE ${NAME} (WITH .*);$`).exec(line);
+        const setting = new RegExp(`^ALTER ROLE ${NAME} (SET|IN DATABASE|RESET) `).exec(line);
+        const grant = new RegExp(`^GRANT .* TO ${NAME}(?: WITH [A-Z ]+?)?(?: GRANTED BY ${NAME})?;$`).exec(line);
+        if (create) {
+            if (isReservedRole(unquote(create[1])))
+                out.push(`-- reserved platform role, left as the server has it: ${line}`);
+            else
+                pending = create[1];
+        }
+        else if (alter && alter[1] === pending) {
+            const name = unquote(alter[1]).replace(/'/g, "''");
+            out.push(`DO $roles$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') THEN CREATE ROLE ${alter[1]}; ALTER ROLE ${alter[1]} ${alter[2]}; END IF; END $roles$;`);
+            pending = undefined;
+        }
+        else if ((alter || setting) && isReservedRole(unquote((alter ?? setting)[1]))) {
+            out.push(`-- reserved platform role, left as the server has it: ${line}`);
+        }
+        else if (alter) {
+            out.push(`-- an existing role is never altered: ${line}`);
+        }
+        else if (grant && isReservedRole(unquote(grant[1]))) {
+            out.push(`-- reserved platform role, left as the server has it: ${line}`);
+        }
+        else if (grant && grant[2] && isReservedRole(unquote(grant[2]))) {
+            out.push(line.replace(new RegExp(` GRANTED BY ${NAME};$`), ';'));
+        }
+        else
+            out.push(line);
+    }
+    return out.join('\n');
+}
+/** Roles the archive's objects name: owners, grantees and policy roles (from the manifest's facts, when it has them). */
+function referencedRoles(toc, facts) {
+    const roles = new Set([...toc].map(e => e.owner));
+    for (const g of facts?.grants ?? [])
+        roles.add(g.role);
+    for (const p of facts?.policies ?? [])
+        for (const r of p.roles)
+            roles.add(r);
+    roles.delete('');
+    roles.delete('PUBLIC');
+    return [...roles].sort();
+}
+/**
+ * Creates a NOLOGIN stand-in for each role the target lacks, so that owners, grants and
+ * policies restore and can be checked; a role that exists is never touched. Returns those made.
+ */
+async function createStandIns(client, roles) {
+    const { rows } = await client.query('SELECT rolname FROM pg_roles WHERE rolname = ANY ($1::text[])', [roles]);
+    const existing = new Set(rows.map(r => r.rolname));
+    const missing = roles.filter(r => !existing.has(r));
+    try {
+        for (const role of missing)
+            await client.query(`CREATE ROLE ${quoteIdent(role)} NOLOGIN`);
+    }
+    catch (error) {
+        throw new BackupError(`Could not create NOLOGIN stand-ins for the roles the backup names and the target lacks (${missing.join(', ')}): ${errorMessage(error)}. Restore as a role with CREATEROLE, create those roles first, or, into a Supabase project, set target-platform: supabase`, { cause: error });
+    }
+    return missing;
+}
+
 ;// CONCATENATED MODULE: ./src/postgres/dump.ts
 /**
  * pg_dump's arguments. No connection details: those travel in the environment.
@@ -75857,6 +76040,155 @@ function selectsTable(filters, schema, table) {
         return false;
     return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
 }
+/**
+ * Whether pg_dump dumps the schema's own objects (functions, privileges on the schema): not with
+ * --table, which dumps only the named tables, and otherwise as -n/-N say.
+ */
+function selectsSchema(filters, schema) {
+    if (filters.tables.length > 0)
+        return false;
+    if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema)))
+        return false;
+    return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema));
+}
+/** Whether pg_dump dumps database-wide objects (extensions, publications, large objects): only without -n or -t. */
+const selectsEverything = (filters) => filters.schemas.length === 0 && filters.tables.length === 0;
+
+;// CONCATENATED MODULE: ./src/postgres/facts.ts
+
+// Objects pg_dump dumps: not in system schemas, not members of an extension (the extension recreates those).
+const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')`;
+const notMember = (catalog, oid) => `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+/** Every user relation; `schema` and `rel` are filtered in JavaScript with pg_dump's own selection rules. */
+const RELATIONS = `rel AS (
+  SELECT c.oid, n.nspname AS schema, c.relname AS rel, c.relkind, c.relowner, c.relacl, c.relrowsecurity, c.relforcerowsecurity
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND ${USER_SCHEMA} AND ${notMember('pg_class', 'c.oid')})`;
+const grantee = (oid) => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(${oid}) END`;
+const RELATION_KIND = { r: 'table', p: 'table', v: 'view', m: 'materialized view', f: 'foreign table', S: 'sequence' };
+const facts_COMMANDS = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
+/**
+ * Reads the facts a dump with these filters holds (the same selection as pg_dump's -n/-N/-t/-T),
+ * from the source inside the dump's snapshot or from a restored target, with the same queries.
+ * Definitions are rendered with search_path = pg_catalog so that both sides qualify names alike;
+ * the session's search_path is restored afterwards.
+ */
+async function collectFacts(client, filters) {
+    const saved = (await client.query("SELECT current_setting('search_path') AS path")).rows[0].path;
+    await client.query("SELECT set_config('search_path', 'pg_catalog', false)");
+    try {
+        return await readFacts(client, filters);
+    }
+    finally {
+        await client.query("SELECT set_config('search_path', $1, false)", [saved]).catch(() => undefined);
+    }
+}
+async function readFacts(client, filters) {
+    const query = async (sql) => (await client.query(sql)).rows;
+    const onRelations = async (sql) => (await query(`WITH ${RELATIONS} ${sql}`)).filter(r => selectsTable(filters, r.schema, r.rel));
+    const inSchemas = async (sql) => (await query(sql)).filter(r => selectsSchema(filters, r.schema));
+    const everything = selectsEverything(filters);
+    const tables = await onRelations(`SELECT schema, rel, relkind, relrowsecurity AS rls, relforcerowsecurity AS force FROM rel WHERE relkind <> 'S'`);
+    const columns = await onRelations(`SELECT r.schema, r.rel, a.attname AS "column", format_type(a.atttypid, a.atttypmod) AS "type", a.attnotnull AS not_null,
+       pg_get_expr(ad.adbin, ad.adrelid) AS "default"
+     FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+     WHERE r.relkind <> 'S'`);
+    const policies = await onRelations(`SELECT r.schema, r.rel, p.polname AS "policy", p.polcmd AS cmd, p.polpermissive AS permissive,
+       ARRAY(SELECT ${grantee('x')} FROM unnest(p.polroles) x ORDER BY 1)::text[] AS roles,
+       pg_get_expr(p.polqual, p.polrelid) AS "using", pg_get_expr(p.polwithcheck, p.polrelid) AS "check"
+     FROM rel r JOIN pg_policy p ON p.polrelid = r.oid`);
+    // The owner's own privileges are implied by ownership; grants to everyone else are the facts.
+    const relationGrants = await onRelations(`SELECT r.schema, r.rel, r.relkind, NULL::name AS "column", ${grantee('a.grantee')} AS "role", a.privilege_type AS "privilege", a.is_grantable AS "grantable"
+     FROM rel r, aclexplode(coalesce(r.relacl, acldefault(CASE WHEN r.relkind = 'S' THEN 's' ELSE 'r' END::"char", r.relowner))) a
+     WHERE a.grantee <> r.relowner
+     UNION ALL
+     SELECT r.schema, r.rel, r.relkind, att.attname, ${grantee('a.grantee')}, a.privilege_type, a.is_grantable
+     FROM rel r JOIN pg_attribute att ON att.attrelid = r.oid AND att.attnum > 0 AND NOT att.attisdropped AND att.attacl IS NOT NULL,
+       aclexplode(att.attacl) a
+     WHERE a.grantee <> r.relowner`);
+    const schemaGrants = await inSchemas(`SELECT n.nspname AS schema, ${grantee('a.grantee')} AS "role", a.privilege_type AS "privilege", a.is_grantable AS "grantable"
+     FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+     WHERE ${USER_SCHEMA} AND a.grantee <> n.nspowner`);
+    const functions = await inSchemas(`SELECT n.nspname AS schema, p.oid::regprocedure::text AS "signature", p.prokind AS "kind", p.prosecdef AS secdef,
+       coalesce(p.proconfig, '{}') AS config, md5(p.prosrc) AS body_md5
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE ${USER_SCHEMA} AND ${notMember('pg_proc', 'p.oid')}`);
+    const functionGrants = await inSchemas(`SELECT n.nspname AS schema, p.oid::regprocedure::text AS "signature", ${grantee('a.grantee')} AS "role", a.privilege_type AS "privilege",
+       a.is_grantable AS "grantable"
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+     WHERE ${USER_SCHEMA} AND ${notMember('pg_proc', 'p.oid')} AND a.grantee <> p.proowner`);
+    const triggers = await onRelations(`SELECT r.schema, r.rel, t.tgname AS "trigger", pg_get_triggerdef(t.oid) AS "definition", t.tgenabled AS "enabled"
+     FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal`);
+    // A sequence comes with its table (identity, serial) as well as by its own name.
+    const sequences = (await query(`WITH ${RELATIONS}
+       SELECT r.schema, r.rel,
+         CASE WHEN has_sequence_privilege(r.oid, 'SELECT,USAGE') THEN pg_sequence_last_value(r.oid)::text END AS last_value,
+         (SELECT ARRAY[tn.nspname::text, tc.relname::text] FROM pg_depend d
+            JOIN pg_class tc ON tc.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+          WHERE d.classid = 'pg_class'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+          LIMIT 1) AS owned_by
+       FROM rel r WHERE r.relkind = 'S'`)).filter(s => selectsTable(filters, s.schema, s.rel) || (s.owned_by !== null && selectsTable(filters, s.owned_by[0], s.owned_by[1])));
+    // pg_dump leaves invalid indexes out, except partitioned ones (waiting for their partitions' indexes).
+    const indexes = await onRelations(`SELECT r.schema, r.rel, ic.relname AS "index", pg_get_indexdef(i.indexrelid) AS "definition"
+     FROM rel r JOIN pg_index i ON i.indrelid = r.oid JOIN pg_class ic ON ic.oid = i.indexrelid AND (i.indisvalid OR ic.relkind = 'I')`);
+    const constraints = await onRelations(`SELECT r.schema, r.rel, k.conname AS "constraint", k.contype AS "type", pg_get_constraintdef(k.oid) AS "definition"
+     FROM rel r JOIN pg_constraint k ON k.conrelid = r.oid`);
+    const publications = everything
+        ? await query('SELECT pubname AS "name", puballtables AS all_tables FROM pg_publication')
+        : [];
+    const published = everything
+        ? (await query('SELECT pubname AS pub, schemaname AS schema, tablename AS rel FROM pg_publication_tables')).filter(r => selectsTable(filters, r.schema, r.rel))
+        : [];
+    const extensions = everything
+        ? await query('SELECT e.extname AS "name", n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace')
+        : [];
+    const largeObjects = everything ? Number((await query('SELECT count(*) AS n FROM pg_largeobject_metadata'))[0].n) : 0;
+    const qualified = (r) => `${r.schema}.${r.rel}`;
+    const grants = [
+        ...relationGrants.map(g => ({ ...g, object: g.column === null ? `${RELATION_KIND[g.relkind]} ${qualified(g)}` : `column ${qualified(g)}.${g.column}` })),
+        ...schemaGrants.map(g => ({ ...g, object: `schema ${g.schema}` })),
+        ...functionGrants.map(g => ({ ...g, object: `function ${g.signature}` }))
+    ];
+    const grouped = new Map();
+    for (const g of grants) {
+        const name = `${g.object} to ${g.role}`;
+        const entry = grouped.get(name) ?? { name, object: g.object, role: g.role, privileges: [] };
+        entry.privileges.push(g.grantable ? `${g.privilege} WITH GRANT OPTION` : g.privilege);
+        grouped.set(name, entry);
+    }
+    return {
+        tables: byName(tables.map(t => ({ name: qualified(t), kind: RELATION_KIND[t.relkind], rls: t.rls, forceRls: t.force }))),
+        columns: byName(columns.map(c => ({ name: `${qualified(c)}.${c.column}`, type: c.type, notNull: c.not_null, default: c.default }))),
+        policies: byName(policies.map(p => ({
+            name: `${qualified(p)}.${p.policy}`,
+            table: qualified(p),
+            command: facts_COMMANDS[p.cmd] ?? p.cmd,
+            permissive: p.permissive,
+            roles: p.roles,
+            using: p.using,
+            check: p.check
+        }))),
+        grants: byName([...grouped.values()].map(g => ({ ...g, privileges: g.privileges.sort() }))),
+        triggers: byName(triggers.map(t => ({ name: `${qualified(t)}.${t.trigger}`, table: qualified(t), definition: t.definition, enabled: t.enabled }))),
+        functions: byName(functions.map(f => ({ name: f.signature, kind: f.kind, securityDefiner: f.secdef, config: f.config, bodyMd5: f.body_md5 }))),
+        sequences: byName(sequences.map(s => ({ name: qualified(s), lastValue: s.last_value }))),
+        indexes: byName(indexes.map(i => ({ name: `${i.schema}.${i.index}`, table: qualified(i), definition: i.definition }))),
+        constraints: byName(constraints.map(k => ({ name: `${qualified(k)}.${k.constraint}`, table: qualified(k), type: k.type, definition: k.definition }))),
+        publications: byName(publications.map(p => ({
+            name: p.name,
+            allTables: p.all_tables,
+            tables: published
+                .filter(r => r.pub === p.name)
+                .map(qualified)
+                .sort()
+        }))),
+        extensions: byName(extensions),
+        largeObjects
+    };
+}
+const byName = (items) => items.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 ;// CONCATENATED MODULE: ./src/postgres/inventory.ts
 
@@ -75896,7 +76228,7 @@ async function countRows(client, tables) {
  * Policies, indexes and constraints on the dumped relations (listTables(…, ['r', 'p', 'm'])),
  * counted the way pg_restore's table of contents lists them: an index backing a constraint
  * appears as the constraint, check constraints are part of CREATE TABLE, and pg_dump skips
- * invalid indexes and foreign keys that partitions inherit from their parent.
+ * invalid indexes (except a partitioned one, still waiting for its partitions' indexes) and foreign keys that partitions inherit from their parent.
  */
 async function schemaFacts(client, tables) {
     const names = tables.map(t => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
@@ -75905,15 +76237,13 @@ async function schemaFacts(client, tables) {
        (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid
           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
        (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
-       (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
-          WHERE i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
+       (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+          WHERE (i.indisvalid OR ic.relkind = 'I') AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
        (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x') AND NOT (k.contype = 'f' AND k.conparentid <> 0)) AS constraints`, [names]);
     const row = rows[0];
     return { rlsTables: row.rls ?? [], policies: Number(row.policies), indexes: Number(row.indexes), constraints: Number(row.constraints) };
 }
 
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(57975);
 ;// CONCATENATED MODULE: ./src/postgres/tools.ts
 
 
@@ -75984,6 +76314,7 @@ const DESCS = [
     'SEQUENCE OWNED BY',
     'DEFAULT ACL',
     'INDEX ATTACH',
+    'TABLE ATTACH',
     'MATERIALIZED VIEW DATA',
     'MATERIALIZED VIEW',
     'FOREIGN TABLE',
@@ -75991,6 +76322,7 @@ const DESCS = [
     'LARGE OBJECT',
     'BLOB DATA',
     'BLOBS',
+    'BLOB',
     'TEXT SEARCH CONFIGURATION',
     'TEXT SEARCH DICTIONARY',
     'ACCESS METHOD',
@@ -76037,7 +76369,7 @@ const DESCS = [
 function parseToc(text) {
     const entries = [];
     for (const line of text.split('\n')) {
-        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim());
+        const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trimStart()); // a trailing space is an empty owner
         if (!match)
             continue;
         const rest = match[1];
@@ -76050,6 +76382,17 @@ function parseToc(text) {
         entries.push({ desc, schema, tag: words.join(' '), owner });
     }
     return entries;
+}
+/** The entries by dump id: the number pg_restore --verbose names in "from TOC entry <id>". */
+function tocById(text) {
+    const byId = new Map();
+    for (const line of text.split('\n')) {
+        const id = /^\s*(\d+);/.exec(line)?.[1];
+        const entry = id ? parseToc(line)[0] : undefined;
+        if (entry)
+            byId.set(Number(id), entry);
+    }
+    return byId;
 }
 function count(entries, ...descs) {
     return entries.filter(e => descs.includes(e.desc)).length;
@@ -76192,16 +76535,25 @@ function backupSummary(manifest, locations, durationSeconds) {
     const data = dataObject(manifest);
     const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES);
     const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+    const catalog = manifest.schemaFacts?.catalog;
     return [
         `## Backup ${manifest.id}`,
         '',
         table(['', ''], [
-            ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
+            ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion}${isSupabaseSource(catalog) ? ', a Supabase project' : ''})`],
             ['Set / kind', `${manifest.name} / ${manifest.kind}`],
             ...tagsRow(manifest),
             ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
             ['Time', formatSeconds(durationSeconds)],
             ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
+            ...(catalog
+                ? [
+                    [
+                        'Schema facts',
+                        `${catalog.policies.length} policies, ${catalog.grants.length} grants, ${catalog.triggers.length} triggers, ${catalog.functions.length} functions, ${catalog.indexes.length} indexes, ${catalog.constraints.length} constraints`
+                    ]
+                ]
+                : []),
             ['SHA-256', `\`${data.sha256}\``],
             ['Stored at', locations.map(l => `\`${l}\``).join('<br>')]
         ]),
@@ -76212,6 +76564,8 @@ function backupSummary(manifest, locations, durationSeconds) {
         ''
     ].join('\n');
 }
+/** A dump of a Supabase project holds the platform's auth.users and storage.objects. */
+const isSupabaseSource = (catalog) => ['auth.users', 'storage.objects'].every(name => catalog?.tables.some(t => t.name === name));
 function checksTable(checks) {
     return table(['Check', 'Result', 'Detail'], checks.map(c => [c.name, { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail' }[checkStatus(c)], c.detail]));
 }
@@ -76229,34 +76583,59 @@ function tagsRow(manifest) {
 function drillSummary(report) {
     const rows = [
         ['Backup', report.backupId],
-        ['Restored into', report.target],
+        ['Restored into', `${report.target}${report.platform === 'supabase' ? ' (Supabase project: its platform left as it was)' : ''}`],
         ['Restore time', formatSeconds(report.restoreSeconds)],
         ['Tables checked', `${report.tables} (${report.rows.toLocaleString('en-US')} rows)`],
-        ['Row count mismatches', report.mismatches.length],
-        ['Expected restore errors', report.expectedErrors.length],
-        ['Unexpected restore errors', report.unexpectedErrors.length]
+        ['Row count mismatches', report.mismatches.length]
     ];
+    if (report.facts)
+        rows.push(['Schema facts checked', `${report.facts.checked}, ${report.facts.failures.length} missing or different`]);
+    if (report.standInRoles?.length)
+        rows.push(['Stand-in roles made (NOLOGIN)', report.standInRoles.join(', ')]);
+    rows.push(['Expected restore errors', expectedByKind(report.expectedErrors)], ['Unexpected restore errors', report.unexpectedErrors.length]);
     if (report.checkSql)
         rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`]);
     const mismatches = report.mismatches.length
         ? `\n### Mismatches\n\n${table(['Table', 'In backup', 'Restored'], report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing']))}\n`
         : '';
-    const expected = report.expectedErrors.length
-        ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(['Why expected', 'Error'], report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message]))}\n</details>\n`
+    return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${factsDetails(report.facts)}`;
+}
+/** Expected errors counted by kind: "12: 9 ownership by a platform role, 3 privileges on a platform object". */
+function expectedByKind(errors) {
+    const counts = new Map();
+    for (const e of errors)
+        counts.set(e.expected ?? '', (counts.get(e.expected ?? '') ?? 0) + 1);
+    return errors.length === 0 ? '0' : `${errors.length}: ${[...counts].map(([kind, n]) => `${n} ${kind}`).join(', ')}`;
+}
+function factsDetails(facts) {
+    const list = (title, items) => items.length
+        ? `\n<details><summary>${title} (${items.length})</summary>\n\n${items
+            .slice(0, 100)
+            .map(i => `- ${i}`)
+            .join('\n')}\n</details>\n`
         : '';
-    return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`;
+    return facts ? list('Missing or different', facts.failures) + list("The platform's (not failures)", facts.platform) : '';
 }
 function restoreSummary(result, tables) {
-    const expected = result.errors.filter(e => e.expected).length;
-    const unexpected = result.errors.length - expected;
-    return `## Restore of ${result.manifest.id} ${unexpected === 0 ? 'done ✅' : 'FAILED ❌'}\n\n${table(['', ''], [
+    const expected = result.errors.filter(e => e.expected);
+    const unexpected = result.errors.length - expected.length;
+    const failed = unexpected > 0 || result.mismatches.length > 0 || (result.facts?.failures.length ?? 0) > 0;
+    const rows = [
         ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
-        ['Restored into', result.target],
+        ['Restored into', `${result.target}${result.platform === 'supabase' ? ' (Supabase project: its platform left as it was)' : ''}`],
         ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
         ['Restore time', formatSeconds(result.restoreSeconds)],
         ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
-        ['Errors', `${unexpected} unexpected, ${expected} expected`]
-    ])}\n`;
+        ['Row count mismatches', result.mismatches.length]
+    ];
+    if (result.facts)
+        rows.push(['Schema facts checked', `${result.facts.checked}, ${result.facts.failures.length} missing or different`]);
+    if (result.standInRoles.length)
+        rows.push(['Stand-in roles made (NOLOGIN)', result.standInRoles.join(', ')]);
+    if (result.revoked.length)
+        rows.push(["Revoked (the target's default privileges)", result.revoked.join('; ')]);
+    rows.push(['Errors', `${unexpected} unexpected, expected ${expectedByKind(expected)}`]);
+    return `## Restore of ${result.manifest.id} ${failed ? 'FAILED ❌' : 'done ✅'}\n\n${table(['', ''], rows)}\n${factsDetails(result.facts)}`;
 }
 
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-s3/dist-cjs/index.js
@@ -76715,6 +77094,11 @@ async function consume(stream, tools, ctx) {
 
 
 
+
+
+
+
+const run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /**
  * dump → compress → (encrypt) → sha256 → every storage, in one stream; then the
  * checksum file and, last, the manifest that makes the backup exist.
@@ -76749,6 +77133,8 @@ async function backup(ctx, options = {}) {
         const snapshot = (await client.query('SELECT pg_export_snapshot() AS id')).rows[0].id;
         const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables };
         const tables = await listTables(client, filters);
+        // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
+        const catalog = await collectFacts(client, filters);
         const encrypted = Boolean(settings.encryptionPassphrase);
         const ext = COMPRESSION_EXT[settings.compression];
         const dumped = await withGpgHome(async (gpgHome) => {
@@ -76768,9 +77154,12 @@ async function backup(ctx, options = {}) {
             const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile));
             const result = [{ role: 'data', file: dataFile, ...data }];
             if (settings.roles) {
-                const roles = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env };
+                // Small enough to read whole: made safe to run on any server before it is stored.
+                const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 });
                 const rolesFile = rolesFileName(id, ext, encrypted);
-                result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) });
+                const chain = startChain([{ name: 'cat', command: 'cat', args: [] }, ...tail], ctx.secrets, { input: 'pipe' });
+                chain.input?.end(safeRolesSql(rolesDump.stdout));
+                result.push({ role: 'roles', file: rolesFile, ...(await publish(chain, ctx.storages, layout.object(name, rolesFile))) });
             }
             return { objects: result, counts: await counting, facts: await facts };
         });
@@ -76793,7 +77182,7 @@ async function backup(ctx, options = {}) {
             encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
             objects: dumped.objects,
             tables: dumped.counts,
-            schemaFacts: dumped.facts,
+            schemaFacts: { ...dumped.facts, catalog },
             github: githubContext(host.env),
             ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
         };
@@ -76869,56 +77258,105 @@ async function finish(ctx, manifest) {
 
 
 
-// Errors a restore into a plain Postgres is bound to meet when the source was a
-// managed platform (Supabase: anon, authenticated, service_role, supabase_admin, …).
-const EXPECTED = [
-    [/role "[^"]+" does not exist/, 'owner or grant for a role that exists only on the source'],
-    [/must be (owner|member) of|permission denied to (set|grant)|must have admin option/, 'ownership or grant the restoring role may not give'],
-    [/^extension "[^"]+" (is not available|does not exist)|could not open extension control file/, 'platform extension not installed on the target'],
-    [
-        /^(must be superuser to create an event trigger|publication "[^"]+" does not exist|must be superuser to create subscriptions)/,
-        'platform-level object not restorable on a plain server'
-    ]
-];
+
+
+
+const restore_run = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
+/** Sub-objects a DROP TABLE removes with their table. */
+const DROPPED_WITH_TABLE = new Set(['CONSTRAINT', 'FK CONSTRAINT', 'INDEX', 'DEFAULT', 'TRIGGER', 'POLICY', 'ROW SECURITY', 'PUBLICATION TABLE']);
 /**
- * Splits pg_restore/psql stderr into errors, marking the ones a drill expects (pure).
- * Only the server's ERROR line is kept, never the failed SQL ("Command was: …"), which
- * may hold secrets such as a user mapping's password; any other error is unexpected.
+ * Why an error in this entry is harmless, or undefined when it is not (pure). Decided by what
+ * failed (the entry's type, owner and schema, and the kind of command), never by the message:
+ * only ownership changes to platform roles, privileges on platform objects, the platform's own
+ * extensions and event triggers, and a clean's drops of sub-objects may fail. A POLICY,
+ * FUNCTION, TABLE, TABLE DATA, INDEX, CONSTRAINT or TRIGGER that fails to be created never may.
  */
-function classifyErrors(stderr) {
+function expectedBecause(entry, command, clean = false) {
+    if (!entry)
+        return undefined;
+    const platformOwned = PLATFORM_SCHEMAS.has(entry.schema) || isPlatformOwner(entry.owner);
+    if (/^ALTER .+ OWNER TO /.test(command) && isReservedRole(entry.owner))
+        return 'ownership by a platform role';
+    if ((entry.desc === 'ACL' || entry.desc === 'DEFAULT ACL') && platformOwned)
+        return 'privileges on a platform object';
+    const extension = entry.desc === 'EXTENSION' ? entry.tag : entry.desc === 'COMMENT' ? /^EXTENSION (.+)$/.exec(entry.tag)?.[1] : undefined;
+    if (extension && PLATFORM_EXTENSIONS.has(extension.replace(/^"|"$/g, '')))
+        return 'platform extension the target lacks';
+    if (entry.desc === 'EVENT TRIGGER' && isPlatformOwner(entry.owner))
+        return 'platform event trigger';
+    if (clean && DROPPED_WITH_TABLE.has(entry.desc) && /^(DROP |ALTER TABLE (IF EXISTS )?(ONLY )?\S+ DROP |ALTER PUBLICATION \S+ DROP TABLE )/.test(command))
+        return 'clean: dropped with its table';
+    return undefined;
+}
+/**
+ * Splits pg_restore/psql stderr into errors, marking the ones a restore expects (pure).
+ * Only the server's ERROR line is kept, never the failed SQL ("Command was: …"), which
+ * may hold secrets such as a user mapping's password; an error without its TOC entry
+ * (psql, or pg_restore without --verbose) is unexpected.
+ */
+function classifyErrors(stderr, context = { toc: new Map() }) {
     const errors = [];
+    let entry;
     for (const block of stderr.split(/\n(?=pg_restore: |psql:)/)) {
-        const line = block.split('\n')[0];
+        const lines = block.split('\n');
+        const line = lines[0];
+        const from = /^pg_restore: from TOC entry (\d+);/.exec(line);
+        if (from) {
+            entry = context.toc.get(Number(from[1]));
+            continue;
+        }
         const server = /ERROR:\s+(.*)$/.exec(line);
+        const command = lines.find(l => l.startsWith('Command was: '))?.slice('Command was: '.length) ?? '';
+        const where = entry ? describeEntry(entry) : undefined;
         if (server) {
             const message = redactSqlSecrets(server[1].trim()).slice(0, 500);
-            const reason = EXPECTED.find(([pattern]) => pattern.test(message))?.[1];
-            errors.push(reason ? { message, expected: reason } : { message });
+            const reason = expectedBecause(entry, command, context.clean);
+            errors.push({ message, ...(where ? { entry: where } : {}), ...(reason ? { expected: reason } : {}) });
         }
         else if (/^pg_restore: error: |^psql:.*(FATAL|error):/.test(line)) {
-            errors.push({ message: redactSqlSecrets(line.replace(/^pg_restore: error: /, '')).slice(0, 500) });
+            errors.push({ message: redactSqlSecrets(line.replace(/^pg_restore: error: /, '')).slice(0, 500), ...(where ? { entry: where } : {}) });
         }
+        entry = undefined;
     }
     return errors;
+}
+/** "POLICY public.todos own rows", "ACL TABLE auth.users": an entry as a person reads it. */
+function describeEntry(e) {
+    if (e.schema === '-')
+        return `${e.desc} ${e.tag}`;
+    if (e.desc === 'ACL' || e.desc === 'COMMENT' || e.desc === 'SECURITY LABEL')
+        return `${e.desc} ${e.tag.replace(/^([A-Z]+(?: [A-Z]+)?) /, `$1 ${e.schema}.`)}`;
+    return `${e.desc} ${e.schema}.${e.tag}`;
 }
 function redactSqlSecrets(text) {
     return text.replace(/(password\s*[= ]\s*)('[^']*'|\S+)/gi, '$1***');
 }
+/** The archive's table of contents (pg_restore --list). */
+async function listArchive(tools, file) {
+    const { stdout } = await restore_run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
+    return { text: stdout, entries: tocById(stdout) };
+}
+// pg_restore --verbose narrates every step; only errors, their entries and their context matter.
+const NARRATION = /^pg_restore: (?!from TOC entry|error|warning|while)/;
 /**
- * Runs pg_restore (custom) or psql (plain) against the target and returns every
- * error it reported. Fails outright only when the tool could not run at all.
+ * Runs pg_restore (custom, --verbose so each error names its entry) or psql (plain) against
+ * the target and returns every error it reported. Fails outright only when the tool could not run at all.
  */
 async function restoreArchive(options) {
     const env = childEnv(libpqEnv(options.target));
+    if (options.sessionOptions)
+        env.PGOPTIONS = [env.PGOPTIONS, options.sessionOptions].filter(Boolean).join(' ');
     let command;
     let args;
     if (options.format === 'custom') {
         command = options.tools.bin('pg_restore');
-        args = ['--no-password', `--dbname=${options.target.database ?? ''}`];
+        args = ['--no-password', '--verbose', `--dbname=${options.target.database ?? ''}`];
         if (options.file && options.jobs > 1)
             args.push(`--jobs=${options.jobs}`);
         if (options.clean)
             args.push('--clean', '--if-exists');
+        if (options.list)
+            args.push(`--use-list=${options.list}`);
         if (options.file)
             args.push(options.file);
     }
@@ -76934,23 +77372,473 @@ async function restoreArchive(options) {
         options.stream.pipe(child.stdin);
     }
     let stderr = '';
+    let partial = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk) => {
-        if (stderr.length < 4 * 1024 * 1024)
-            stderr += chunk;
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines)
+            if (!NARRATION.test(line) && stderr.length < 4 * 1024 * 1024)
+                stderr += `${line}\n`;
     });
     const code = await new Promise((resolve, reject) => {
         child.on('error', reject);
         child.on('close', resolve);
     });
-    const errors = classifyErrors(options.secrets.redact(stderr));
+    stderr += partial;
+    const errors = classifyErrors(options.secrets.redact(stderr), { toc: options.toc ?? new Map(), clean: options.clean });
     if (code !== 0 && errors.length === 0) {
         throw new BackupError(`${command.split('/').pop()} failed (exit code ${code}): ${options.secrets.redact(stderr.trim().slice(-2000))}`);
     }
     return errors;
 }
 
+;// CONCATENATED MODULE: ./src/catalog/facts-diff.ts
+const FACT_CATEGORIES = [
+    'extensions',
+    'tables',
+    'columns',
+    'constraints',
+    'indexes',
+    'triggers',
+    'policies',
+    'functions',
+    'sequences',
+    'grants',
+    'publications'
+];
+/** Singular nouns, for messages. */
+const FACT_NOUN = {
+    extensions: 'extension',
+    tables: 'table',
+    columns: 'column',
+    constraints: 'constraint',
+    indexes: 'index',
+    triggers: 'trigger',
+    policies: 'policy',
+    functions: 'function',
+    sequences: 'sequence',
+    grants: 'grant',
+    publications: 'publication',
+    largeObjects: 'large objects'
+};
+/**
+ * Compares two fact sets (pure): what the backup recorded (expected) and what a database holds
+ * (actual). Sequences differ only when the actual value is lower: the source's value was read
+ * before pg_dump read it, and a sequence never goes back.
+ */
+function facts_diff_diffFacts(expected, actual) {
+    const differences = [];
+    for (const category of FACT_CATEGORIES) {
+        const want = new Map(expected[category].map(e => [e.name, e]));
+        const have = new Map(actual[category].map(e => [e.name, e]));
+        for (const [name, wanted] of want) {
+            const found = have.get(name);
+            if (!found)
+                differences.push({ category, name, change: 'missing' });
+            else {
+                const detail = category === 'sequences' ? sequenceBehind(wanted, found) : changedFields(wanted, found);
+                if (detail)
+                    differences.push({ category, name, change: 'changed', detail });
+            }
+        }
+        for (const name of have.keys())
+            if (!want.has(name))
+                differences.push({ category, name, change: 'extra' });
+    }
+    if (expected.largeObjects !== actual.largeObjects) {
+        differences.push({
+            category: 'largeObjects',
+            name: 'large objects',
+            change: actual.largeObjects < expected.largeObjects ? 'missing' : 'extra',
+            detail: `count: ${expected.largeObjects} → ${actual.largeObjects}`
+        });
+    }
+    return differences;
+}
+function changedFields(expected, actual) {
+    const a = actual;
+    const fields = Object.entries(expected)
+        .filter(([field, value]) => field !== 'name' && JSON.stringify(value ?? null) !== JSON.stringify(a[field] ?? null))
+        .map(([field, value]) => `${field}: ${show(value)} → ${show(a[field])}`);
+    return fields.length > 0 ? fields.join('; ') : undefined;
+}
+function sequenceBehind(expected, actual) {
+    const value = (v) => BigInt(v.lastValue ?? '-9223372036854775808');
+    return value(actual) < value(expected) ? changedFields(expected, actual) : undefined;
+}
+const show = (value) => (value === undefined || value === null ? 'none' : typeof value === 'string' ? value : JSON.stringify(value));
+/** "policy public.todos.own_rows is missing", "grant table public.t to anon: privileges: [...] → [...]". */
+function describeDifference(d) {
+    const what = d.category === 'largeObjects' ? FACT_NOUN.largeObjects : `${FACT_NOUN[d.category]} ${d.name}`;
+    if (d.change === 'changed')
+        return `${what} differs (${d.detail ?? ''})`;
+    if (d.category === 'largeObjects')
+        return `${what} ${d.change === 'missing' ? 'missing' : 'unexpected'} (${d.detail ?? ''})`;
+    return `${what} is ${d.change === 'missing' ? 'missing' : 'not in the backup'}`;
+}
+
+;// CONCATENATED MODULE: ./src/catalog/proof.ts
+
+
+/** What a dump of this scope holds: no sequence values or large objects in a schema-only dump (pure). */
+function factsInScope(facts, scope) {
+    if (scope !== 'schema')
+        return facts;
+    return { ...facts, sequences: facts.sequences.map(s => ({ ...s, lastValue: null })), largeObjects: 0 };
+}
+/**
+ * Judges the differences between the backup's facts and the restored target's (pure).
+ * Missing or changed is a failure unless it is the platform's: an extension only the platform
+ * provides, or, on a Supabase target, the platform's own tables, functions and privileges in its
+ * schemas (left as the target has them; policies and triggers there are the user's and are checked).
+ * Extra objects are ignored, except grants on the backup's own objects: privileges must end as in the source.
+ */
+function judgeFacts(expected, differences, supabaseTarget) {
+    const verdict = { failures: [], platform: [] };
+    const backupObjects = new Set([
+        ...expected.tables.map(t => `${t.kind} ${t.name}`),
+        ...expected.columns.map(c => `column ${c.name}`),
+        ...expected.sequences.map(s => `sequence ${s.name}`),
+        ...expected.functions.map(f => `function ${f.name}`),
+        ...expected.grants.map(g => g.object)
+    ]);
+    for (const d of differences) {
+        const object = d.category === 'grants' ? d.name.replace(/ to [^ ]+$/, '') : d.name;
+        const platformObject = supabaseTarget && d.category !== 'policies' && d.category !== 'triggers' && d.category !== 'largeObjects' && PLATFORM_SCHEMAS.has(schemaOf(object));
+        if (d.category === 'extensions' && d.change === 'missing' && PLATFORM_EXTENSIONS.has(d.name))
+            verdict.platform.push(d);
+        else if (platformObject)
+            verdict.platform.push(d);
+        else if (d.change !== 'extra' || (d.category === 'grants' && backupObjects.has(object)))
+            verdict.failures.push(d);
+    }
+    return verdict;
+}
+/** The whole comparison: facts of the backup (in its scope) against the target's. */
+function proveFacts(expected, actual, scope, supabaseTarget) {
+    const wanted = factsInScope(expected, scope);
+    return judgeFacts(wanted, diffFacts(wanted, actual), supabaseTarget);
+}
+/** On a Supabase target the platform's migration tables keep the target's own history. */
+const isPlatformTable = (table, supabaseTarget) => supabaseTarget && PLATFORM_MIGRATION_TABLES.has(table);
+/** How many facts a proof compared. */
+const factCount = (facts) => facts.tables.length +
+    facts.columns.length +
+    facts.policies.length +
+    facts.grants.length +
+    facts.triggers.length +
+    facts.functions.length +
+    facts.sequences.length +
+    facts.indexes.length +
+    facts.constraints.length +
+    facts.publications.length +
+    facts.extensions.length +
+    (facts.largeObjects > 0 ? 1 : 0);
+
+;// CONCATENATED MODULE: ./src/postgres/privileges.ts
+
+/**
+ * Revokes what the target granted beyond the source: a target's default privileges (Supabase
+ * grants every new table to anon and authenticated) apply when the restore creates an object,
+ * and pg_dump only grants, it never revokes what the source never had. Returns what it revoked.
+ */
+async function revokeExtraGrants(client, differences, actual, expected) {
+    const revoked = [];
+    for (const d of differences.filter(x => x.category === 'grants' && x.change !== 'missing')) {
+        const have = actual.grants.find(g => g.name === d.name);
+        if (!have)
+            continue;
+        const want = new Set(expected.grants.find(g => g.name === d.name)?.privileges ?? []);
+        const target = await sqlObject(client, have.object);
+        if (!target)
+            continue;
+        const role = have.role === 'PUBLIC' ? 'PUBLIC' : quoteIdent(have.role);
+        for (const privilege of have.privileges.filter(p => !want.has(p))) {
+            const base = privilege.replace(/ WITH GRANT OPTION$/, '');
+            const what = base !== privilege && want.has(base) ? `GRANT OPTION FOR ${base}` : base;
+            await client.query(`REVOKE ${what} ON ${target} FROM ${role}`);
+            revoked.push(`${what} on ${have.object} from ${have.role}`);
+        }
+    }
+    return revoked;
+}
+/** The SQL name of a fact's object ("table public.t" → TABLE public.t), found in the target's catalog so quoting is right. */
+async function sqlObject(client, object) {
+    const [, kind, name] = /^(table|view|materialized view|foreign table|sequence|function|schema) (.+)$/.exec(object) ?? [];
+    if (!kind)
+        return undefined;
+    if (kind === 'schema')
+        return `SCHEMA ${quoteIdent(name)}`;
+    if (kind === 'function') {
+        // Facts name functions as regprocedure prints them with search_path = pg_catalog: quoted and qualified.
+        const { rows } = await client.query('SELECT to_regprocedure($1) IS NOT NULL AS found', [name]);
+        return rows[0].found ? `ROUTINE ${name}` : undefined;
+    }
+    const { rows } = await client.query('SELECT format($2, n.nspname, c.relname) AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname || $3 || c.relname = $1', [name, '%I.%I', '.']);
+    return rows[0] ? `${kind === 'sequence' ? 'SEQUENCE' : 'TABLE'} ${rows[0].rel}` : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/commands/prove.ts
+
+
+
+
+
+/**
+ * Proves a restore complete: every counted table's rows, then every schema fact the manifest
+ * records, after revoking what the target's default privileges added beyond the source.
+ */
+async function prove(client, manifest, options) {
+    // Counts see every row, as the backup's did: fail rather than count what row security lets through.
+    await client.query('SET row_security = off');
+    const counted = options.tables ?? manifest.tables;
+    const mismatches = (await compareCounts(client, counted)).filter(m => !isPlatformTable(m.table, options.supabase));
+    const recorded = manifest.schemaFacts?.catalog;
+    if (!recorded || manifest.scope === 'data' || options.tables)
+        return { mismatches, revoked: [] };
+    const expected = factsInScope(recorded, manifest.scope);
+    const before = await collectFacts(client, manifest.filters);
+    const extra = judgeFacts(expected, facts_diff_diffFacts(expected, before), options.supabase).failures.filter(d => d.category === 'grants');
+    const revoked = await revokeExtraGrants(client, extra, before, expected);
+    const actual = revoked.length > 0 ? await collectFacts(client, manifest.filters) : before;
+    const verdict = judgeFacts(expected, facts_diff_diffFacts(expected, actual), options.supabase);
+    return {
+        mismatches,
+        facts: { checked: factCount(expected), failures: verdict.failures.map(describeDifference), platform: verdict.platform.map(describeDifference) },
+        revoked
+    };
+}
+/** Counts the restored tables the way the backup counted the source, and lists every difference. */
+async function compareCounts(client, tables) {
+    const { rows } = await client.query("SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'");
+    const key = (t) => `${t.schema}.${t.table}`;
+    const present = new Set(rows.map(key));
+    const restored = new Map((await countRows(client, tables.filter(t => present.has(key(t))))).map(t => [key(t), t.rows]));
+    return tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected);
+}
+/** Each reason a proof fails, for the error message. */
+function proofFailures(proof) {
+    const reasons = proof.mismatches.map(m => m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`);
+    return [...reasons, ...(proof.facts?.failures ?? [])];
+}
+/** Unexpected restore errors as reasons, the entry each came from first. */
+function errorReasons(errors) {
+    const reasons = errors.slice(0, 5).map(e => `restore error${e.entry ? ` in ${e.entry}` : ''}: ${e.message}`);
+    return errors.length > 5 ? [...reasons, `…and ${errors.length - 5} more restore errors`] : reasons;
+}
+/** The first 20 reasons, joined for an error message. */
+const listReasons = (reasons) => reasons.slice(0, 20).join('; ') + (reasons.length > 20 ? `; …and ${reasons.length - 20} more` : '');
+
+;// CONCATENATED MODULE: ./src/postgres/target-plan.ts
+
+/** Reads what the target holds (names rendered with search_path = pg_catalog, as pg_dump renders its tags). */
+async function readTargetObjects(client) {
+    const list = async (sql) => new Set((await client.query(sql)).rows.map(r => r.k));
+    const rel = 'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace';
+    await client.query("SELECT set_config('search_path', 'pg_catalog', false)");
+    return {
+        schemas: await list('SELECT nspname AS k FROM pg_namespace'),
+        extensions: await list('SELECT extname AS k FROM pg_extension'),
+        relations: await list(`SELECT n.nspname || '.' || c.relname AS k ${rel}`),
+        types: await list("SELECT n.nspname || '.' || t.typname AS k FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"),
+        functions: await list("SELECT n.nspname || '.' || p.proname || '(' || oidvectortypes(p.proargtypes) || ')' AS k FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"),
+        constraints: await list(`SELECT n.nspname || '.' || c.relname || ' ' || k.conname AS k FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace`),
+        triggers: await list(`SELECT n.nspname || '.' || c.relname || ' ' || t.tgname AS k FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace`),
+        policies: await list(`SELECT n.nspname || '.' || c.relname || ' ' || p.polname AS k FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace`),
+        publications: await list('SELECT pubname AS k FROM pg_publication'),
+        publicationTables: await list("SELECT pubname || ' ' || schemaname || '.' || tablename AS k FROM pg_publication_tables"),
+        eventTriggers: await list('SELECT evtname AS k FROM pg_event_trigger')
+    };
+}
+const RELATION_ENTRIES = new Set([
+    'TABLE',
+    'VIEW',
+    'MATERIALIZED VIEW',
+    'SEQUENCE',
+    'FOREIGN TABLE',
+    'INDEX',
+    'TABLE ATTACH',
+    'INDEX ATTACH',
+    'SEQUENCE OWNED BY',
+    'ROW SECURITY'
+]);
+const CLEANED = new Set(['POLICY', 'TRIGGER', 'PUBLICATION TABLE']);
+/** Whether the object an entry creates (or, for a DEFAULT, the table it belongs to) is already on the target. */
+function exists(e, has) {
+    const qualified = `${e.schema}.${e.tag}`;
+    if (RELATION_ENTRIES.has(e.desc))
+        return has.relations.has(qualified);
+    if (e.desc === 'DEFAULT')
+        return has.relations.has(`${e.schema}.${e.tag.split(' ')[0]}`);
+    if (e.desc === 'TYPE' || e.desc === 'DOMAIN')
+        return has.types.has(qualified);
+    if (e.desc === 'FUNCTION' || e.desc === 'PROCEDURE' || e.desc === 'AGGREGATE')
+        return has.functions.has(qualified);
+    if (e.desc === 'CONSTRAINT' || e.desc === 'FK CONSTRAINT' || e.desc === 'CHECK CONSTRAINT')
+        return has.constraints.has(qualified);
+    if (e.desc === 'TRIGGER')
+        return has.triggers.has(qualified);
+    if (e.desc === 'POLICY')
+        return has.policies.has(qualified);
+    return false;
+}
+/** A COMMENT's or ACL's object ("TABLE users", "FUNCTION uid()", "SCHEMA auth", "EXTENSION pgcrypto"), when the target has it. */
+function subjectExists(e, has) {
+    const [, kind, name] = /^([A-Z]+(?: [A-Z]+)?) (.+)$/.exec(e.tag) ?? [];
+    const unquoted = name?.replace(/^"(.*)"$/, '$1');
+    if (kind === 'SCHEMA')
+        return has.schemas.has(unquoted) && (PLATFORM_SCHEMAS.has(unquoted) || unquoted === 'public');
+    if (kind === 'EXTENSION')
+        return has.extensions.has(unquoted);
+    if (!PLATFORM_SCHEMAS.has(e.schema))
+        return false;
+    if (kind === 'COLUMN')
+        return has.relations.has(`${e.schema}.${name.split('.')[0]}`);
+    if (kind === 'FUNCTION' || kind === 'PROCEDURE')
+        return has.functions.has(`${e.schema}.${name}`);
+    if (kind === 'TYPE' || kind === 'DOMAIN')
+        return has.types.has(`${e.schema}.${name}`);
+    return has.relations.has(`${e.schema}.${name}`);
+}
+/**
+ * Which entries a restore into a Supabase project leaves out, and why (pure): what the platform
+ * already put there (its schemas, extensions, tables, functions, the supabase_realtime
+ * publication, event triggers, default privileges of its roles) stays as the target has it,
+ * and its services' migration history is the target's own. The app's DDL, the user's triggers
+ * and policies on platform tables, and all data are restored.
+ */
+function platformSkips(entries, has, clean = false) {
+    const skips = new Map();
+    for (const [id, e] of entries) {
+        // With clean, the user's policies and triggers on platform tables are dropped and made again from the
+        // backup, and publication members come back with their tables.
+        const reason = clean && CLEANED.has(e.desc) ? undefined : skipReason(e, has);
+        if (reason)
+            skips.set(id, reason);
+    }
+    return skips;
+}
+function skipReason(e, has) {
+    switch (e.desc) {
+        case 'SCHEMA':
+            return has.schemas.has(e.tag) ? 'schema the target has' : undefined;
+        case 'EXTENSION':
+            return has.extensions.has(e.tag) ? 'extension the target has' : undefined;
+        case 'PUBLICATION':
+            return has.publications.has(e.tag) ? 'publication the target has' : undefined;
+        case 'PUBLICATION TABLE': {
+            const [pub, ...table] = e.tag.split(' ');
+            return has.publicationTables.has(`${pub} ${e.schema}.${table.join(' ')}`) ? 'publication member the target has' : undefined;
+        }
+        case 'EVENT TRIGGER':
+            return has.eventTriggers.has(e.tag) || isPlatformOwner(e.owner) ? "the platform's event trigger" : undefined;
+        case 'DEFAULT ACL':
+            return isPlatformOwner(e.owner) ? "the platform's default privileges" : undefined;
+        case 'COMMENT':
+        case 'ACL':
+        case 'SECURITY LABEL':
+            return subjectExists(e, has) ? 'platform object the target has' : undefined;
+        case 'TABLE DATA':
+            return PLATFORM_MIGRATION_TABLES.has(`${e.schema}.${e.tag}`) ? "the platform's migration history" : undefined;
+        default:
+            return PLATFORM_SCHEMAS.has(e.schema) && exists(e, has) ? 'platform object the target has' : undefined;
+    }
+}
+/** A pg_restore --use-list file: the archive's listing with the skipped entries commented out (pure). */
+function useList(listing, skips) {
+    return listing
+        .split('\n')
+        .map(line => {
+        const id = /^(\d+);/.exec(line)?.[1];
+        return id && skips.has(Number(id)) ? `;${line}` : line;
+    })
+        .join('\n');
+}
+/** Tables the restore loads rows into that the target already has ("schema"."table"), to empty first on a clean restore (pure). */
+function tablesToEmpty(entries, skips, has) {
+    return [...entries]
+        .filter(([id, e]) => e.desc === 'TABLE DATA' && !skips.has(id) && has.relations.has(`${e.schema}.${e.tag}`))
+        .map(([, e]) => [e.schema, e.tag]);
+}
+
+;// CONCATENATED MODULE: ./src/commands/restore-plan.ts
+
+
+
+
+
+
+
+
+/** Whether the target is a Supabase project, as target-platform says or as its schemas and roles show. */
+async function isSupabaseTarget(ctx, client) {
+    if (ctx.settings.targetPlatform === 'auto')
+        return hasSupabasePlatform(client);
+    return ctx.settings.targetPlatform === 'supabase';
+}
+/**
+ * Prepares the target for a whole-archive restore: on plain Postgres, NOLOGIN stand-ins for the
+ * roles the backup names and the target lacks, so that owners, grants and policies restore and
+ * can be checked; on a Supabase target, a --use-list without what its platform already holds,
+ * and data loaded with triggers off. `file` is the archive on disk (custom format).
+ */
+async function planRestore(ctx, client, manifest, tools, options, file) {
+    const { supabase, clean } = options;
+    const toc = file ? await listArchive(tools, file) : undefined;
+    if (!supabase) {
+        const standIns = await createStandIns(client, referencedRoles(toc?.entries.values() ?? [], manifest.schemaFacts?.catalog));
+        return { supabase, standIns, skipped: 0, triggersOff: false, restore: { toc: toc?.entries } };
+    }
+    if (!toc || !file)
+        throw new InputError('target-platform', `supabase needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
+    const has = await readTargetObjects(client);
+    const skips = platformSkips(toc.entries, has, clean);
+    const list = (0,external_node_path_.join)((0,external_node_path_.dirname)(file), 'restore.list');
+    await (0,promises_.writeFile)(list, useList(toc.text, skips));
+    const triggersOff = await canDisableTriggers(client);
+    if (!triggersOff) {
+        ctx.host.warning('the target role may not set session_replication_role, so triggers on platform tables fire while their rows load; grant it (Supabase allows it for postgres) or restore as a superuser');
+    }
+    // --clean drops and recreates the app's tables but not the platform's (auth.users, storage.objects):
+    // their rows are replaced, all in one statement so foreign keys between them allow it.
+    const fill = clean ? tablesToEmpty(toc.entries, skips, has) : [];
+    if (fill.length > 0) {
+        await client.query('BEGIN');
+        try {
+            if (triggersOff)
+                await client.query('SET LOCAL session_replication_role = replica');
+            await client.query(`TRUNCATE ONLY ${fill.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`);
+            await client.query('COMMIT');
+        }
+        catch (error) {
+            await client.query('ROLLBACK');
+            throw new BackupError(`Could not empty the tables the clean restore refills; nothing was changed: ${errorMessage(error)}`, { cause: error });
+        }
+    }
+    return {
+        supabase,
+        standIns: [],
+        skipped: skips.size,
+        triggersOff,
+        restore: { toc: toc.entries, list, sessionOptions: triggersOff ? '-c session_replication_role=replica' : undefined }
+    };
+}
+/** Whether this role may set session_replication_role (superusers; on Supabase, postgres through supautils). */
+async function canDisableTriggers(client) {
+    try {
+        await client.query('SET session_replication_role = replica');
+        await client.query('RESET session_replication_role');
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/commands/drill.ts
+
+
 
 
 
@@ -76991,12 +77879,13 @@ async function drill(ctx) {
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
     const client = await connect(target);
     try {
-        await refuseNonEmpty(client, target);
-        ctx.host.info(`Drilling backup ${manifest.id} into ${describeConnection(target)} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`);
+        const supabase = await isSupabaseTarget(ctx, client);
+        await refuseNonEmpty(client, target, supabase);
+        ctx.host.info(`Drilling backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`);
         const started = Date.now();
-        const errors = await restoreInto(ctx, manifest, target, tools);
+        const { errors, plan } = await restoreInto(ctx, manifest, target, tools, client, supabase);
         const restoreSeconds = (Date.now() - started) / 1000;
-        const mismatches = await compareCounts(client, manifest);
+        const proof = await prove(client, manifest, { supabase });
         const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined;
         const unexpectedErrors = errors.filter(e => !e.expected);
         const report = {
@@ -77007,52 +77896,53 @@ async function drill(ctx) {
             target: describeConnection(target),
             tables: manifest.tables.length,
             rows: manifest.tables.reduce((sum, t) => sum + t.rows, 0),
-            mismatches,
+            mismatches: proof.mismatches,
             expectedErrors: errors.filter(e => e.expected),
             unexpectedErrors,
             checkSql,
-            passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
+            facts: proof.facts,
+            platform: supabase ? 'supabase' : 'postgres',
+            standInRoles: plan.standIns,
+            passed: proofFailures(proof).length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
         };
         const json = JSON.stringify(report, null, 2) + '\n';
         for (const s of readableStorages(ctx))
             await s.put(layout.drill(manifest.name, manifest.id), json);
         await ctx.host.summary(drillSummary(report));
         if (!report.passed)
-            throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report)}`);
+            throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report, proof)}`);
         return report;
     }
     finally {
         await client.end().catch(() => undefined);
     }
 }
-async function refuseNonEmpty(client, target) {
-    const { rows } = await client.query("SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%'");
+/** A scratch database holds nothing of its own; a Supabase one holds only its platform. */
+async function refuseNonEmpty(client, target, supabase) {
+    const { rows } = await client.query("SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND NOT n.nspname = ANY ($1::text[])", [supabase ? [...PLATFORM_SCHEMAS] : []]);
     if (Number(rows[0].n) > 0) {
-        throw new InputError('target-database-url', `${describeConnection(target)} already holds ${rows[0].n} table(s); a drill restores into an empty scratch database`);
+        throw new InputError('target-database-url', `${describeConnection(target)} already holds ${rows[0].n} table(s)${supabase ? " besides the Supabase platform's" : ''}; a drill restores into an empty scratch database`);
     }
 }
 /** Custom archives go to disk first so pg_restore can run jobs in parallel; plain SQL streams into psql. */
-async function restoreInto(ctx, manifest, target, tools) {
+async function restoreInto(ctx, manifest, target, tools, client, supabase) {
     const storage = readableStorage(ctx);
     const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets };
     const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets };
-    if (manifest.format === 'custom')
-        return withDumpOnDisk(storage, manifest, options, file => restoreArchive({ ...base, file }));
+    if (manifest.format === 'custom') {
+        return withDumpOnDisk(storage, manifest, options, async (file) => {
+            const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false }, file);
+            return { plan, errors: await restoreArchive({ ...base, file, ...plan.restore }) };
+        });
+    }
+    const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false });
     return withGpgHome(async (gpgHome) => {
         const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome });
         // If psql stops early, drain the rest so decryption and decompression can finish.
         const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume());
         const [errors] = await Promise.all([restoring, reading.done]);
-        return errors;
+        return { errors, plan };
     });
-}
-/** Counts the restored tables the way the backup counted the source, and lists every difference. */
-async function compareCounts(client, manifest) {
-    const { rows } = await client.query("SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'");
-    const key = (t) => `${t.schema}.${t.table}`;
-    const present = new Set(rows.map(key));
-    const restored = new Map((await countRows(client, manifest.tables.filter(t => present.has(key(t))))).map(t => [key(t), t.rows]));
-    return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected);
 }
 async function runCheckSql(client, sql) {
     const result = await client.query(sql);
@@ -77060,17 +77950,11 @@ async function runCheckSql(client, sql) {
     const rows = last.rowCount ?? last.rows.length;
     return { ok: rows === 0, rows };
 }
-function failureReasons(report) {
-    const reasons = [];
-    for (const m of report.mismatches)
-        reasons.push(m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`);
-    for (const e of report.unexpectedErrors.slice(0, 5))
-        reasons.push(`restore error: ${e.message}`);
-    if (report.unexpectedErrors.length > 5)
-        reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`);
+function failureReasons(report, proof) {
+    const reasons = [...errorReasons(report.unexpectedErrors), ...proofFailures(proof)];
     if (report.checkSql && !report.checkSql.ok)
         reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`);
-    return reasons.join('; ');
+    return listReasons(reasons);
 }
 
 ;// CONCATENATED MODULE: ./src/catalog/timezone.ts
@@ -77587,7 +78471,7 @@ function planPrune(backups, kind, policy, protect, plan) {
 
 ;// CONCATENATED MODULE: ./src/model/drill-report.ts
 
-const restoreError = shape({ message: str, expected: optional(str) });
+const restoreError = shape({ message: str, entry: optional(str), expected: optional(str) });
 const DRILL_REPORT_SHAPE = shape({
     backupId: str,
     name: str,
@@ -77600,6 +78484,9 @@ const DRILL_REPORT_SHAPE = shape({
     expectedErrors: arrayOf(restoreError),
     unexpectedErrors: arrayOf(restoreError),
     checkSql: optional(shape({ ok: bool, rows: num })),
+    facts: optional(shape({ checked: num, failures: arrayOf(str), platform: arrayOf(str) })),
+    platform: optional(str),
+    standInRoles: optional(arrayOf(str)),
     passed: bool
 });
 function parseDrillReport(text, source) {
@@ -78103,8 +78990,6 @@ function rowsTable(before, now) {
 
 
 
-
-const restore_execFileAsync = (0,external_node_util_.promisify)(external_node_child_process_.execFile);
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 function restoreTarget(ctx) {
     if (!ctx.settings.targetDatabaseUrl)
@@ -78131,61 +79016,78 @@ async function restore(ctx) {
     if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
         throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`);
     const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env);
-    const probe = await connect(target);
-    await probe.end();
-    let safetyBackupId;
-    if (ctx.settings.safetySnapshot) {
-        const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables };
-        const snapshotCtx = {
-            ...ctx,
-            settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
+    const client = await connect(target);
+    try {
+        let safetyBackupId;
+        if (ctx.settings.safetySnapshot) {
+            const scope = { schemas: [], excludeSchemas: [], excludeTables: [], tables: ctx.settings.tables };
+            const snapshotCtx = {
+                ...ctx,
+                settings: { ...ctx.settings, ...scope, name: manifest.name, format: 'custom', scope: 'full', roles: false, pin: false }
+            };
+            safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id;
+            ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`);
+        }
+        const supabase = await isSupabaseTarget(ctx, client);
+        ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''}`);
+        const started = Date.now();
+        const tables = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
+        const { errors, plan } = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, async (file) => {
+            if (tables.length > 0)
+                return { errors: await replaceTables(ctx, tools, file, target, client, tables), plan: undefined };
+            const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: ctx.settings.clean }, file);
+            const restoring = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file };
+            return { plan, errors: await restoreArchive({ ...restoring, ...plan.restore }) };
+        });
+        const restoreSeconds = (Date.now() - started) / 1000;
+        const restored = tables.length > 0 ? manifest.tables.filter(t => tables.some(([schema, table]) => t.schema === schema && t.table === table)) : undefined;
+        const proof = await prove(client, manifest, { supabase, tables: restored });
+        const result = {
+            manifest,
+            target: describeConnection(target),
+            restoreSeconds,
+            safetyBackupId,
+            errors,
+            mismatches: proof.mismatches,
+            facts: proof.facts,
+            platform: supabase ? 'supabase' : 'postgres',
+            standInRoles: plan?.standIns ?? [],
+            revoked: proof.revoked
         };
-        safetyBackupId = (await backup(snapshotCtx, { kind: 'pre-restore', conn: target })).manifest.id;
-        ctx.host.info(`Safety snapshot of ${describeConnection(target)}: ${safetyBackupId}`);
+        await ctx.host.summary(restoreSummary(result, ctx.settings.tables));
+        const expected = errors.filter(e => e.expected);
+        if (expected.length > 0)
+            ctx.host.warning(`expected restore errors, ${expectedByKind(expected)}`);
+        const reasons = [...errorReasons(errors.filter(e => !e.expected)), ...proofFailures(proof)];
+        if (reasons.length > 0) {
+            throw new BackupError(`Restore of ${manifest.id} is not complete: ${listReasons(reasons)}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`);
+        }
+        return result;
     }
-    ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}`);
-    const started = Date.now();
-    const errors = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, file => ctx.settings.tables.length > 0
-        ? replaceTables(ctx, tools, file, target)
-        : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }));
-    const restoreSeconds = (Date.now() - started) / 1000;
-    const result = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors };
-    await ctx.host.summary(restoreSummary(result, ctx.settings.tables));
-    for (const e of errors.filter(e => e.expected))
-        ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`);
-    const unexpected = errors.filter(e => !e.expected);
-    if (unexpected.length > 0) {
-        throw new BackupError(`Restore of ${manifest.id} reported ${unexpected.length} error(s): ${unexpected
-            .slice(0, 5)
-            .map(e => e.message)
-            .join('; ')}${safetyBackupId ? `; the target's previous state is in safety snapshot ${safetyBackupId}` : ''}`);
+    finally {
+        await client.end().catch(() => undefined);
     }
-    return result;
 }
 /**
  * Replaces the rows of the named tables in one transaction: TRUNCATE, then the
  * archive's data for exactly those tables (a -L list, since pg_restore's -n/-t combine
  * as a cross product). Any error rolls everything back.
  */
-async function replaceTables(ctx, tools, file, target) {
-    const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]));
-    const listing = await restore_execFileAsync(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 });
-    const data = listing.stdout
-        .split('\n')
-        .map(line => ({ line, entry: parseToc(line)[0] }))
-        .filter(({ entry }) => entry?.desc === 'TABLE DATA');
+async function replaceTables(ctx, tools, file, target, client, names) {
+    const listing = await listArchive(tools, file);
     const wanted = names.map(([schema, table]) => {
-        const found = data.find(({ entry }) => entry.schema === schema && entry.tag === table);
+        const found = [...listing.entries].find(([, e]) => e.desc === 'TABLE DATA' && e.schema === schema && e.tag === table);
         if (!found)
             throw new InputError('tables', `${schema}.${table} has no data in backup`);
-        return found.line;
+        return listing.text.split('\n').find(line => line.startsWith(`${found[0]};`));
     });
     const list = (0,external_node_path_.join)((0,external_node_path_.dirname)(file), 'tables.list');
     await (0,promises_.writeFile)(list, wanted.join('\n') + '\n');
-    const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`;
+    const qualified = names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`);
+    const triggers = await triggersOff(client, qualified);
     const chain = startChain([
         { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
-        // psql runs --command then --file in order, all inside --single-transaction.
+        // psql runs each --command and --file in order, all inside --single-transaction.
         {
             name: 'psql',
             command: tools.bin('psql'),
@@ -78196,8 +79098,10 @@ async function replaceTables(ctx, tools, file, target) {
                 '--single-transaction',
                 '--set=ON_ERROR_STOP=1',
                 '--output=/dev/null',
-                `--command=${truncate}`,
-                '--file=-'
+                ...triggers.before.map(sql => `--command=${sql}`),
+                `--command=TRUNCATE ONLY ${qualified.join(', ')}`,
+                '--file=-',
+                ...triggers.after.map(sql => `--command=${sql}`)
             ],
             env: libpqEnv(target)
         }
@@ -78205,6 +79109,31 @@ async function replaceTables(ctx, tools, file, target) {
     chain.output.resume();
     await chain.done;
     return [];
+}
+/**
+ * Statements that keep the tables' user triggers from firing while their rows load (an audit
+ * trigger would log every row again, a trigger on auth.users would insert profiles twice), and
+ * put each back as it was. Owned tables: each enabled trigger disabled and re-enabled in the same
+ * transaction; otherwise session_replication_role = replica, where the role may set it.
+ */
+async function triggersOff(client, tables) {
+    const { rows } = await client.query(`SELECT format('%I.%I', n.nspname, c.relname) AS rel, pg_has_role(c.relowner, 'USAGE') AS owned, t.tgname AS trigger, t.tgenabled AS enabled
+     FROM unnest($1::text[]) AS q(name) JOIN pg_class c ON c.oid = q.name::regclass JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'`, [tables]);
+    const firing = rows.filter(r => r.trigger !== null);
+    if (firing.length === 0)
+        return { before: [], after: [] };
+    if (firing.every(r => r.owned)) {
+        const again = { O: 'ENABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
+        return {
+            before: firing.map(r => `ALTER TABLE ${r.rel} DISABLE TRIGGER ${quoteIdent(r.trigger)}`),
+            after: firing.map(r => `ALTER TABLE ${r.rel} ${again[r.enabled]} TRIGGER ${quoteIdent(r.trigger)}`)
+        };
+    }
+    if (await canDisableTriggers(client))
+        return { before: ['SET LOCAL session_replication_role = replica'], after: [] };
+    const names = firing.map(r => `${r.trigger} on ${r.rel}`).join(', ');
+    throw new BackupError(`Cannot keep triggers from firing while the rows load (${names}): the target role neither owns those tables nor may set session_replication_role; nothing was changed`);
 }
 
 ;// CONCATENATED MODULE: ./src/commands/index.ts
@@ -78342,6 +79271,7 @@ function readSettings(host) {
         safetySnapshot: inputs_bool(get, 'safety-snapshot', true),
         clean: inputs_bool(get, 'clean', false),
         notify: readNotifySettings(host),
+        targetPlatform: inputs_oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
         supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
     };
     if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
