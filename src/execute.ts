@@ -16,7 +16,12 @@ export const SECRET_INPUTS = [
   'webhook-url',
   'heartbeat-url',
   'github-token',
-  'supabase-access-token'
+  'encryption-private-key',
+  'supabase-access-token',
+  'buckets-access-key-id',
+  'buckets-secret-access-key',
+  'buckets-restore-access-key-id',
+  'buckets-restore-secret-access-key'
 ]
 
 /**
@@ -33,6 +38,8 @@ export async function execute(
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
+  // Each private key on its own too: an identity file holds them among comments.
+  for (const word of host.input('encryption-private-key').split(/\s+/)) if (word.startsWith('AGE-SECRET-KEY-')) secrets.add(word)
   const safe = redactingHost(host, secrets)
   const startedAt = new Date()
   let notifier: Notifier | undefined

@@ -84,7 +84,23 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ issue: 'true' }, /Input "github-token": is required with issue: true/],
     [{ 'max-row-drop': '150' }, /Input "max-row-drop": "150" is not a whole number from 0 to 100/],
     [{ 'storage-quota': 'lots' }, /Input "storage-quota": "lots" is not a size; use a number with B, KB, MB/],
-    [{ 'max-drill-age': 'monthly' }, /Input "max-drill-age": .*monthly/]
+    [{ 'max-drill-age': 'monthly' }, /Input "max-drill-age": .*monthly/],
+    [
+      { storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'forever', 's3-object-lock-days': '3' },
+      /Input "s3-object-lock-mode": "forever" is not supported; use one of: governance, compliance/
+    ],
+    [{ storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'compliance' }, /Input "s3-object-lock-days": is required with s3-object-lock-mode: compliance/],
+    [{ storage: 's3', 's3-bucket': 'b', 's3-object-lock-days': '30' }, /Input "s3-object-lock-mode": is required with s3-object-lock-days/],
+    [
+      { storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'governance', 's3-object-lock-days': '0' },
+      /Input "s3-object-lock-days": "0" is not a whole number from 1 to 36500/
+    ],
+    [{ 'encryption-public-keys': 'age1notakey' }, /Input "encryption-public-keys": "age1notakey" is not an age X25519 public key/],
+    [
+      { 'encryption-public-keys': 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p', 'encryption-passphrase': 'pw-secret' },
+      /Input "encryption-public-keys": cannot be combined with encryption-passphrase/
+    ],
+    [{ 'encryption-private-key': 'AGE-SECRET-KEY-1hunter2' }, /Input "encryption-private-key": entry 1 is not an age X25519 private key/]
   ])('%j', async (inputs, message) => {
     const run = await runAction({ ...base, ...inputs })
     expect(run.failure).toMatch(message)

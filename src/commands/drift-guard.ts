@@ -12,14 +12,14 @@ import { describeChecks, dataSuffix } from './verify.js'
 
 /** A set's backups as monitor and the drift guard read them: the newest two manifests and what came before. */
 export interface SetHistory {
-  /** Complete backups, newest first; pre-restore snapshots (of a restore target) left out. */
+  /** Complete database backups, newest first; files-only backups and pre-restore snapshots (of a restore target) left out. */
   backups: BackupEntry[]
   newest?: Manifest
   previous?: Manifest
 }
 
 export async function readHistory(storage: Storage, name: string, entries?: BackupEntry[]): Promise<SetHistory> {
-  const backups = (entries ?? (await listBackups(storage, name))).filter(b => b.complete && b.kind !== 'pre-restore')
+  const backups = (entries ?? (await listBackups(storage, name))).filter(b => b.complete && !b.filesOnly && b.kind !== 'pre-restore')
   const [newest, previous] = await Promise.all(backups.slice(0, 2).map(b => readManifest(storage, name, b.id)))
   return { backups, newest, previous }
 }
@@ -68,6 +68,7 @@ export async function pruneHold(ctx: Context, storages: Storage[], name: string,
       kept: history.backups.filter(b => b.kind === kind).map(b => b.id),
       deleted: [],
       unfinished: [],
+      retained: [],
       storages: []
     }
   }

@@ -1,4 +1,4 @@
-import { listBackups, type BackupEntry } from '../catalog/catalog.js'
+import { listBackups, listHiddenBackups, type BackupEntry } from '../catalog/catalog.js'
 import { checkStatus, type Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
 import { subtractDuration, type CalendarDuration } from '../catalog/duration.js'
@@ -7,7 +7,7 @@ import type { Settings } from '../inputs.js'
 import { parseDrillReport } from '../model/drill-report.js'
 import { formatBytes, formatSeconds } from '../report/format.js'
 import { checksTable, formatTags } from '../report/summary.js'
-import { readAll, type Storage } from '../storage/storage.js'
+import { AccessDeniedError, readAll, type Storage } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 import { driftChecks, readHistory, type SetHistory } from './drift-guard.js'
 import { managementApi, projectRef } from './supabase.js'
@@ -63,6 +63,23 @@ const storedObjects: MonitorCheck = ({ backups, newest }) => {
   ]
 }
 
+/** In a versioned bucket a DELETE without a version id only hides a backup behind a delete marker. */
+const hiddenBackups: MonitorCheck = async ({ storage, name, ctx }) => {
+  const hidden = await listHiddenBackups(storage, name).catch(error => {
+    if (!(error instanceof AccessDeniedError)) throw error
+    ctx.host.warning(`could not look for backups hidden by delete markers: ${error.message}`)
+    return []
+  })
+  if (hidden.length === 0) return []
+  return [
+    {
+      name: 'hidden backups',
+      ok: false,
+      detail: `${hidden.length} backup(s) hidden by delete markers, a sign of tampering (a DELETE without version id): ${hidden.map(b => b.id).join(', ')}; restore or drill them by id`
+    }
+  ]
+}
+
 /** The drill report of the newest drilled backup: it must have passed, and be younger than max-drill-age when set. */
 const lastDrill: MonitorCheck = async ({ backups, name, storage, settings, now }) => {
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))
@@ -108,7 +125,7 @@ const platform: MonitorCheck = async ({ ctx }) => {
 }
 
 /** The checks, in report order. A new one is a MonitorCheck added here. */
-export const MONITOR_CHECKS: MonitorCheck[] = [freshness, storedObjects, lastDrill, drift, storageUse, platform]
+export const MONITOR_CHECKS: MonitorCheck[] = [freshness, storedObjects, hiddenBackups, lastDrill, drift, storageUse, platform]
 
 export interface MonitorReport {
   name: string
