@@ -99843,11 +99843,11 @@ class S3Storage {
             ...(locking && this.settings.endpoint && { ChecksumAlgorithm: 'CRC32' })
         };
     }
-    async upload(key, body, contentType = 'application/octet-stream') {
+    async upload(key, body, contentType = 'application/octet-stream', options = {}) {
         this.lastRequestError = undefined;
         const upload = new lib_storage_dist_cjs/* Upload */._({
             client: this.client,
-            params: { ...(await this.objectParams(key, contentType, true)), Body: body },
+            params: { ...(await this.objectParams(key, contentType, !options.replace)), Body: body },
             partSize: this.partSize,
             // lib-storage buffers queueSize parts (and copies while assembling them): keep ~16 MiB in flight.
             queueSize: Math.max(1, Math.floor((16 * MiB) / this.partSize)),
@@ -100960,7 +100960,7 @@ async function restoreFiles(ctx) {
         const write = async (f) => {
             const target = targetOf(f.bucket);
             const body = await readContent(storage, manifest, f, cipher);
-            await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream').catch(error => {
+            await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream', { replace: true }).catch(error => {
                 throw new BackupError(`Restoring ${f.bucket}/${f.key} to ${where(f)} failed: ${errorMessage(error)}`, { cause: error });
             });
         };
