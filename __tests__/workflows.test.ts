@@ -36,7 +36,7 @@ const actionInputs = Object.keys(obj(obj(parse(readFileSync(join(root, 'action.y
 
 test('there are reusable workflows and examples to check', () => {
   expect(reusableFiles.map(rel).sort()).toEqual(
-    ['backup.yml', 'pitr-restore.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml'].map(f => `.github/workflows/${f}`)
+    ['backup.yml', 'monitor.yml', 'pitr-restore.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml'].map(f => `.github/workflows/${f}`)
   )
   expect(exampleFiles.length).toBeGreaterThanOrEqual(7)
 })
@@ -115,11 +115,25 @@ describe.each(reusableFiles.map(f => [rel(f), f]))('reusable %s', (_name, file) 
     }
   })
 
-  test('least privilege: nothing at workflow level, id-token only where OIDC to AWS is configured', () => {
+  test('least privilege: nothing at workflow level, id-token only where OIDC to AWS is configured, issues only for the issue mode', () => {
     expect(wf.permissions).toEqual({})
     for (const [jobId, job] of jobsOf(wf)) {
       const oidc = stepsOf(job).some(s => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'))
-      expect({ jobId, permissions: job.permissions }).toEqual({ jobId, permissions: oidc ? { 'id-token': 'write' } : {} })
+      const issues = stepsOf(job).some(s => isActionRef(s.uses) && obj(s.with).issue !== undefined)
+      const expected = { ...(oidc ? { 'id-token': 'write' } : {}), ...(issues ? { issues: 'write' } : {}) }
+      expect({ jobId, permissions: job.permissions }).toEqual({ jobId, permissions: expected })
+    }
+  })
+
+  test('passes the notification secrets and notify-on through to the action', () => {
+    const steps = jobsOf(wf).flatMap(([, job]) => stepsOf(job).filter(s => isActionRef(s.uses)))
+    for (const step of steps) {
+      expect(obj(step.with)).toMatchObject({
+        'notify-on': '${{ inputs.notify-on }}',
+        'slack-webhook-url': '${{ secrets.slack-webhook-url }}',
+        'webhook-url': '${{ secrets.webhook-url }}',
+        'heartbeat-url': '${{ secrets.heartbeat-url }}'
+      })
     }
   })
 
@@ -145,8 +159,10 @@ describe.each(reusableFiles.map(f => [rel(f), f]))('reusable %s', (_name, file) 
   })
 })
 
-test('the PostgreSQL client step is the same in every reusable workflow', () => {
-  const scripts = reusableFiles.map(f => {
+test('the PostgreSQL client step is the same in every reusable workflow that runs PostgreSQL tools', () => {
+  const usesTools = (f: string) => jobsOf(loadWorkflow(f)).some(([, job]) => stepsOf(job).some(s => isActionRef(s.uses) && obj(s.with).command !== 'monitor'))
+  expect(reusableFiles.filter(f => !usesTools(f)).map(rel)).toEqual(['.github/workflows/monitor.yml'])
+  const scripts = reusableFiles.filter(usesTools).map(f => {
     const steps = jobsOf(loadWorkflow(f)).flatMap(([, job]) => stepsOf(job))
     const step = steps.find(s => s.name === 'PostgreSQL client tools')
     expect(step).toBeDefined()
@@ -179,17 +195,24 @@ describe.each(exampleFiles.map(f => [rel(f), f]))('example %s', (_name, file) =>
   })
 })
 
-describe('failure notification', () => {
-  test('at least one example opens an issue on failure, with the token and text in env', () => {
-    const notifying = exampleFiles.filter(f =>
-      jobsOf(loadWorkflow(f)).some(
-        ([, job]) =>
-          job.if === 'failure()' &&
-          obj(job.permissions).issues === 'write' &&
-          stepsOf(job).some(s => /gh issue create/.test(String(s.run)) && obj(s.env).GH_TOKEN !== undefined)
-      )
+describe('notifications', () => {
+  const NOTIFY = ['slack-webhook-url', 'webhook-url', 'heartbeat-url']
+  test.each(exampleFiles.map(f => [rel(f), f]))('%s notifies through the action, and opens no issue per failure', (_name, file) => {
+    const jobs = jobsOf(loadWorkflow(file))
+    const notifies = jobs.some(
+      ([, job]) =>
+        Object.keys(obj(job.secrets)).some(k => NOTIFY.includes(k)) ||
+        stepsOf(job).some(s => isActionRef(s.uses) && Object.keys(obj(s.with)).some(k => NOTIFY.includes(k)))
     )
-    expect(notifying.length).toBeGreaterThan(0)
+    expect(notifies).toBe(true)
+    expect(readFileSync(file, 'utf8')).not.toMatch(/gh issue create|if: failure\(\)/)
+  })
+
+  test('the hourly monitor example keeps one issue per set and is granted issues: write', () => {
+    const wf = loadWorkflow(join(root, 'examples/hourly-monitor.yml'))
+    expect(obj(wf.on).schedule).toEqual([{ cron: '7 * * * *' }])
+    const [[, job]] = jobsOf(wf)
+    expect(job.permissions).toEqual({ 'id-token': 'write', issues: 'write' })
   })
 })
 
@@ -313,10 +336,16 @@ describe('actionStepsOf', () => {
     expect(steps[0].workflow).toBe(backupYml)
   })
 
-  test('examples/supabase-s3-oidc.yml: one scheduled backup; the notify job has no action step', () => {
+  test('examples/supabase-s3-oidc.yml: one scheduled backup that notifies Slack and pings the heartbeat', () => {
     const steps = actionStepsOf(join(root, 'examples/supabase-s3-oidc.yml'), {
-      secrets: { SUPABASE_DB_URL: url('postgres'), BACKUP_PASSPHRASE: 'pass' }
+      secrets: {
+        SUPABASE_DB_URL: url('postgres'),
+        BACKUP_PASSPHRASE: 'pass',
+        SLACK_WEBHOOK_URL: 'https://hooks.slack.test/x',
+        BACKUP_HEARTBEAT_URL: 'https://hc.test/p'
+      }
     })
+    expect(steps[0].with).toMatchObject({ 'slack-webhook-url': 'https://hooks.slack.test/x', 'heartbeat-url': 'https://hc.test/p', 'notify-on': 'failure' })
     expect(steps).toHaveLength(1)
     expect(steps[0].with).toMatchObject({
       name: 'supabase-prod',
@@ -346,6 +375,31 @@ describe('actionStepsOf', () => {
     })
     expect(scheduled[0].with['check-sql']).toMatch(/^SELECT o\.id FROM public\.orders/)
     expect(actionStepsOf(file, { inputs: { backup: '20260301T020000Z-abc' } })[0].with.backup).toBe('20260301T020000Z-abc')
+  })
+
+  test('examples/hourly-monitor.yml runs monitor.yml once per set, with its limits, the issue mode and the alerts', () => {
+    const steps = actionStepsOf(join(root, 'examples/hourly-monitor.yml'), {
+      secrets: { SLACK_WEBHOOK_URL: 'https://hooks.slack.test/x', MONITOR_HEARTBEAT_URL: 'https://hc.test/m' }
+    })
+    expect(steps.map(s => [s.job, s.with.name])).toEqual([
+      ['monitor/monitor', 'app'],
+      ['monitor/monitor', 'analytics']
+    ])
+    expect(steps[0].with).toMatchObject({
+      command: 'monitor',
+      'max-age': '26h',
+      'max-drill-age': '35d',
+      'max-size-change': '50',
+      'max-row-drop': '50',
+      'storage-quota': '200GiB',
+      issue: 'true',
+      'notify-on': 'failure',
+      'slack-webhook-url': 'https://hooks.slack.test/x',
+      'heartbeat-url': 'https://hc.test/m',
+      'webhook-url': '',
+      's3-bucket': 'my-company-db-backups'
+    })
+    expect(steps[0].workflow).toBe(join(root, '.github/workflows/monitor.yml'))
   })
 
   test('examples/manual-restore.yml: the dispatch inputs reach the guarded restore', () => {

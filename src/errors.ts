@@ -20,3 +20,14 @@ export class BackupError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
+
+/** A failure that still has outputs to set, e.g. monitor's report of the checks that failed. */
+export class FailureWithOutputs extends BackupError {
+  constructor(
+    message: string,
+    readonly outputs: Record<string, string | number | boolean>
+  ) {
+    super(message)
+    this.name = 'FailureWithOutputs'
+  }
+}

@@ -68,8 +68,12 @@ export interface Settings {
   retentionTimeZone: string
   dryRun: boolean
   maxAge: CalendarDuration
+  maxDrillAge?: CalendarDuration
+  maxRowDrop: number
+  storageQuotaBytes?: number
   safetySnapshot: boolean
   clean: boolean
+  notify: NotifySettings
   targetPlatform: TargetPlatform
   supabase: SupabaseSettings
   files: FilesSettings
@@ -88,6 +92,20 @@ export interface FilesSettings {
   restorePrefix: string
   restoreDeleteExtra: boolean
   restoreTarget: BucketsEndpoint
+}
+
+export const NOTIFY_ON = ['failure', 'always', 'never'] as const
+
+/** Where a run reports its outcome (src/notify). Every URL and the token are secrets. */
+export interface NotifySettings {
+  slackWebhookUrl?: string
+  webhookUrl?: string
+  heartbeatUrl?: string
+  /** When Slack and the webhook hear of a run; heartbeat and issue follow every run. */
+  on: (typeof NOTIFY_ON)[number]
+  /** One GitHub issue per backup set: opened on failure, closed by the next success. */
+  issue: boolean
+  githubToken?: string
 }
 
 /** The Management API inputs: Supabase's own backups and PITR. */
@@ -166,8 +184,12 @@ export function readSettings(host: Host): Settings {
     retentionTimeZone: readTimeZone(get),
     dryRun: bool(get, 'dry-run', false),
     maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
+    maxDrillAge: optionalDuration(get, 'max-drill-age', { allowMinutes: true }),
+    maxRowDrop: optionalInt(get, 'max-row-drop', 0, 100) ?? 50,
+    storageQuotaBytes: optionalBytes(get, 'storage-quota'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false),
+    notify: readNotifySettings(host),
     targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command),
     files: readFiles(get)
@@ -287,6 +309,49 @@ function optionalInt(get: (n: string) => string, name: string, min: number, max:
     throw new InputError(name, `"${value}" is not a whole number from ${min} to ${max}`)
   }
   return Number(value)
+}
+
+/**
+ * Read on its own before the other inputs (and again inside readSettings), so that a run whose
+ * other inputs are wrong still tells people it failed.
+ */
+export function readNotifySettings(host: Host): NotifySettings {
+  const get = (name: string): string => host.input(name).trim()
+  const issue = bool(get, 'issue', false)
+  const token = get('github-token')
+  const notify: NotifySettings = {
+    slackWebhookUrl: httpUrl(get, 'slack-webhook-url'),
+    webhookUrl: httpUrl(get, 'webhook-url'),
+    heartbeatUrl: httpUrl(get, 'heartbeat-url')?.replace(/\/+$/, ''),
+    on: oneOf(get, 'notify-on', NOTIFY_ON, 'failure'),
+    issue,
+    // Kept only when used: action.yml fills it with the job's token on every run.
+    githubToken: issue ? token || undefined : undefined
+  }
+  if (notify.issue && !notify.githubToken) throw new InputError('github-token', "is required with issue: true (the default is the job's github.token)")
+  if (notify.issue && !host.env.GITHUB_REPOSITORY) throw new InputError('issue', 'needs GITHUB_REPOSITORY (it runs in GitHub Actions)')
+  return notify
+}
+
+/** A URL input; its value is never echoed: these URLs are credentials. */
+function httpUrl(get: (n: string) => string, name: string): string | undefined {
+  const value = get(name)
+  if (!value) return undefined
+  if (!/^https?:\/\/[^\s/]+/.test(value)) throw new InputError(name, 'is not an http(s) URL (the value is not shown: it is a secret)')
+  return value
+}
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }
+
+function optionalBytes(get: (n: string) => string, name: string): number | undefined {
+  const value = get(name)
+  if (!value) return undefined
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value)
+  const unit = match ? BYTE_UNITS[(match[2] || 'b').toLowerCase()] : undefined
+  if (!match || !unit || Number(match[1]) <= 0) {
+    throw new InputError(name, `"${value}" is not a size; use a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB, e.g. 50GiB`)
+  }
+  return Math.round(Number(match[1]) * unit)
 }
 
 /** Every duration input goes through the one grammar of catalog/duration.ts. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execute } from '../../src/execute.js'
+import type { DeliveryLimits } from '../../src/notify/index.js'
 import type { Context } from '../../src/commands/context.js'
 import type { Host } from '../../src/host.js'
 import { readSettings, type Settings } from '../../src/inputs.js'
@@ -31,7 +32,8 @@ export async function runAction(
   inputs: Record<string, string>,
   env: NodeJS.ProcessEnv = {},
   now?: () => Date,
-  sleep?: (ms: number) => Promise<void>
+  sleep?: (ms: number) => Promise<void>,
+  limits?: DeliveryLimits
 ): Promise<ActionRun> {
   const run: ActionRun = { outputs: {}, log: '', summary: '', masked: [] }
   const host: Host = {
@@ -46,7 +48,7 @@ export async function runAction(
     summary: async markdown => void (run.summary += markdown),
     env: { ...process.env, ...env }
   }
-  run.failure = await execute(host, now, sleep)
+  run.failure = await execute(host, now, sleep, limits)
   run.log += run.summary + (run.failure ?? '')
   return run
 }

@@ -79,6 +79,12 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ 's3-sse': 'rot13', storage: 's3', 's3-bucket': 'b' }, /Input "s3-sse": "rot13" is not supported; use AES256 or aws:kms/],
     [{ 'database-url': 'mysql://root:hunter2@db/x' }, /Input "database-url": must be a URL of the form postgresql:\/\//],
     [{ name: '../etc' }, /Input "name": "..\/etc" may hold only letters, digits/],
+    [{ 'notify-on': 'sometimes' }, /Input "notify-on": "sometimes" is not supported; use one of: failure, always, never/],
+    [{ 'webhook-url': 'ftp://hooks.example/pw-secret' }, /Input "webhook-url": is not an http\(s\) URL \(the value is not shown: it is a secret\)/],
+    [{ issue: 'true' }, /Input "github-token": is required with issue: true/],
+    [{ 'max-row-drop': '150' }, /Input "max-row-drop": "150" is not a whole number from 0 to 100/],
+    [{ 'storage-quota': 'lots' }, /Input "storage-quota": "lots" is not a size; use a number with B, KB, MB/],
+    [{ 'max-drill-age': 'monthly' }, /Input "max-drill-age": .*monthly/],
     [
       { storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'forever', 's3-object-lock-days': '3' },
       /Input "s3-object-lock-mode": "forever" is not supported; use one of: governance, compliance/

@@ -6,7 +6,11 @@ export interface Check {
   name: string
   ok: boolean
   detail: string
+  /** Passed, but close to a limit (e.g. storage at 80% of its quota): worth telling people. */
+  warn?: boolean
 }
+
+export const checkStatus = (c: Check): 'pass' | 'warn' | 'fail' => (!c.ok ? 'fail' : c.warn ? 'warn' : 'pass')
 
 const qualified = (t: { schema: string; table: string }) => `${t.schema}.${t.table}`
 
@@ -81,5 +85,35 @@ export function sizeCheck(size: number, previousSizes: number[], maxChangePercen
     name: 'size',
     ok: Math.abs(change) <= maxChangePercent,
     detail: `${size} bytes, ${change >= 0 ? '+' : ''}${change.toFixed(1)}% against the median of ${sorted.length} earlier backup(s) (limit ±${maxChangePercent}%)`
+  }
+}
+
+/**
+ * The row-drop drift guard (pure): a table of the previous backup that disappeared, or lost more
+ * than `maxDropPercent` of its rows, in the newest. Both manifests hold exact counts taken in
+ * each dump's own snapshot, so no database is needed. Backups with different filters or a
+ * schema-only scope are not comparable and pass with a note.
+ */
+export function rowDropCheck(newest: Manifest, previous: Manifest | undefined, maxDropPercent: number): Check {
+  const name = 'row counts'
+  if (!previous) return { name, ok: true, detail: 'no earlier backup to compare with' }
+  if (newest.scope === 'schema' || previous.scope === 'schema') return { name, ok: true, detail: 'schema-only backups hold no rows' }
+  if (JSON.stringify(newest.filters) !== JSON.stringify(previous.filters)) {
+    return { name, ok: true, detail: `not compared: ${previous.id} was dumped with other schema/table filters` }
+  }
+  const now = new Map(newest.tables.map(t => [qualified(t), t.rows]))
+  const problems = previous.tables.flatMap(t => {
+    const rows = now.get(qualified(t))
+    if (rows === undefined) return [`${qualified(t)} disappeared (had ${t.rows} rows)`]
+    const drop = t.rows > 0 ? ((t.rows - rows) / t.rows) * 100 : 0
+    return drop > maxDropPercent ? [`${qualified(t)} lost ${drop.toFixed(1)}% of its rows (${t.rows} → ${rows})`] : []
+  })
+  return {
+    name,
+    ok: problems.length === 0,
+    detail:
+      problems.length > 0
+        ? `since ${previous.id}: ${problems.join('; ')} (limit ${maxDropPercent}%)`
+        : `${previous.tables.length} table(s) of ${previous.id} present, none lost more than ${maxDropPercent}% of its rows`
   }
 }

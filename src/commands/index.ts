@@ -6,7 +6,7 @@ import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'
 import { prune } from './prune.js'
 import { backupBucketsOnly, drillFilesOnly, filesOnlyBackup, filesOutputs, restoreFilesCommand, verifyFilesOnly } from '../files/commands.js'
-import { monitor } from './monitor.js'
+import { monitor, monitorOutputs } from './monitor.js'
 import { pitrRestore } from './pitr-restore.js'
 import { restore } from './restore.js'
 import { verify } from './verify.js'
@@ -74,8 +74,5 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     if (result.safetyBackupId) outputs['safety-backup-id'] = result.safetyBackupId
     return outputs
   },
-  monitor: async ctx => {
-    const result = await monitor(ctx)
-    return { 'backup-id': result.backupId ?? '' }
-  }
+  monitor: async ctx => monitorOutputs(await monitor(ctx))
 }

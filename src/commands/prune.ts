@@ -7,6 +7,7 @@ import type { Storage } from '../storage/storage.js'
 import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
 import { configuredSetName, readableStorages, type Context } from './context.js'
 import { sweepAfterPrune } from '../files/commands.js'
+import { pruneHold } from './drift-guard.js'
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 export const UNFINISHED_AFTER_MS = 24 * 3_600_000
@@ -30,6 +31,8 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
   const name = options.name ?? configuredSetName(ctx)
   const storages = readableStorages(ctx)
   if (storages.length === 0) throw new InputError('storage', 'prune reads backups back; include s3 or local')
+  const held = await pruneHold(ctx, storages, name, kind)
+  if (held) return held
 
   // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
   const plans = []

@@ -167,7 +167,7 @@ export async function listWhileWriting(
 }
 
 /** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */
-function dataSuffix(file: string): string {
+export function dataSuffix(file: string): string {
   return file.slice(file.indexOf('.'))
 }
 

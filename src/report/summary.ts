@@ -1,4 +1,4 @@
-import type { Check } from '../catalog/checks.js'
+import { checkStatus, type Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
 import { type CatalogFacts, type Manifest } from '../model/manifest.js'
 import type { DrillReport, FactsResult, RestoreError, TableResult } from '../model/drill-report.js'
@@ -56,7 +56,7 @@ const isSupabaseSource = (catalog: CatalogFacts | undefined): boolean =>
 export function checksTable(checks: Check[]): string {
   return table(
     ['Check', 'Result', 'Detail'],
-    checks.map(c => [c.name, c.ok ? '✅ pass' : '❌ fail', c.detail])
+    checks.map(c => [c.name, { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail' }[checkStatus(c)], c.detail])
   )
 }
 
