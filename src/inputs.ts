@@ -15,6 +15,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import type { PostgresVersion } from './postgres/client-choice.js'
 import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export interface Settings {
@@ -27,6 +28,7 @@ export interface Settings {
   artifactRetentionDays?: number
   encryptionPassphrase?: string
   pgBinDir?: string
+  postgresVersion: PostgresVersion
   format: Format
   scope: Scope
   schemas: string[]
@@ -72,6 +74,7 @@ export function readSettings(host: Host): Settings {
     artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
     encryptionPassphrase: host.input('encryption-passphrase') || undefined,
     pgBinDir: get('pg-bin-dir') || undefined,
+    postgresVersion: readPostgresVersion(get),
     format: oneOf(get, 'format', FORMATS, 'custom'),
     scope: oneOf(get, 'scope', SCOPES, 'full'),
     schemas: list(get('schemas')),
@@ -112,6 +115,14 @@ export function readSettings(host: Host): Settings {
     throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
   }
   return settings
+}
+
+/** auto, or a major version (10 and later are one number). */
+function readPostgresVersion(get: (name: string) => string): PostgresVersion {
+  const value = get('postgres-version') || 'auto'
+  if (value === 'auto') return 'auto'
+  if (!/^\d+$/.test(value) || Number(value) < 10) throw new InputError('postgres-version', `should be auto or a major version such as 17, not ${JSON.stringify(value)}`)
+  return Number(value)
 }
 
 /** Splits a newline- or comma-separated list, dropping blanks. */

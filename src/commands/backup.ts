@@ -15,7 +15,7 @@ import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
-import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { clientOptions, githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
@@ -45,8 +45,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   let published = false
   try {
     const version = await serverVersion(client)
-    const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
-    host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} as ${id}`)
+    const tools = await findClientTools({ tool: 'pg_dump', minMajor: version.major, what: `the server (PostgreSQL ${version.major})` }, clientOptions(ctx))
+    host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} (${tools.source}: ${tools.dir}) as ${id}`)
     const s3 = ctx.storages.filter(s => s instanceof S3Storage)
     if (s3.length > 0) {
       const size = await databaseSize(client)
@@ -66,7 +66,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const ext = COMPRESSION_EXT[settings.compression]
     const objects = await withGpgHome(async gpgHome => {
       const tail = pipelineTail(ctx, gpgHome)
-      const env = libpqEnv(conn)
+      const env = { ...tools.env, ...libpqEnv(conn) }
       const dump: Stage = {
         name: 'pg_dump',
         command: tools.bin('pg_dump'),
@@ -99,7 +99,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       database: { name: conn.database ?? '', host: conn.host, port: conn.port, serverVersion: version.text, serverVersionNum: version.num },
-      tools: { pgDump: tools.version, action: ACTION_VERSION },
+      tools: { pgDump: tools.version, action: ACTION_VERSION, client: { source: tools.source, dir: tools.dir } },
       format: settings.format,
       scope: settings.scope,
       filters,

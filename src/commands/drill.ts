@@ -11,7 +11,7 @@ import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError, TableResult } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
-import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
+import { clientOptions, configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
 export function drillTarget(ctx: Context): Connection {
@@ -40,7 +40,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
-  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
+  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, clientOptions(ctx))
 
   const client = await connect(target)
   try {
@@ -66,6 +66,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       expectedErrors: errors.filter(e => e.expected),
       unexpectedErrors,
       checkSql,
+      client: { tool: manifest.format === 'custom' ? 'pg_restore' : 'psql', version: tools.version, source: tools.source, dir: tools.dir },
       passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
     }
     const json = JSON.stringify(report, null, 2) + '\n'

@@ -14,7 +14,7 @@ import { restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
-import { configuredSetName, readableStorage, type Context } from './context.js'
+import { clientOptions, configuredSetName, readableStorage, type Context } from './context.js'
 
 const run = promisify(execFile)
 
@@ -44,7 +44,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
-  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
+  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, clientOptions(ctx))
   const probe = await connect(target)
   await probe.end()
 
@@ -89,7 +89,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
  */
 async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
   const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
-  const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
+  const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(tools.env), maxBuffer: 256 * 1024 * 1024 })
   const data = listing.stdout
     .split('\n')
     .map(line => ({ line, entry: parseToc(line)[0] }))
@@ -104,7 +104,7 @@ async function replaceTables(ctx: Context, tools: ClientTools, file: string, tar
   const truncate = `TRUNCATE ONLY ${names.map(([schema, table]) => `${quoteIdent(schema)}.${quoteIdent(table)}`).join(', ')}`
   const chain = startChain(
     [
-      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
+      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file], env: tools.env },
       // psql runs --command then --file in order, all inside --single-transaction.
       {
         name: 'psql',
@@ -119,7 +119,7 @@ async function replaceTables(ctx: Context, tools: ClientTools, file: string, tar
           `--command=${truncate}`,
           '--file=-'
         ],
-        env: libpqEnv(target)
+        env: { ...tools.env, ...libpqEnv(target) }
       }
     ],
     ctx.secrets

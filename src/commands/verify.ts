@@ -12,7 +12,7 @@ import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { verifySummary } from '../report/summary.js'
 import type { Storage } from '../storage/storage.js'
 import { readAll } from '../storage/storage.js'
-import { configuredSetName, readableStorage, type Context } from './context.js'
+import { clientOptions, configuredSetName, readableStorage, type Context } from './context.js'
 
 export interface VerifyResult {
   manifest: Manifest
@@ -49,7 +49,7 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
   const checks: Check[] = []
   const data = manifest.objects.find(o => o.role === 'data')
   if (!data) return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }]
-  const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined
+  const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, clientOptions(ctx)) : undefined
 
   await withGpgHome(async gpgHome => {
     const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }
@@ -120,7 +120,7 @@ async function consume(stream: Readable, tools: ClientTools | undefined, ctx: Co
     for await (const chunk of stream) tail = (tail + chunk.toString()).slice(-4096)
     return tail
   }
-  const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' })
+  const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'], env: tools.env }], ctx.secrets, { input: 'pipe' })
   const [listing] = await Promise.all([readAll(list.output), pipeline(stream, forwardWhileOpen(list.input!)), list.done])
   return listing.toString('utf8')
 }

@@ -1,4 +1,5 @@
-import { arrayOf, bool, num, optional, parseChecked, shape, str } from './validate.js'
+import { CLIENT_SOURCES, type ClientSource } from './vocabulary.js'
+import { arrayOf, bool, num, oneOf, optional, parseChecked, shape, str } from './validate.js'
 
 /** `<set>/<id>.drill.json`: what a drill proved, read back by monitor. */
 
@@ -27,6 +28,8 @@ export interface DrillReport {
   expectedErrors: RestoreError[]
   unexpectedErrors: RestoreError[]
   checkSql?: { ok: boolean; rows: number }
+  /** The pg_restore or psql that restored, and where it came from (absent in older reports). */
+  client?: { tool: string; version: string; source: ClientSource; dir: string }
   passed: boolean
 }
 
@@ -43,6 +46,7 @@ const DRILL_REPORT_SHAPE = shape({
   expectedErrors: arrayOf(restoreError),
   unexpectedErrors: arrayOf(restoreError),
   checkSql: optional(shape({ ok: bool, rows: num })),
+  client: optional(shape({ tool: str, version: str, source: oneOf(CLIENT_SOURCES), dir: str })),
   passed: bool
 })
 

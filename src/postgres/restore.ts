@@ -62,7 +62,7 @@ export interface RestoreOptions {
  * error it reported. Fails outright only when the tool could not run at all.
  */
 export async function restoreArchive(options: RestoreOptions): Promise<RestoreError[]> {
-  const env = childEnv(libpqEnv(options.target))
+  const env = childEnv({ ...options.tools.env, ...libpqEnv(options.target) })
   let command: string
   let args: string[]
   if (options.format === 'custom') {

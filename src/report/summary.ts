@@ -1,6 +1,7 @@
 import type { Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
 import { type Manifest } from '../model/manifest.js'
+import type { ClientSource } from '../model/vocabulary.js'
 import type { DrillReport, RestoreError } from '../model/drill-report.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
@@ -17,6 +18,7 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
       ['', ''],
       [
         ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
+        ['Client', clientLine('pg_dump', manifest.tools.pgDump, manifest.tools.client)],
         ['Set / kind', `${manifest.name} / ${manifest.kind}`],
         ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
         ['Time', formatSeconds(durationSeconds)],
@@ -34,6 +36,13 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
       : '',
     ''
   ].join('\n')
+}
+
+const CLIENT_ORIGIN = { found: 'found on the runner', cached: 'cached by an earlier run', installed: 'installed by this run' }
+
+/** "pg_dump 17.2, installed by this run (/opt/hostedtoolcache/…/bin)". */
+export function clientLine(tool: string, version: string, client?: { source: ClientSource; dir: string }): string {
+  return client ? `${tool} ${version}, ${CLIENT_ORIGIN[client.source]} (\`${client.dir}\`)` : `${tool} ${version}`
 }
 
 export function checksTable(checks: Check[]): string {
@@ -58,6 +67,7 @@ export function drillSummary(report: DrillReport): string {
     ['Expected restore errors', report.expectedErrors.length],
     ['Unexpected restore errors', report.unexpectedErrors.length]
   ]
+  if (report.client) rows.push(['Client', clientLine(report.client.tool, report.client.version, report.client)])
   if (report.checkSql) rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`])
   const mismatches = report.mismatches.length
     ? `\n### Mismatches\n\n${table(
