@@ -8,7 +8,7 @@ import type { ClientSource } from '../model/vocabulary.js'
 import { actionsCache, type ClientCache } from './client-cache.js'
 import { childEnv } from './connection.js'
 import { chooseClient, installFailed, parseOsRelease, type Client, type Need, type Platform, type PostgresVersion } from './client-choice.js'
-import { obtainClient, pgdgSource, toolDirClients, type AptSource } from './client-install.js'
+import { obtainClient, pgdgSource, toolDirClients, type AptSource, type InstallOptions } from './client-install.js'
 
 const run = promisify(execFile)
 
@@ -71,6 +71,14 @@ async function probe(dir: string, tool: string, source: ClientSource, env: NodeJ
   }
 }
 
+/** The installer's check: the unpacked tool runs (its libraries load) and is the major asked for. */
+export function checkClient(tool: string, major: number, env: NodeJS.ProcessEnv): InstallOptions['check'] {
+  return async (dir, libDir, source) => {
+    const client = await probe(dir, tool, source, env, libDir)
+    return client?.major === major ? client : undefined
+  }
+}
+
 function currentPlatform(env: NodeJS.ProcessEnv): Platform {
   const onPath = (name: string) => (env.PATH ?? '').split(delimiter).some(d => d && existsSync(join(d, name)))
   const release = existsSync('/etc/os-release') ? parseOsRelease(readFileSync('/etc/os-release', 'utf8')) : undefined
@@ -112,10 +120,7 @@ export async function findClientTools(need: Need, o: ClientOptions): Promise<Cli
       // The action's PATH (apt-get calls dpkg), without its inputs.
       env: childEnv(env.PATH === undefined ? {} : { PATH: env.PATH }),
       log: o.log,
-      check: async (dir, libDir, source) => {
-        const client = await probe(dir, need.tool, source, env, libDir)
-        return client?.major === plan.major ? client : undefined
-      }
+      check: checkClient(need.tool, plan.major, env)
     })
     return tools(client, env)
   } catch (error) {
