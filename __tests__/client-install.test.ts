@@ -27,7 +27,11 @@ afterAll(() => dirs.forEach(d => rmSync(d, { recursive: true, force: true })))
 const resolve = (pattern: string) => {
   const dir = dirname(pattern)
   const prefix = basename(pattern).replace(/\*$/, '')
-  return existsSync(dir) ? readdirSync(dir).filter(f => f.startsWith(prefix)).map(f => join(dir, f)) : []
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter(f => f.startsWith(prefix))
+        .map(f => join(dir, f))
+    : []
 }
 
 interface FakeCache extends ClientCache {

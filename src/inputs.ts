@@ -121,7 +121,8 @@ export function readSettings(host: Host): Settings {
 function readPostgresVersion(get: (name: string) => string): PostgresVersion {
   const value = get('postgres-version') || 'auto'
   if (value === 'auto') return 'auto'
-  if (!/^\d+$/.test(value) || Number(value) < 10) throw new InputError('postgres-version', `should be auto or a major version such as 17, not ${JSON.stringify(value)}`)
+  if (!/^\d+$/.test(value) || Number(value) < 10)
+    throw new InputError('postgres-version', `should be auto or a major version such as 17, not ${JSON.stringify(value)}`)
   return Number(value)
 }
 

@@ -52,8 +52,8 @@ export interface DistRun {
   summary: string
 }
 
-/** The built action as the runner starts it. */
-export async function runDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<DistRun> {
+/** The built action as the runner starts it; `wrapper` runs it through another program (argv prefix). */
+export async function runDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): Promise<DistRun> {
   const dir = mkdtempSync(join(tmpdir(), 'pgb-runner-'))
   const outputFile = join(dir, 'output')
   const summaryFile = join(dir, 'summary')
@@ -70,12 +70,16 @@ export async function runDist(inputs: Record<string, string>, env: NodeJS.Proces
     RUNNER_TEMP: dir
   }
   delete childEnv.NODE_OPTIONS
-  const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const argv = [...wrapper, process.execPath, DIST]
+  const child = spawn(argv[0], argv.slice(1), { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', d => (stdout += d))
   child.stderr.on('data', d => (stderr += d))
-  const code = await new Promise<number | null>(res => child.on('close', res))
+  const code = await new Promise<number | null>((res, rej) => {
+    child.on('error', rej)
+    child.on('close', res)
+  })
   return { code, stdout, stderr, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') }
 }
 

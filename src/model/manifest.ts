@@ -1,4 +1,15 @@
-import { BACKUP_KINDS, CLIENT_SOURCES, COMPRESSIONS, FORMATS, SCOPES, type BackupKind, type ClientSource, type Compression, type Format, type Scope } from './vocabulary.js'
+import {
+  BACKUP_KINDS,
+  CLIENT_SOURCES,
+  COMPRESSIONS,
+  FORMATS,
+  SCOPES,
+  type BackupKind,
+  type ClientSource,
+  type Compression,
+  type Format,
+  type Scope
+} from './vocabulary.js'
 import { FormatError, arrayOf, bool, num, oneOf, optional, parseChecked, shape, str } from './validate.js'
 
 /**

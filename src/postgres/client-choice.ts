@@ -70,7 +70,10 @@ export function chooseClient(need: Need, requested: PostgresVersion, found: Clie
 
   const major = requested === 'auto' ? need.minMajor : requested
   const cannot = installBlocker(platform)
-  if (cannot) return { fail: `${missing(need, requested, found)} The action installs postgresql-client-${major} itself only on Debian or Ubuntu (apt); ${cannot}. ${manualFix(need.tool, major, platform)}` }
+  if (cannot)
+    return {
+      fail: `${missing(need, requested, found)} The action installs postgresql-client-${major} itself only on Debian or Ubuntu (apt); ${cannot}. ${manualFix(need.tool, major, platform)}`
+    }
   const release = platform.release!
   const month = now.toISOString().slice(0, 7)
   return {

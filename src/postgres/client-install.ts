@@ -80,7 +80,9 @@ export async function obtainClient(plan: InstallPlan, o: InstallOptions): Promis
     try {
       await o.cache.save(paths, plan.cacheKey)
     } catch (error) {
-      o.log.warning(`the PostgreSQL ${plan.major} client was installed but could not be saved to the actions cache (the next run installs it again): ${errorMessage(error)}`)
+      o.log.warning(
+        `the PostgreSQL ${plan.major} client was installed but could not be saved to the actions cache (the next run installs it again): ${errorMessage(error)}`
+      )
     }
   }
   return client
@@ -186,7 +188,12 @@ async function privateApt(source: Exclude<AptSource, 'system'>, dir: string): Pr
 }
 
 async function run(command: string, args: string[], o: { env: NodeJS.ProcessEnv; cwd?: string }): Promise<string> {
-  const result = await exec.getExecOutput(command, args, { cwd: o.cwd, env: { ...o.env, LC_ALL: 'C' } as Record<string, string>, silent: true, ignoreReturnCode: true })
+  const result = await exec.getExecOutput(command, args, {
+    cwd: o.cwd,
+    env: { ...o.env, LC_ALL: 'C' } as Record<string, string>,
+    silent: true,
+    ignoreReturnCode: true
+  })
   if (result.exitCode === 0) return result.stdout
   // apt reports its errors on lines starting with E:; anything else is progress or warnings.
   const errors = result.stderr.split('\n').filter(line => line.startsWith('E: '))
