@@ -6,7 +6,8 @@
 import { afterAll, beforeEach, describe, expect, test } from '@jest/globals'
 import * as tc from '@actions/tool-cache'
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, truncateSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import type { ClientCache } from '../src/postgres/client-cache.js'
@@ -153,4 +154,63 @@ describe('obtainClient', () => {
     )
     expect(readdirSync(root)).toEqual([])
   })
+})
+
+/**
+ * The path GitHub runners take when their apt sources lack the client: a repository read with a
+ * private apt configuration and checked against a key the action brings. Here a file:// repository
+ * with the same layout as apt.postgresql.org, signed by a throwaway key, stands in for it.
+ */
+describe('a private apt source (how the PostgreSQL repository is read)', () => {
+  const gpg = (home: string, args: string[], input?: string) => execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', ...args], { input, encoding: 'utf8' })
+
+  /** A signed repository holding the given .debs; returns its armored public key. */
+  function signedRepo(repo: string, debs: string, suite: string): string {
+    const home = temp('pgb-gpg-')
+    gpg(home, ['--passphrase', '', '--quick-gen-key', 'pg-backup-action test repository', 'ed25519', 'sign', 'never'])
+    const pool = join(repo, 'pool')
+    const binary = join(repo, 'dists', suite, 'main/binary-amd64')
+    mkdirSync(pool, { recursive: true })
+    mkdirSync(binary, { recursive: true })
+    const stanzas = readdirSync(debs).map(deb => {
+      cpSync(join(debs, deb), join(pool, deb))
+      const bytes = readFileSync(join(pool, deb))
+      const control = execFileSync('dpkg-deb', ['-f', join(pool, deb)], { encoding: 'utf8' }).trimEnd()
+      return `${control}\nFilename: pool/${deb}\nSize: ${bytes.length}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n`
+    })
+    const packages = stanzas.join('\n')
+    writeFileSync(join(binary, 'Packages'), packages)
+    const release = [
+      `Suite: ${suite}`,
+      `Codename: ${suite}`,
+      'Architectures: amd64',
+      'Components: main',
+      `Date: ${new Date().toUTCString()}`,
+      'SHA256:',
+      ` ${createHash('sha256').update(packages).digest('hex')} ${Buffer.byteLength(packages)} main/binary-amd64/Packages`,
+      ''
+    ].join('\n')
+    writeFileSync(join(repo, 'dists', suite, 'InRelease'), gpg(home, ['--clearsign', '--output', '-'], release))
+    return gpg(home, ['--armor', '--export'])
+  }
+
+  test('installs from a repository signed by the key the action brings; refuses one signed by another key', async () => {
+    const debs = temp('pgb-debs-')
+    execFileSync('apt-get', ['-q', 'download', 'postgresql-client-15', 'libpq5'], { cwd: debs, stdio: 'ignore' })
+    const repo = temp('pgb-repo-')
+    const key = signedRepo(repo, debs, 'bookworm-pgdg')
+    const source = { uri: `file://${repo}`, suite: 'bookworm-pgdg', component: 'main', key }
+
+    const client = await obtainClient(plan, options(undefined, [source]))
+    expect(client).toMatchObject({ major: 15, source: 'installed' })
+    expect(runs(client.dir, client.libDir)).toMatch(/^pg_dump \(PostgreSQL\) 15\./)
+
+    const other = temp('pgb-repo-')
+    signedRepo(other, debs, 'bookworm-pgdg')
+    rmSync(join(root, 'postgresql-client'), { recursive: true })
+    await expect(obtainClient(plan, options(undefined, [{ ...source, uri: `file://${other}` }]))).rejects.toThrow(
+      new RegExp(`^file://${other} bookworm-pgdg: apt-get failed \\(exit code 100\\): E: The repository .* is not signed\\.`)
+    )
+    expect(readdirSync(root)).toEqual([])
+  }, 60_000)
 })
