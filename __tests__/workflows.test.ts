@@ -395,8 +395,20 @@ describe('expressions', () => {
   })
 
   test('unsupported syntax fails loudly instead of evaluating wrong', () => {
-    expect(() => evaluateExpression("hashFiles('x')", ctx)).toThrow(/not supported/)
-    expect(() => evaluateExpression('inputs.*', ctx)).toThrow()
-    expect(() => evaluateExpression("fromJSON('')", ctx)).toThrow(/not JSON/)
+    // GitHub's evaluator knows hashFiles, but only on a runner: the parser is given the status functions alone.
+    expect(() => evaluateExpression("hashFiles('x')", ctx)).toThrow(/Unrecognized function: 'hashFiles'/)
+    expect(() => evaluateExpression('nosuchcontext.x', ctx)).toThrow(/Unrecognized named-value: 'nosuchcontext'/)
+    expect(() => evaluateExpression("fromJSON('')", ctx)).toThrow(/empty input/)
   })
+})
+
+test("a workflow GitHub's schema rejects fails to load, naming the problem", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wf-'))
+  try {
+    const file = join(dir, 'bad.yml')
+    writeFileSync(file, 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n')
+    expect(() => loadWorkflow(file)).toThrow(/stepz/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -44,17 +44,21 @@ export interface Settings {
   prune: boolean
   criticalTables: string[]
   maxSizeChange: number
-  backup: string
+  /** The `backup` input: an id or "latest". */
+  backupRef: string
   targetDatabaseUrl: string
   confirm: string
   jobs: number
   checkSql: string
   retention: RetentionPolicy
   dryRun: boolean
-  maxAgeMs?: number
+  maxAgeMs: number
   safetySnapshot: boolean
   clean: boolean
 }
+
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+export const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within']
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -90,14 +94,14 @@ export function readSettings(host: Host): Settings {
     prune: bool(get, 'prune', false),
     criticalTables: list(get('critical-tables')),
     maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-    backup: get('backup') || 'latest',
+    backupRef: get('backup') || 'latest',
     targetDatabaseUrl: get('target-database-url'),
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
     checkSql: host.input('check-sql').trim(),
     retention: readRetention(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAgeMs: optionalDuration(get, 'max-age'),
+    maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false)
   }
@@ -112,7 +116,10 @@ export function readSettings(host: Host): Settings {
   }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-    throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
+    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`)
+  }
+  if (command === 'prune' && !hasKeepRule(settings.retention)) {
+    throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`)
   }
   return settings
 }

@@ -34,6 +34,7 @@ export async function runAction(inputs: Record<string, string>, env: NodeJS.Proc
     secret: value => void run.masked.push(value),
     info: message => void (run.log += `${message}\n`),
     warning: message => void (run.log += `warning: ${message}\n`),
+    debug: message => void (run.log += `debug: ${message}\n`),
     summary: async markdown => void (run.summary += markdown),
     env: { ...process.env, ...env }
   }
@@ -115,6 +116,7 @@ export function testContext(inputs: Record<string, string>, options: { storages?
     secret: () => undefined,
     info: () => undefined,
     warning: () => undefined,
+    debug: () => undefined,
     summary: async markdown => void summaries.push(markdown),
     env: process.env
   }

@@ -15,7 +15,7 @@ import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
-import { clientOptions, githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { clientOptions, githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
@@ -33,7 +33,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const kind = options.kind ?? ctx.settings.kind
   const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
-  const name = setName(ctx, conn)
+  const name = deriveSetName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
@@ -64,7 +64,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
 
     const encrypted = Boolean(settings.encryptionPassphrase)
     const ext = COMPRESSION_EXT[settings.compression]
-    const objects = await withGpgHome(async gpgHome => {
+    const dumped = await withGpgHome(async gpgHome => {
       const tail = pipelineTail(ctx, gpgHome)
       const env = { ...tools.env, ...libpqEnv(conn) }
       const dump: Stage = {
@@ -105,9 +105,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-      objects: objects.objects,
-      tables: objects.counts,
-      schemaFacts: objects.facts,
+      objects: dumped.objects,
+      tables: dumped.counts,
+      schemaFacts: dumped.facts,
       github: githubContext(host.env)
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.

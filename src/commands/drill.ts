@@ -36,7 +36,7 @@ function refuseSource(target: Connection, source: Connection): void {
  */
 export async function drill(ctx: Context): Promise<DrillReport> {
   const target = drillTarget(ctx)
-  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef)
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })

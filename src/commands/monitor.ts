@@ -1,7 +1,6 @@
 import { listBackups, readManifest } from '../catalog/catalog.js'
 import type { Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
-import { parseDuration } from '../catalog/retention.js'
 import { parseDrillReport } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import { formatSeconds } from '../report/format.js'
@@ -16,7 +15,7 @@ import { configuredSetName, readableStorage, type Context } from './context.js'
 export async function monitor(ctx: Context): Promise<{ backupId?: string; checks: Check[] }> {
   const storage = readableStorage(ctx)
   const name = configuredSetName(ctx)
-  const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h')
+  const maxAgeMs = ctx.settings.maxAgeMs
   const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
   const checks: Check[] = []
   const newest = backups[0]

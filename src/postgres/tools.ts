@@ -10,7 +10,7 @@ import { childEnv } from './connection.js'
 import { chooseClient, installFailed, parseOsRelease, type Client, type Need, type Platform, type PostgresVersion } from './client-choice.js'
 import { obtainClient, pgdgSource, toolDirClients, type AptSource, type InstallOptions } from './client-install.js'
 
-const run = promisify(execFile)
+const execFileAsync = promisify(execFile)
 
 export interface ClientTools extends Client {
   /** Path of a tool (pg_dump, pg_restore, pg_dumpall, psql) from the same installation. */
@@ -63,7 +63,7 @@ async function probe(dir: string, tool: string, source: ClientSource, env: NodeJ
   const path = join(dir, tool)
   if (!existsSync(path)) return undefined
   try {
-    const { stdout } = await run(path, ['--version'], { timeout: 10000, env: childEnv(tools({ dir, major: 0, version: '', source, libDir }, env).env) })
+    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000, env: childEnv(tools({ dir, major: 0, version: '', source, libDir }, env).env) })
     const parsed = parseToolVersion(stdout)
     return parsed && { dir, ...parsed, source, libDir }
   } catch {

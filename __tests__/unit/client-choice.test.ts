@@ -1,8 +1,8 @@
 /** Which PostgreSQL client a command uses, what it installs, and the exact error text: pure decisions. */
 import { describe, expect, test } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { chooseClient, installFailed, parseOsRelease, toolCacheVersion, type Client, type Need, type Platform } from '../src/postgres/client-choice.js'
-import { PGDG_KEY } from '../src/postgres/pgdg-key.js'
+import { chooseClient, installFailed, parseOsRelease, toolCacheVersion, type Client, type Need, type Platform } from '../../src/postgres/client-choice.js'
+import { PGDG_KEY } from '../../src/postgres/pgdg-key.js'
 
 const now = new Date('2026-12-01T20:00:00Z')
 const noble = parseOsRelease('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\nUBUNTU_CODENAME=noble\n')
