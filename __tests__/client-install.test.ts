@@ -162,7 +162,8 @@ describe('obtainClient', () => {
  * with the same layout as apt.postgresql.org, signed by a throwaway key, stands in for it.
  */
 describe('a private apt source (how the PostgreSQL repository is read)', () => {
-  const gpg = (home: string, args: string[], input?: string) => execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', ...args], { input, encoding: 'utf8' })
+  const gpg = (home: string, args: string[], input?: string) =>
+    execFileSync('gpg', ['--homedir', home, '--batch', '--quiet', ...args], { input, encoding: 'utf8' })
 
   /** A signed repository holding the given .debs; returns its armored public key. */
   function signedRepo(repo: string, debs: string, suite: string): string {

@@ -15,7 +15,7 @@ import type { ClientCache } from './client-cache.js'
 import { toolCacheVersion, type Client, type InstallPlan } from './client-choice.js'
 import { PGDG_KEY } from './pgdg-key.js'
 
-export const TOOL_NAME = 'postgresql-client'
+const TOOL_NAME = 'postgresql-client'
 
 /**
  * An apt repository the action reads privately (its own sources list, lists and cache dirs),

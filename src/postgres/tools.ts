@@ -63,7 +63,10 @@ async function probe(dir: string, tool: string, source: ClientSource, env: NodeJ
   const path = join(dir, tool)
   if (!existsSync(path)) return undefined
   try {
-    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000, env: childEnv(tools({ dir, major: 0, version: '', source, libDir }, env).env) })
+    const { stdout } = await execFileAsync(path, ['--version'], {
+      timeout: 10000,
+      env: childEnv(tools({ dir, major: 0, version: '', source, libDir }, env).env)
+    })
     const parsed = parseToolVersion(stdout)
     return parsed && { dir, ...parsed, source, libDir }
   } catch {
