@@ -36,7 +36,7 @@ const actionInputs = Object.keys(obj(obj(parse(readFileSync(join(root, 'action.y
 
 test('there are reusable workflows and examples to check', () => {
   expect(reusableFiles.map(rel).sort()).toEqual(
-    ['backup.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml'].map(f => `.github/workflows/${f}`)
+    ['backup.yml', 'pitr-restore.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml'].map(f => `.github/workflows/${f}`)
   )
   expect(exampleFiles.length).toBeGreaterThanOrEqual(7)
 })
@@ -323,6 +323,23 @@ describe('actionStepsOf', () => {
       clean: 'true',
       'safety-snapshot': 'true',
       'target-database-url': url('app')
+    })
+  })
+
+  test('examples/supabase-pitr.yml: the dispatch inputs reach the guarded PITR restore, secrets included', () => {
+    const steps = actionStepsOf(join(root, 'examples/supabase-pitr.yml'), {
+      inputs: { 'restore-time': '2026-03-01T02:00:00Z', confirm: 'abcdefghijklmnopqrst' },
+      secrets: { SUPABASE_DB_URL: url('app'), SUPABASE_ACCESS_TOKEN: 'sbp_token' }
+    })
+    expect(steps).toHaveLength(1)
+    expect(steps[0].with).toMatchObject({
+      command: 'pitr-restore',
+      'restore-time': '2026-03-01T02:00:00Z',
+      confirm: 'abcdefghijklmnopqrst',
+      'safety-snapshot': 'true',
+      'restore-timeout': '6h',
+      'database-url': url('app'),
+      'supabase-access-token': 'sbp_token'
     })
   })
 

@@ -7,20 +7,20 @@ import { Secrets } from './secrets.js'
 import { openStorages } from './storage/index.js'
 
 /** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
-export const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase']
+export const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase', 'supabase-access-token']
 
 /**
  * Runs the command the inputs name. Returns the error message (secrets removed)
  * instead of throwing, so each host has exactly one place that reports failure.
  */
-export async function execute(host: Host, now: () => Date = () => new Date()): Promise<string | undefined> {
+export async function execute(host: Host, now: () => Date = () => new Date(), sleep: (ms: number) => Promise<void> = realSleep): Promise<string | undefined> {
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
   const safe = redactingHost(host, secrets)
   try {
     const settings = readSettings(safe)
-    const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now }
+    const ctx: Context = { settings, host: safe, secrets, storages: openStorages(settings, host.env), now, sleep }
     const outputs = await COMMAND_RUNNERS[settings.command](ctx)
     for (const [name, value] of Object.entries(outputs)) safe.output(name, value)
     return undefined
@@ -31,6 +31,8 @@ export async function execute(host: Host, now: () => Date = () => new Date()): P
     return secrets.redact(`${errorMessage(error)} (this is a bug in pg-backup-action, please report it; the stack trace is in the debug log)`)
   }
 }
+
+const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
 export function redactingHost(host: Host, secrets: Secrets): Host {

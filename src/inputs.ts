@@ -16,6 +16,7 @@ import {
   type StorageKind
 } from './model/vocabulary.js'
 import type { PostgresVersion } from './postgres/client-choice.js'
+import { isProjectRef, parseRestoreTime } from './supabase/platform.js'
 import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export interface Settings {
@@ -55,6 +56,19 @@ export interface Settings {
   maxAgeMs: number
   safetySnapshot: boolean
   clean: boolean
+  supabase: SupabaseSettings
+}
+
+/** The Management API inputs: Supabase's own backups and PITR. */
+export interface SupabaseSettings {
+  accessToken?: string
+  /** Given, or derived from database-url when the command needs it. */
+  projectRef?: string
+  apiUrl: string
+  requirePitr: boolean
+  maxPlatformBackupAgeMs: number
+  restoreTime?: Date
+  restoreTimeoutMs: number
 }
 
 /** The inputs that make a retention policy: prune refuses to run without one of them. */
@@ -103,7 +117,8 @@ export function readSettings(host: Host): Settings {
     dryRun: bool(get, 'dry-run', false),
     maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -253,5 +268,31 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     monthly: count('keep-monthly'),
     yearly: count('keep-yearly'),
     withinMs: optionalDuration(get, 'keep-within')
+  }
+}
+
+function readSupabase(get: (n: string) => string, accessToken: string, command: Command): SupabaseSettings {
+  const projectRef = get('supabase-project-ref') || undefined
+  if (projectRef && !isProjectRef(projectRef))
+    throw new InputError('supabase-project-ref', `"${projectRef}" is not a project ref: 20 lower-case letters and digits, as in <ref>.supabase.co`)
+  const apiUrl = get('supabase-api-url') || 'https://api.supabase.com'
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new InputError('supabase-api-url', `"${apiUrl}" is not a URL`)
+  const timeText = get('restore-time')
+  const restoreTime = timeText ? parseRestoreTime(timeText) : undefined
+  if (timeText && !restoreTime) {
+    throw new InputError('restore-time', `"${timeText}" is not a time; use ISO 8601 with a zone (2026-03-01T02:00:00Z) or unix seconds`)
+  }
+  if (command === 'pitr-restore') {
+    if (!accessToken) throw new InputError('supabase-access-token', 'is required by pitr-restore (a token with "Backups: Read-write")')
+    if (!restoreTime) throw new InputError('restore-time', 'is required by pitr-restore: the time to recover to')
+  }
+  return {
+    accessToken: accessToken || undefined,
+    projectRef,
+    apiUrl,
+    requirePitr: bool(get, 'require-pitr', false),
+    maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age') ?? parseDuration('36h'),
+    restoreTime,
+    restoreTimeoutMs: optionalDuration(get, 'restore-timeout') ?? parseDuration('6h')
   }
 }

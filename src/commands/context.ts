@@ -13,6 +13,8 @@ export interface Context {
   secrets: Secrets
   storages: Storage[]
   now: () => Date
+  /** Waits between polls and retries; tests hand a faster one. */
+  sleep: (ms: number) => Promise<void>
 }
 
 export function sourceConnection(ctx: Context): Connection {

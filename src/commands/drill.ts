@@ -124,7 +124,7 @@ async function compareCounts(client: SqlClient, manifest: Manifest): Promise<Tab
   return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected)
 }
 
-async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
+export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
   const result = await client.query(sql)
   const last = Array.isArray(result) ? result[result.length - 1] : result
   const rows = last.rowCount ?? last.rows.length
