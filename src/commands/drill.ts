@@ -9,7 +9,7 @@ import { describeConnection, parseConnection, sameDatabase, type Connection } fr
 import { countRows, type TableRef } from '../postgres/inventory.js'
 import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError, TableResult } from '../model/drill-report.js'
-import { archiveReader, type ClientTools } from '../postgres/tools.js'
+import { archiveReader, clientUsed, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
 import { clientOptions, configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
 
@@ -66,7 +66,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       expectedErrors: errors.filter(e => e.expected),
       unexpectedErrors,
       checkSql,
-      client: { tool: manifest.format === 'custom' ? 'pg_restore' : 'psql', version: tools.version, source: tools.source, dir: tools.dir },
+      client: clientUsed(tools),
       passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
     }
     const json = JSON.stringify(report, null, 2) + '\n'

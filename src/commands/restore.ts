@@ -11,7 +11,7 @@ import { connect, quoteIdent } from '../postgres/client.js'
 import { childEnv, describeConnection, libpqEnv, parseConnection, type Connection } from '../postgres/connection.js'
 import { parseToc } from '../postgres/toc.js'
 import { restoreArchive } from '../postgres/restore.js'
-import { archiveReader, type ClientTools } from '../postgres/tools.js'
+import { archiveReader, clientUsed, type ClientTools } from '../postgres/tools.js'
 import { restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
 import { clientOptions, configuredSetName, readableStorage, type Context } from './context.js'
@@ -67,7 +67,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
       : restoreArchive({ format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file })
   )
   const restoreSeconds = (Date.now() - started) / 1000
-  const result: RestoreResult = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors }
+  const result: RestoreResult = { manifest, target: describeConnection(target), restoreSeconds, safetyBackupId, errors, client: clientUsed(tools) }
   await ctx.host.summary(restoreSummary(result, ctx.settings.tables))
   for (const e of errors.filter(e => e.expected)) ctx.host.warning(`expected restore error (${e.expected}): ${e.message}`)
   const unexpected = errors.filter(e => !e.expected)

@@ -16,6 +16,14 @@ export interface RestoreError {
   expected?: string
 }
 
+/** A client program a command ran, and where it came from. */
+export interface ClientUsed {
+  tool: string
+  version: string
+  source: ClientSource
+  dir: string
+}
+
 export interface DrillReport {
   backupId: string
   name: string
@@ -29,7 +37,7 @@ export interface DrillReport {
   unexpectedErrors: RestoreError[]
   checkSql?: { ok: boolean; rows: number }
   /** The pg_restore or psql that restored, and where it came from (absent in older reports). */
-  client?: { tool: string; version: string; source: ClientSource; dir: string }
+  client?: ClientUsed
   passed: boolean
 }
 

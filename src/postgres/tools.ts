@@ -4,6 +4,7 @@ import { arch, homedir, platform } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import { BackupError, errorMessage } from '../errors.js'
+import type { ClientUsed } from '../model/drill-report.js'
 import type { ClientSource } from '../model/vocabulary.js'
 import { actionsCache, type ClientCache } from './client-cache.js'
 import { childEnv } from './connection.js'
@@ -13,6 +14,8 @@ import { obtainClient, pgdgSource, toolDirClients, type AptSource, type InstallO
 const execFileAsync = promisify(execFile)
 
 export interface ClientTools extends Client {
+  /** The tool it was chosen for. */
+  tool: Need['tool']
   /** Path of a tool (pg_dump, pg_restore, pg_dumpall, psql) from the same installation. */
   bin(tool: string): string
   /** What the tools' own processes need (an installed client's libpq): given to those children only. */
@@ -54,9 +57,9 @@ export function parseToolVersion(output: string): { major: number; version: stri
   return { major: Number(match[1]), version: match[2] === undefined ? match[1] : `${match[1]}.${match[2]}` }
 }
 
-function tools(client: Client, env: NodeJS.ProcessEnv): ClientTools {
+function tools(tool: Need['tool'], client: Client, env: NodeJS.ProcessEnv): ClientTools {
   const libraryPath: Record<string, string> = client.libDir ? { LD_LIBRARY_PATH: [client.libDir, env.LD_LIBRARY_PATH].filter(Boolean).join(delimiter) } : {}
-  return { ...client, bin: name => join(client.dir, name), env: libraryPath }
+  return { ...client, tool, bin: name => join(client.dir, name), env: libraryPath }
 }
 
 async function probe(dir: string, tool: string, source: ClientSource, env: NodeJS.ProcessEnv, libDir?: string): Promise<Client | undefined> {
@@ -65,7 +68,7 @@ async function probe(dir: string, tool: string, source: ClientSource, env: NodeJ
   try {
     const { stdout } = await execFileAsync(path, ['--version'], {
       timeout: 10000,
-      env: childEnv(tools({ dir, major: 0, version: '', source, libDir }, env).env)
+      env: childEnv(tools('pg_dump', { dir, major: 0, version: '', source, libDir }, env).env)
     })
     const parsed = parseToolVersion(stdout)
     return parsed && { dir, ...parsed, source, libDir }
@@ -108,7 +111,7 @@ export async function findClientTools(need: Need, o: ClientOptions): Promise<Cli
   ]
   const found = (await Promise.all(probes)).filter((c): c is Client => c !== undefined)
   const choice = chooseClient(need, o.postgresVersion, found, o.pgBinDir, os, new Date())
-  if ('use' in choice) return tools(choice.use, env)
+  if ('use' in choice) return tools(need.tool, choice.use, env)
   if ('fail' in choice) throw new BackupError(choice.fail)
   const plan = choice.install
   o.log.info(`No ${need.tool} ${plan.major} on this runner: obtaining postgresql-client-${plan.major}`)
@@ -125,10 +128,15 @@ export async function findClientTools(need: Need, o: ClientOptions): Promise<Cli
       log: o.log,
       check: checkClient(need.tool, plan.major, env)
     })
-    return tools(client, env)
+    return tools(need.tool, client, env)
   } catch (error) {
     throw new BackupError(installFailed(need, o.postgresVersion, found, os, plan.major, errorMessage(error)))
   }
+}
+
+/** For reports: which program ran and where it came from. */
+export function clientUsed(t: ClientTools): ClientUsed {
+  return { tool: t.tool, version: t.version, source: t.source, dir: t.dir }
 }
 
 /** The tool that reads an archive back: pg_restore (custom) or psql (plain), at least as new as the pg_dump that wrote it. */

@@ -2,7 +2,7 @@ import type { Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
 import { type Manifest } from '../model/manifest.js'
 import type { ClientSource } from '../model/vocabulary.js'
-import type { DrillReport, RestoreError } from '../model/drill-report.js'
+import type { ClientUsed, DrillReport, RestoreError } from '../model/drill-report.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
@@ -91,6 +91,7 @@ export interface RestoreResult {
   restoreSeconds: number
   safetyBackupId?: string
   errors: RestoreError[]
+  client: ClientUsed
 }
 
 export function restoreSummary(result: RestoreResult, tables: string[]): string {
@@ -103,6 +104,7 @@ export function restoreSummary(result: RestoreResult, tables: string[]): string 
       ['Restored into', result.target],
       ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
       ['Restore time', formatSeconds(result.restoreSeconds)],
+      ['Client', clientLine(result.client.tool, result.client.version, result.client)],
       ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
       ['Errors', `${unexpected} unexpected, ${expected} expected`]
     ]
