@@ -6,10 +6,10 @@ import { promisify } from 'node:util'
 import { BackupError, errorMessage } from '../errors.js'
 import type { ClientUsed } from '../model/drill-report.js'
 import type { ClientSource } from '../model/vocabulary.js'
-import { actionsCache, type ClientCache } from './client-cache.js'
+import { actionsCache } from './client-cache.js'
 import { childEnv } from './connection.js'
 import { chooseClient, installFailed, parseOsRelease, type Client, type Need, type Platform, type PostgresVersion } from './client-choice.js'
-import { obtainClient, pgdgSource, toolDirClients, type AptSource, type InstallOptions } from './client-install.js'
+import { obtainClient, pgdgSource, toolDirClients, type InstallOptions } from './client-install.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -28,10 +28,6 @@ export interface ClientOptions {
   /** The action's environment: PATH, RUNNER_TOOL_CACHE, RUNNER_TEMP. */
   env: NodeJS.ProcessEnv
   log: { info(message: string): void; warning(message: string): void }
-  /** Default: actions/cache when the runner offers it; null for none. */
-  cache?: ClientCache | null
-  /** Default: the machine's apt sources, then the PostgreSQL apt repository. */
-  sources?: AptSource[]
 }
 
 /** Where client tools may live: pg-bin-dir, PATH, then Debian/Ubuntu's per-version dirs. */
@@ -57,19 +53,20 @@ export function parseToolVersion(output: string): { major: number; version: stri
   return { major: Number(match[1]), version: match[2] === undefined ? match[1] : `${match[1]}.${match[2]}` }
 }
 
+/** An installed client's own libpq goes first on the library path of its processes (and only theirs). */
+function libraryEnv(libDir: string | undefined, env: NodeJS.ProcessEnv): Record<string, string> {
+  return libDir ? { LD_LIBRARY_PATH: [libDir, env.LD_LIBRARY_PATH].filter(Boolean).join(delimiter) } : {}
+}
+
 function tools(tool: Need['tool'], client: Client, env: NodeJS.ProcessEnv): ClientTools {
-  const libraryPath: Record<string, string> = client.libDir ? { LD_LIBRARY_PATH: [client.libDir, env.LD_LIBRARY_PATH].filter(Boolean).join(delimiter) } : {}
-  return { ...client, tool, bin: name => join(client.dir, name), env: libraryPath }
+  return { ...client, tool, bin: name => join(client.dir, name), env: libraryEnv(client.libDir, env) }
 }
 
 async function probe(dir: string, tool: string, source: ClientSource, env: NodeJS.ProcessEnv, libDir?: string): Promise<Client | undefined> {
   const path = join(dir, tool)
   if (!existsSync(path)) return undefined
   try {
-    const { stdout } = await execFileAsync(path, ['--version'], {
-      timeout: 10000,
-      env: childEnv(tools('pg_dump', { dir, major: 0, version: '', source, libDir }, env).env)
-    })
+    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000, env: childEnv(libraryEnv(libDir, env)) })
     const parsed = parseToolVersion(stdout)
     return parsed && { dir, ...parsed, source, libDir }
   } catch {
@@ -86,14 +83,14 @@ export function checkClient(tool: string, major: number, env: NodeJS.ProcessEnv)
 }
 
 function currentPlatform(env: NodeJS.ProcessEnv): Platform {
-  const onPath = (name: string) => (env.PATH ?? '').split(delimiter).some(d => d && existsSync(join(d, name)))
   const release = existsSync('/etc/os-release') ? parseOsRelease(readFileSync('/etc/os-release', 'utf8')) : undefined
-  return { os: platform(), arch: arch(), apt: onPath('apt-get') && onPath('dpkg-deb'), release }
+  return { os: platform(), arch: arch(), apt: Boolean(which('apt-get', env) && which('dpkg-deb', env)), release }
 }
 
-function which(name: string, env: NodeJS.ProcessEnv): string {
+/** A program on the action's PATH (the Host's, which tests vary), as an absolute path. */
+function which(name: string, env: NodeJS.ProcessEnv): string | undefined {
   const dir = (env.PATH ?? '').split(delimiter).find(d => d && existsSync(join(d, name)))
-  return dir ? join(dir, name) : name
+  return dir && join(dir, name)
 }
 
 /**
@@ -119,10 +116,11 @@ export async function findClientTools(need: Need, o: ClientOptions): Promise<Cli
     const client = await obtainClient(plan, {
       toolRoot: root,
       arch: os.arch,
-      sources: o.sources ?? ['system', pgdgSource(plan.pgdgSuite)],
-      aptGet: which('apt-get', env),
-      dpkgDeb: which('dpkg-deb', env),
-      cache: o.cache === undefined ? actionsCache() : (o.cache ?? undefined),
+      sources: ['system', pgdgSource(plan.pgdgSuite)],
+      // Both are on PATH: chooseClient plans an install only when platform.apt says so.
+      aptGet: which('apt-get', env)!,
+      dpkgDeb: which('dpkg-deb', env)!,
+      cache: actionsCache(),
       // The action's PATH (apt-get calls dpkg), without its inputs.
       env: childEnv(env.PATH === undefined ? {} : { PATH: env.PATH }),
       log: o.log,
