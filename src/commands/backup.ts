@@ -108,7 +108,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       objects: dumped.objects,
       tables: dumped.counts,
       schemaFacts: dumped.facts,
-      github: githubContext(host.env)
+      github: githubContext(host.env),
+      ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.

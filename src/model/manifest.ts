@@ -62,6 +62,8 @@ export interface Manifest {
   tables: TableCount[]
   schemaFacts?: SchemaFacts
   github?: Record<string, string>
+  /** The backup's `tags` input, for keep-tag; absent in manifests written before tags existed. */
+  tags?: string[]
 }
 
 const strings = arrayOf(str)
@@ -82,7 +84,8 @@ const MANIFEST_SHAPE = shape({
   encryption: optional(shape({ algorithm: str })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num })),
+  tags: optional(strings)
 })
 
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */

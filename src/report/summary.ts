@@ -20,6 +20,7 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
         ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
         ['Client', clientLine('pg_dump', manifest.tools.pgDump, manifest.tools.client)],
         ['Set / kind', `${manifest.name} / ${manifest.kind}`],
+        ...tagsRow(manifest),
         ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
         ['Time', formatSeconds(durationSeconds)],
         ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
@@ -54,7 +55,16 @@ export function checksTable(checks: Check[]): string {
 
 export function verifySummary(manifest: Manifest, checks: Check[]): string {
   const ok = checks.every(c => c.ok)
-  return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`
+  const tags = manifest.tags?.length ? `Tags: ${formatTags(manifest.tags)}\n\n` : ''
+  return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${tags}${checksTable(checks)}\n`
+}
+
+export function formatTags(tags: string[]): string {
+  return tags.map(t => `\`${t}\``).join(', ')
+}
+
+function tagsRow(manifest: Manifest): string[][] {
+  return manifest.tags?.length ? [['Tags', formatTags(manifest.tags)]] : []
 }
 
 export function drillSummary(report: DrillReport): string {
