@@ -5,12 +5,14 @@ import {
   COMMANDS,
   COMPRESSIONS,
   FORMATS,
+  TARGET_PLATFORMS,
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
   type Command,
   type Compression,
   type Format,
+  type TargetPlatform,
   type S3Settings,
   type Scope,
   type StorageKind
@@ -62,6 +64,7 @@ export interface Settings {
   maxAge: CalendarDuration
   safetySnapshot: boolean
   clean: boolean
+  targetPlatform: TargetPlatform
   supabase: SupabaseSettings
 }
 
@@ -140,6 +143,7 @@ export function readSettings(host: Host): Settings {
     maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false),
+    targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command)
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
 import { checksumFile, dataFileName, dataObject, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
 import { MANIFEST_VERSION, type Manifest, type ManifestObject } from '../model/manifest.js'
@@ -8,8 +10,10 @@ import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
 import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage } from '../pipeline/stages.js'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
-import { libpqEnv, type Connection } from '../postgres/connection.js'
+import { childEnv, libpqEnv, type Connection } from '../postgres/connection.js'
+import { safeRolesSql } from '../postgres/roles.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
+import { collectFacts } from '../postgres/facts.js'
 import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
@@ -17,6 +21,8 @@ import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
 import { clientOptions, githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
+
+const run = promisify(execFile)
 
 export interface BackupResult {
   verified: boolean
@@ -61,6 +67,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
     const tables = await listTables(client, filters)
+    // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
+    const catalog = await collectFacts(client, filters)
 
     const encrypted = Boolean(settings.encryptionPassphrase)
     const ext = COMPRESSION_EXT[settings.compression]
@@ -81,9 +89,12 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
-        const roles: Stage = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env }
+        // Small enough to read whole: made safe to run on any server before it is stored.
+        const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
         const rolesFile = rolesFileName(id, ext, encrypted)
-        result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) })
+        const chain = startChain([{ name: 'cat', command: 'cat', args: [] }, ...tail], ctx.secrets, { input: 'pipe' })
+        chain.input?.end(safeRolesSql(rolesDump.stdout))
+        result.push({ role: 'roles', file: rolesFile, ...(await publish(chain, ctx.storages, layout.object(name, rolesFile))) })
       }
       return { objects: result, counts: await counting, facts: await facts }
     })
@@ -107,7 +118,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
       objects: dumped.objects,
       tables: dumped.counts,
-      schemaFacts: dumped.facts,
+      schemaFacts: { ...dumped.facts, catalog },
       github: githubContext(host.env),
       ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
