@@ -8,7 +8,9 @@ import type { BackupKind } from '../model/vocabulary.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
-import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage } from '../pipeline/stages.js'
+import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL } from '../pipeline/stages.js'
+import { encryptedExtension, encryptionMode, encryptionRecord, encryptStep } from '../pipeline/encryption.js'
+import type { Writable } from 'node:stream'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
 import { childEnv, libpqEnv, type Connection } from '../postgres/connection.js'
 import { safeRolesSql } from '../postgres/roles.js'
@@ -19,8 +21,11 @@ import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
 import { S3Storage } from '../storage/s3.js'
 import { ACTION_VERSION } from '../version.js'
+import { snapshotWithBackup } from '../files/commands.js'
+import { filesSummary } from '../report/files-summary.js'
+import type { Snapshot } from '../files/snapshot.js'
 import { clientOptions, githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
-import { checkBackup, describeChecks } from './verify.js'
+import { checkBackup, describeChecks, listWhileWriting } from './verify.js'
 
 const run = promisify(execFile)
 
@@ -29,6 +34,7 @@ export interface BackupResult {
   manifest: Manifest
   location: string
   durationSeconds: number
+  files?: Snapshot
 }
 
 /**
@@ -47,8 +53,14 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       "database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session"
     )
   }
+  if (settings.encryptionPublicKeys.length > 0 && settings.encryptionPrivateKeys.length > 0 && kind !== 'pre-restore') {
+    host.warning(
+      'encryption-private-key is set for a backup that encrypts to public keys, which needs no private key: keep the private key out of the backup job'
+    )
+  }
   const client = await connect(conn)
   let published = false
+  let listing: Awaited<ReturnType<typeof listWhileWriting>> | undefined
   try {
     const version = await serverVersion(client)
     const tools = await findClientTools({ tool: 'pg_dump', minMajor: version.major, what: `the server (PostgreSQL ${version.major})` }, clientOptions(ctx))
@@ -70,10 +82,28 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
     const catalog = await collectFacts(client, filters)
 
-    const encrypted = Boolean(settings.encryptionPassphrase)
+    const encryption = encryptionMode(settings)
     const ext = COMPRESSION_EXT[settings.compression]
+    const encryptedExt = encryptedExtension(encryption)
+    // A backup to public keys cannot read back what it stored: it lists the archive on its way in.
+    listing =
+      options.verify && encryption.kind === 'age'
+        ? await listWhileWriting(ctx, {
+            format: settings.format,
+            tools: { pgDump: tools.version, action: ACTION_VERSION },
+            compression: { algorithm: settings.compression }
+          })
+        : undefined
     const dumped = await withGpgHome(async gpgHome => {
-      const tail = pipelineTail(ctx, gpgHome)
+      // first → compress → encrypt → every storage; `input` is fed to the first program, `tap` gets the bytes before encryption.
+      const publishObject = async (first: Stage, key: string, options: { input?: string; tap?: Writable } = {}) => {
+        const step = await encryptStep(encryption, gpgHome)
+        const compress = compressStage(settings.compression, settings.compressionLevel)
+        const stages = [first, ...(compress ? [compress] : []), ...(step.stage ? [step.stage] : [])]
+        const chain = startChain(stages, ctx.secrets, { input: options.input === undefined ? 'ignore' : 'pipe' })
+        if (options.input !== undefined) chain.input?.end(options.input)
+        return publish(chain, ctx.storages, key, { transform: step.transform, tap: options.tap })
+      }
       const env = { ...tools.env, ...libpqEnv(conn) }
       const dump: Stage = {
         name: 'pg_dump',
@@ -81,24 +111,29 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
         args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
         env
       }
-      const dataFile = dataFileName(id, settings.format, ext, encrypted)
+      const dataFile = dataFileName(id, settings.format, ext, encryptedExt)
       const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
       const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
       counting.catch(() => undefined)
       facts.catch(() => undefined)
-      const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
+      const data = await publishObject(dump, layout.object(name, dataFile), { tap: listing?.input })
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
         // Small enough to read whole: made safe to run on any server before it is stored.
         const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
-        const rolesFile = rolesFileName(id, ext, encrypted)
-        const chain = startChain([{ name: 'cat', command: 'cat', args: [] }, ...tail], ctx.secrets, { input: 'pipe' })
-        chain.input?.end(safeRolesSql(rolesDump.stdout))
-        result.push({ role: 'roles', file: rolesFile, ...(await publish(chain, ctx.storages, layout.object(name, rolesFile))) })
+        const rolesFile = rolesFileName(id, ext, encryptedExt)
+        const cat: Stage = { name: 'cat', command: 'cat', args: [] }
+        result.push({
+          role: 'roles',
+          file: rolesFile,
+          ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
+        })
       }
       return { objects: result, counts: await counting, facts: await facts }
     })
     await client.query('COMMIT')
+    // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
+    const files = await snapshotWithBackup(ctx, name, id, kind)
 
     const finishedAt = ctx.now()
     const manifest: Manifest = {
@@ -115,16 +150,17 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       scope: settings.scope,
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
-      encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
+      encryption: encryptionRecord(encryption),
       objects: dumped.objects,
       tables: dumped.counts,
       schemaFacts: { ...dumped.facts, catalog },
+      files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
       github: githubContext(host.env),
       ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
-    const checks = options.verify ? await checkBackup(ctx, manifest) : []
+    const checks = options.verify ? await checkBackup(ctx, manifest, listing?.listing) : []
     const broken = checks.filter(c => !c.ok && c.name !== 'size')
     if (broken.length > 0) throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`)
     await finish(ctx, manifest)
@@ -134,25 +170,15 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
     await host.summary(backupSummary(manifest, locations, durationSeconds))
-    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true }
+    if (files) await host.summary(filesSummary(files.manifest, files.seconds))
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files }
   } catch (error) {
     if (!published) await discardPartial(ctx, name, id)
     throw error
   } finally {
+    listing?.stop()
     await client.end().catch(() => undefined)
   }
-}
-
-function pipelineTail(ctx: Context, gpgHome: string): Stage[] {
-  const stages: Stage[] = []
-  const compress = compressStage(ctx.settings.compression, ctx.settings.compressionLevel)
-  if (compress) stages.push(compress)
-  if (ctx.settings.encryptionPassphrase) stages.push(encryptStage(gpgHome, ctx.settings.encryptionPassphrase))
-  return stages
-}
-
-async function publishObject(ctx: Context, stages: Stage[], key: string) {
-  return publish(startChain(stages, ctx.secrets), ctx.storages, key)
 }
 
 /** Removes whatever this failed run stored, before its manifest was written. */
@@ -180,9 +206,10 @@ async function finish(ctx: Context, manifest: Manifest): Promise<void> {
   const { name, id } = manifest
   const json = JSON.stringify(manifest, null, 2) + '\n'
   for (const storage of ctx.storages) {
-    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain')
-    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain')
-    await storage.put(layout.manifest(name, id), json, 'application/json')
+    const createOnly = { createOnly: true }
+    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain', createOnly)
+    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain', createOnly)
+    await storage.put(layout.manifest(name, id), json, 'application/json', createOnly)
     await storage.commit?.(layout.manifest(name, id))
   }
 }

@@ -46,6 +46,20 @@ export interface DrillReport {
   standInRoles?: string[]
   /** The pg_restore or psql that restored, and where it came from (absent in older reports). */
   client?: ClientUsed
+  /** The backup's files snapshot, when it has one. */
+  files?: FilesDrill
+  passed: boolean
+}
+
+export interface FilesDrill {
+  total: number
+  checked: number
+  /** True when only a random sample was checked (buckets-drill-sample). */
+  sample: boolean
+  /** "bucket/key: problem" for each file whose content is missing, unreadable or not the snapshot's. */
+  failures: string[]
+  /** storage.objects rows of the snapshot's buckets with no file in the snapshot, and the reverse (a few examples of each). */
+  crossCheck?: { notInSnapshot: number; notInDatabase: number; examples: string[] }
   passed: boolean
 }
 
@@ -74,6 +88,16 @@ const DRILL_REPORT_SHAPE = shape({
   platform: optional(str),
   standInRoles: optional(arrayOf(str)),
   client: optional(shape({ tool: str, version: str, source: oneOf(CLIENT_SOURCES), dir: str })),
+  files: optional(
+    shape({
+      total: num,
+      checked: num,
+      sample: bool,
+      failures: arrayOf(str),
+      crossCheck: optional(shape({ notInSnapshot: num, notInDatabase: num, examples: arrayOf(str) })),
+      passed: bool
+    })
+  ),
   passed: bool
 })
 
