@@ -17,10 +17,10 @@ let moto: TestMoto
 const savedEnv = { ...process.env }
 
 /** Runs the action with these S3 credentials in the process environment, where the AWS chain reads them. */
-async function runAction(inputs: Record<string, string>, env: Record<string, string>) {
+async function runAction(inputs: Record<string, string>, env: Record<string, string>, now?: () => Date) {
   Object.assign(process.env, env)
   try {
-    return await runWith(inputs, env)
+    return await runWith(inputs, env, now)
   } finally {
     process.env = { ...savedEnv }
   }
