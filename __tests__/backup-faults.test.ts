@@ -87,7 +87,8 @@ describe('a failing backup fails clearly, publishes nothing and keeps earlier ba
   test('a server newer than every pg_dump', async () => {
     const pg17 = await startCluster({ binDir: PG17_BIN_DIR })
     try {
-      const run = await runAction({ 'database-url': pg17.url('postgres'), storage: 'local', path: dir, name: 'shop' })
+      // No apt-get on PATH, so the action cannot install a PostgreSQL 17 client (a runner with apt would).
+      const run = await runAction({ 'database-url': pg17.url('postgres'), storage: 'local', path: dir, name: 'shop' }, { PATH: '' })
       expect(run.failure).toMatch(/pg_dump 17 or newer is needed for the server \(PostgreSQL 17\), but the newest pg_dump found is 15\.\d+/)
       expect(run.failure).toMatch(/postgresql-client-17/)
       expect(run.failure).toMatch(/pg-bin-dir/)

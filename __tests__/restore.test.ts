@@ -47,6 +47,7 @@ describe('restore', () => {
     const safety = run.outputs['safety-backup-id']
     expect(safety).toMatch(/^\d{8}T\d{6}Z-pre-restore-[0-9a-f]{4}$/)
     expect(run.summary).toMatch(/Restore of \S+ done/)
+    expect(run.summary).toMatch(/\| Client \| pg_restore 15\.\d+, found on the runner \(`[^`]+`\) \|/)
 
     const restored = await databaseFingerprint(pg, 'target')
     const source = await databaseFingerprint(pg, 'shop')

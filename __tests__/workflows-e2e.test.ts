@@ -1,8 +1,9 @@
 /**
  * Drives the action with the exact `with:` inputs each reusable workflow passes, in the
  * order a team's plan runs them (scheduled backup → pre-deploy snapshot → drill → restore),
- * against a real Postgres and S3 server. Only the drill's service-container URL is swapped
- * for a scratch database on the test cluster.
+ * against a real Postgres and S3 server. Only the drill's service container is swapped for a
+ * scratch database on the test cluster: its URL, and postgres-version (the container's major,
+ * which the workflow also passes as the client's) for the cluster's 15.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals'
 import { join } from 'node:path'
@@ -65,7 +66,7 @@ test("the reusable workflows, in a plan's order, on real servers", async () => {
   expect(keys.filter(k => k.endsWith('.manifest.json'))).toHaveLength(2)
 
   await pg.createDatabase('drill_scratch')
-  const [drill] = await runWorkflow('restore-drill.yml', {}, {}, { 'target-database-url': pg.url('drill_scratch') })
+  const [drill] = await runWorkflow('restore-drill.yml', {}, {}, { 'target-database-url': pg.url('drill_scratch'), 'postgres-version': String(pg.major) })
   expect(drill.failure).toBeUndefined()
   expect(JSON.parse(drill.outputs.report)).toMatchObject({ passed: true, backupId: snapshot.outputs['backup-id'] })
 

@@ -159,18 +159,6 @@ describe.each(reusableFiles.map(f => [rel(f), f]))('reusable %s', (_name, file) 
   })
 })
 
-test('the PostgreSQL client step is the same in every reusable workflow that runs PostgreSQL tools', () => {
-  const usesTools = (f: string) => jobsOf(loadWorkflow(f)).some(([, job]) => stepsOf(job).some(s => isActionRef(s.uses) && obj(s.with).command !== 'monitor'))
-  expect(reusableFiles.filter(f => !usesTools(f)).map(rel)).toEqual(['.github/workflows/monitor.yml'])
-  const scripts = reusableFiles.filter(usesTools).map(f => {
-    const steps = jobsOf(loadWorkflow(f)).flatMap(([, job]) => stepsOf(job))
-    const step = steps.find(s => s.name === 'PostgreSQL client tools')
-    expect(step).toBeDefined()
-    return { env: step?.env, run: step?.run }
-  })
-  for (const s of scripts) expect(s).toEqual(scripts[0])
-})
-
 describe.each(exampleFiles.map(f => [rel(f), f]))('example %s', (_name, file) => {
   const wf = loadWorkflow(file)
   const text = readFileSync(file, 'utf8')

@@ -18,6 +18,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import type { PostgresVersion } from './postgres/client-choice.js'
 import { parseIdentities, parseRecipients } from './pipeline/age.js'
 import { durationMs, parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
 import { hasKeepRule, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
@@ -38,6 +39,7 @@ export interface Settings {
   /** age private keys (`AGE-SECRET-KEY-1…`) for the commands that read contents. */
   encryptionPrivateKeys: string[]
   pgBinDir?: string
+  postgresVersion: PostgresVersion
   format: Format
   scope: Scope
   schemas: string[]
@@ -157,6 +159,7 @@ export function readSettings(host: Host): Settings {
     encryptionPublicKeys: ageKeys('encryption-public-keys', () => parseRecipients(host.input('encryption-public-keys'))),
     encryptionPrivateKeys: ageKeys('encryption-private-key', () => parseIdentities(host.input('encryption-private-key'))),
     pgBinDir: get('pg-bin-dir') || undefined,
+    postgresVersion: readPostgresVersion(get),
     format: oneOf(get, 'format', FORMATS, 'custom'),
     scope: oneOf(get, 'scope', SCOPES, 'full'),
     schemas: list(get('schemas')),
@@ -221,6 +224,15 @@ export function readSettings(host: Host): Settings {
   }
   if (settings.files.only && !settings.name) throw new InputError('name', 'is required with buckets-only (there is no database to name the set)')
   return settings
+}
+
+/** auto, or a major version (10 and later are one number). */
+function readPostgresVersion(get: (name: string) => string): PostgresVersion {
+  const value = get('postgres-version') || 'auto'
+  if (value === 'auto') return 'auto'
+  if (!/^\d+$/.test(value) || Number(value) < 10)
+    throw new InputError('postgres-version', `should be auto or a major version such as 17, not ${JSON.stringify(value)}`)
+  return Number(value)
 }
 
 function readFiles(get: (n: string) => string): FilesSettings {

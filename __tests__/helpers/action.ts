@@ -63,13 +63,17 @@ export interface DistRun {
   summary: string
 }
 
-/** The built action as the runner starts it. */
-export async function runDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<DistRun> {
-  return startDist(inputs, env).done
+/** The built action as the runner starts it; `wrapper` runs it through another program (argv prefix). */
+export async function runDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): Promise<DistRun> {
+  return startDist(inputs, env, wrapper).done
 }
 
 /** Starts the built action (to signal it while it runs); RUNNER_TEMP is a fresh folder inside `runnerDir`. */
-export function startDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; runnerTemp: string; done: Promise<DistRun> } {
+export function startDist(
+  inputs: Record<string, string>,
+  env: NodeJS.ProcessEnv = {},
+  wrapper: string[] = []
+): { child: ChildProcess; runnerTemp: string; done: Promise<DistRun> } {
   const dir = mkdtempSync(join(tmpdir(), 'pgb-runner-'))
   const runnerTemp = join(dir, 'temp')
   mkdirSync(runnerTemp)
@@ -88,12 +92,16 @@ export function startDist(inputs: Record<string, string>, env: NodeJS.ProcessEnv
     RUNNER_TEMP: runnerTemp
   }
   delete childEnv.NODE_OPTIONS
-  const child = spawn(process.execPath, [DIST], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const argv = [...wrapper, process.execPath, DIST]
+  const child = spawn(argv[0], argv.slice(1), { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', d => (stdout += d))
   child.stderr!.on('data', d => (stderr += d))
-  const done = new Promise<number | null>(res => child.on('close', res)).then(code => ({
+  const done = new Promise<number | null>((res, rej) => {
+    child.on('error', rej)
+    child.on('close', res)
+  }).then(code => ({
     code,
     stdout,
     stderr,

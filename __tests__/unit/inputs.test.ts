@@ -85,6 +85,7 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ 'max-row-drop': '150' }, /Input "max-row-drop": "150" is not a whole number from 0 to 100/],
     [{ 'storage-quota': 'lots' }, /Input "storage-quota": "lots" is not a size; use a number with B, KB, MB/],
     [{ 'max-drill-age': 'monthly' }, /Input "max-drill-age": .*monthly/],
+    [{ 'postgres-version': '17.2' }, /Input "postgres-version": should be auto or a major version such as 17, not "17\.2"/],
     [
       { storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'forever', 's3-object-lock-days': '3' },
       /Input "s3-object-lock-mode": "forever" is not supported; use one of: governance, compliance/

@@ -24,7 +24,7 @@ import { ACTION_VERSION } from '../version.js'
 import { snapshotWithBackup } from '../files/commands.js'
 import { filesSummary } from '../report/files-summary.js'
 import type { Snapshot } from '../files/snapshot.js'
-import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
+import { clientOptions, githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks, listWhileWriting } from './verify.js'
 
 const run = promisify(execFile)
@@ -63,8 +63,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   let listing: Awaited<ReturnType<typeof listWhileWriting>> | undefined
   try {
     const version = await serverVersion(client)
-    const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
-    host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} as ${id}`)
+    const tools = await findClientTools({ tool: 'pg_dump', minMajor: version.major, what: `the server (PostgreSQL ${version.major})` }, clientOptions(ctx))
+    host.info(`Backing up "${conn.database}" (PostgreSQL ${version.text}) with pg_dump ${tools.version} (${tools.source}: ${tools.dir}) as ${id}`)
     const s3 = ctx.storages.filter(s => s instanceof S3Storage)
     if (s3.length > 0) {
       const size = await databaseSize(client)
@@ -107,7 +107,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
         if (options.input !== undefined) chain.input?.end(options.input)
         return publish(chain, ctx.storages, key, { transform: step.transform, tap: options.tap })
       }
-      const env = libpqEnv(conn)
+      const env = { ...tools.env, ...libpqEnv(conn) }
       const dump: Stage = {
         name: 'pg_dump',
         command: tools.bin('pg_dump'),
@@ -164,7 +164,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       database: { name: conn.database ?? '', host: conn.host, port: conn.port, serverVersion: version.text, serverVersionNum: version.num },
-      tools: { pgDump: tools.version, action: ACTION_VERSION },
+      tools: { pgDump: tools.version, action: ACTION_VERSION, client: { source: tools.source, dir: tools.dir } },
       format: settings.format,
       scope: settings.scope,
       filters,

@@ -2,6 +2,7 @@ import { InputError } from '../errors.js'
 import type { Host } from '../host.js'
 import type { Settings } from '../inputs.js'
 import { parseConnection, type Connection } from '../postgres/connection.js'
+import type { ClientOptions } from '../postgres/tools.js'
 import type { DecryptionKeys } from '../pipeline/encryption.js'
 import type { Secrets } from '../secrets.js'
 import type { Storage } from '../storage/storage.js'
@@ -19,6 +20,11 @@ export interface Context {
 
 export function sourceConnection(ctx: Context): Connection {
   return parseConnection(ctx.settings.databaseUrl, ctx.host.env, ctx.secrets)
+}
+
+/** How the commands find (or install) the PostgreSQL client. */
+export function clientOptions(ctx: Context): ClientOptions {
+  return { pgBinDir: ctx.settings.pgBinDir, postgresVersion: ctx.settings.postgresVersion, env: ctx.host.env, log: ctx.host }
 }
 
 /** The backup set's name: the `name` input, else the database's name. */

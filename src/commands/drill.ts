@@ -9,12 +9,12 @@ import { describeConnection, parseConnection, sameDatabase, type Connection } fr
 import { PLATFORM_SCHEMAS } from '../postgres/platform.js'
 import { restoreArchive } from '../postgres/restore.js'
 import type { DrillReport, RestoreError } from '../model/drill-report.js'
-import { archiveReader, type ClientTools } from '../postgres/tools.js'
+import { archiveReader, clientUsed, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
 import type { Secrets } from '../secrets.js'
 import { errorReasons, listReasons, prove, proofFailures, type Proof } from './prove.js'
 import { isSupabaseTarget, planRestore, type RestorePlan } from './restore-plan.js'
-import { configuredSetName, decryptionKeys, readableStorage, readableStorages, type Context } from './context.js'
+import { clientOptions, configuredSetName, decryptionKeys, readableStorage, readableStorages, type Context } from './context.js'
 import { describeFilesFailure, drillBackupFiles } from '../files/commands.js'
 import { requireKeys } from '../pipeline/encryption.js'
 
@@ -46,7 +46,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
-  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
+  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, clientOptions(ctx))
 
   const client = await connect(target)
   try {
@@ -79,6 +79,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       facts: proof.facts,
       platform: supabase ? 'supabase' : 'postgres',
       standInRoles: plan.standIns,
+      client: clientUsed(tools),
       files,
       passed: proofFailures(proof).length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true) && (files?.passed ?? true)
     }

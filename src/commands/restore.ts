@@ -11,10 +11,10 @@ import type { TableRef } from '../postgres/inventory.js'
 import { parseTableName, qualifiedName } from '../postgres/names.js'
 import { tableData } from '../postgres/toc.js'
 import { listArchive, restoreArchive } from '../postgres/restore.js'
-import { archiveReader, type ClientTools } from '../postgres/tools.js'
+import { archiveReader, clientUsed, type ClientTools } from '../postgres/tools.js'
 import { expectedByKind, restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
-import { configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
+import { clientOptions, configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
 import { requireKeys } from '../pipeline/encryption.js'
 import { errorReasons, listReasons, prove, proofFailures } from './prove.js'
 import { canDisableTriggers, isSupabaseTarget, planRestore } from './restore-plan.js'
@@ -58,7 +58,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
   await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
-  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
+  const tools = await archiveReader(manifest.format, manifest.tools.pgDump, clientOptions(ctx))
   const client = await connect(target)
   try {
     let safetyBackupId: string | undefined
@@ -96,7 +96,8 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
       facts: proof.facts,
       platform: supabase ? 'supabase' : 'postgres',
       standInRoles: plan?.standIns ?? [],
-      revoked: proof.revoked
+      revoked: proof.revoked,
+      client: clientUsed(tools)
     }
     await ctx.host.summary(restoreSummary(result, ctx.settings.tables))
     const expected = errors.filter(e => e.expected)
@@ -141,7 +142,7 @@ async function replaceTables(
   const triggers = await triggersOff(client, qualified)
   const chain = startChain(
     [
-      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file] },
+      { name: 'pg_restore', command: tools.bin('pg_restore'), args: ['--data-only', `--use-list=${list}`, '--file=-', file], env: tools.env },
       // psql runs each --command and --file in order, all inside --single-transaction.
       {
         name: 'psql',
@@ -159,7 +160,7 @@ async function replaceTables(
           '--file=-',
           ...triggers.after.map(sql => `--command=${sql}`)
         ],
-        env: libpqEnv(target)
+        env: { ...tools.env, ...libpqEnv(target) }
       }
     ],
     ctx.secrets

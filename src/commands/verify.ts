@@ -14,7 +14,7 @@ import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { verifySummary } from '../report/summary.js'
 import type { Storage } from '../storage/storage.js'
 import { readAll } from '../storage/storage.js'
-import { configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
+import { clientOptions, configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
 import { filesChecks } from '../files/check.js'
 
 export interface VerifyResult {
@@ -147,7 +147,7 @@ async function readBackChecks(ctx: Context, storage: Storage, manifest: Manifest
 }
 
 async function contentTools(ctx: Context, manifest: Pick<Manifest, 'format' | 'tools'>): Promise<ClientTools | undefined> {
-  return manifest.format === 'custom' ? archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined
+  return manifest.format === 'custom' ? archiveReader('custom', manifest.tools.pgDump, clientOptions(ctx)) : undefined
 }
 
 /**
@@ -182,7 +182,7 @@ async function consume(stream: Readable, tools: ClientTools | undefined, ctx: Co
     for await (const chunk of stream) tail = (tail + chunk.toString()).slice(-4096)
     return tail
   }
-  const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'] }], ctx.secrets, { input: 'pipe' })
+  const list = startChain([{ name: 'pg_restore --list', command: tools.bin('pg_restore'), args: ['--list'], env: tools.env }], ctx.secrets, { input: 'pipe' })
   const [listing] = await Promise.all([readAll(list.output), pipeline(stream, forwardWhileOpen(list.input!)), list.done])
   return listing.toString('utf8')
 }

@@ -1,4 +1,5 @@
-import { arrayOf, bool, num, optional, parseChecked, shape, str } from './validate.js'
+import { CLIENT_SOURCES, type ClientSource } from './vocabulary.js'
+import { arrayOf, bool, num, oneOf, optional, parseChecked, shape, str } from './validate.js'
 
 /** `<set>/<id>.drill.json`: what a drill proved, read back by monitor. */
 
@@ -6,6 +7,14 @@ export interface TableResult {
   table: string
   expected: number
   actual: number | null
+}
+
+/** A client program a command ran, and where it came from. */
+export interface ClientUsed {
+  tool: string
+  version: string
+  source: ClientSource
+  dir: string
 }
 
 /** One error pg_restore or psql reported. */
@@ -36,6 +45,8 @@ export interface DrillReport {
   platform?: 'supabase' | 'postgres'
   /** NOLOGIN roles made for referenced roles the target lacked. */
   standInRoles?: string[]
+  /** The pg_restore or psql that restored, and where it came from (absent in older reports). */
+  client?: ClientUsed
   /** The backup's files snapshot, when it has one. */
   files?: FilesDrill
   passed: boolean
@@ -77,6 +88,7 @@ const DRILL_REPORT_SHAPE = shape({
   facts: optional(shape({ checked: num, failures: arrayOf(str), platform: arrayOf(str) })),
   platform: optional(str),
   standInRoles: optional(arrayOf(str)),
+  client: optional(shape({ tool: str, version: str, source: oneOf(CLIENT_SOURCES), dir: str })),
   files: optional(
     shape({
       total: num,

@@ -1,4 +1,15 @@
-import { BACKUP_KINDS, COMPRESSIONS, FORMATS, SCOPES, type BackupKind, type Compression, type Format, type Scope } from './vocabulary.js'
+import {
+  BACKUP_KINDS,
+  CLIENT_SOURCES,
+  COMPRESSIONS,
+  FORMATS,
+  SCOPES,
+  type BackupKind,
+  type ClientSource,
+  type Compression,
+  type Format,
+  type Scope
+} from './vocabulary.js'
 import { FormatError, arrayOf, bool, num, oneOf, optional, parseChecked, shape, str } from './validate.js'
 
 /**
@@ -79,7 +90,8 @@ export interface Manifest {
   startedAt: string
   finishedAt: string
   database: { name: string; host?: string; port?: number; serverVersion: string; serverVersionNum: number }
-  tools: { pgDump: string; action: string }
+  /** client: the pg_dump's bin dir and where it came from (absent in manifests before it was recorded). */
+  tools: { pgDump: string; action: string; client?: { source: ClientSource; dir: string } }
   format: Format
   scope: Scope
   filters: { schemas: string[]; excludeSchemas: string[]; tables: string[]; excludeTables: string[] }
@@ -122,7 +134,7 @@ const MANIFEST_SHAPE = shape({
   startedAt: str,
   finishedAt: str,
   database: shape({ name: str, host: optional(str), port: optional(num), serverVersion: str, serverVersionNum: num }),
-  tools: shape({ pgDump: str, action: str }),
+  tools: shape({ pgDump: str, action: str, client: optional(shape({ source: oneOf(CLIENT_SOURCES), dir: str })) }),
   format: oneOf(FORMATS),
   scope: oneOf(SCOPES),
   filters: shape({ schemas: strings, excludeSchemas: strings, tables: strings, excludeTables: strings }),

@@ -19,6 +19,9 @@ export type TargetPlatform = (typeof TARGET_PLATFORMS)[number]
 /** Why a backup was made; each kind is its own retention series. */
 export const BACKUP_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'] as const
 export type BackupKind = (typeof BACKUP_KINDS)[number]
+/** Where the PostgreSQL client came from: on the machine, an earlier install (tool dir or actions cache), or installed by this run. */
+export const CLIENT_SOURCES = ['found', 'cached', 'installed'] as const
+export type ClientSource = (typeof CLIENT_SOURCES)[number]
 
 /** Where an S3 storage writes: the parsed s3-* inputs. */
 export interface S3Settings {

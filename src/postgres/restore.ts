@@ -108,7 +108,7 @@ export interface RestoreOptions {
 
 /** The archive's table of contents (pg_restore --list). */
 export async function listArchive(tools: ClientTools, file: string): Promise<{ text: string; entries: Map<number, TocEntry> }> {
-  const { stdout } = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
+  const { stdout } = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(tools.env), maxBuffer: 256 * 1024 * 1024 })
   return { text: stdout, entries: tocById(stdout) }
 }
 
@@ -120,7 +120,7 @@ const NARRATION = /^pg_restore: (?!from TOC entry|error|warning|while)/
  * the target and returns every error it reported. Fails outright only when the tool could not run at all.
  */
 export async function restoreArchive(options: RestoreOptions): Promise<RestoreError[]> {
-  const env = childEnv(libpqEnv(options.target))
+  const env = childEnv({ ...options.tools.env, ...libpqEnv(options.target) })
   if (options.sessionOptions) env.PGOPTIONS = [env.PGOPTIONS, options.sessionOptions].filter(Boolean).join(' ')
   let command: string
   let args: string[]

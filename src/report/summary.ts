@@ -1,7 +1,8 @@
 import { checkStatus, type Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
 import { type CatalogFacts, type Manifest } from '../model/manifest.js'
-import type { DrillReport, FactsResult, RestoreError, TableResult } from '../model/drill-report.js'
+import type { ClientUsed, DrillReport, FactsResult, RestoreError, TableResult } from '../model/drill-report.js'
+import type { ClientSource } from '../model/vocabulary.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
@@ -18,6 +19,7 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
       ['', ''],
       [
         ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion}${isSupabaseSource(catalog) ? ', a Supabase project' : ''})`],
+        ['Client', clientLine('pg_dump', manifest.tools.pgDump, manifest.tools.client)],
         ['Set / kind', `${manifest.name} / ${manifest.kind}`],
         ...tagsRow(manifest),
         [
@@ -47,6 +49,13 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
       : '',
     ''
   ].join('\n')
+}
+
+const CLIENT_ORIGIN = { found: 'found on the runner', cached: 'cached by an earlier run', installed: 'installed by this run' }
+
+/** "pg_dump 17.2, installed by this run (/opt/hostedtoolcache/…/bin)". */
+export function clientLine(tool: string, version: string, client?: { source: ClientSource; dir: string }): string {
+  return client ? `${tool} ${version}, ${CLIENT_ORIGIN[client.source]} (\`${client.dir}\`)` : `${tool} ${version}`
 }
 
 /** A dump of a Supabase project holds the platform's auth.users and storage.objects. */
@@ -82,6 +91,7 @@ export function drillSummary(report: DrillReport): string {
     ['Tables checked', `${report.tables} (${report.rows.toLocaleString('en-US')} rows)`],
     ['Row count mismatches', report.mismatches.length]
   ]
+  if (report.client) rows.push(['Client', clientLine(report.client.tool, report.client.version, report.client)])
   if (report.facts) rows.push(['Schema facts checked', `${report.facts.checked}, ${report.facts.failures.length} missing or different`])
   if (report.standInRoles?.length) rows.push(['Stand-in roles made (NOLOGIN)', report.standInRoles.join(', ')])
   rows.push(['Expected restore errors', expectedByKind(report.expectedErrors)], ['Unexpected restore errors', report.unexpectedErrors.length])
@@ -131,6 +141,7 @@ export interface RestoreResult {
   standInRoles: string[]
   /** Privileges the target's default privileges had added, revoked so they end as in the source. */
   revoked: string[]
+  client: ClientUsed
 }
 
 export function restoreSummary(result: RestoreResult, tables: string[]): string {
@@ -142,6 +153,7 @@ export function restoreSummary(result: RestoreResult, tables: string[]): string 
     ['Restored into', `${result.target}${result.platform === 'supabase' ? ' (Supabase project: its platform left as it was)' : ''}`],
     ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
     ['Restore time', formatSeconds(result.restoreSeconds)],
+    ['Client', clientLine(result.client.tool, result.client.version, result.client)],
     ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
     ['Row count mismatches', result.mismatches.length]
   ]
