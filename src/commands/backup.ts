@@ -126,12 +126,13 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       }
       const dataFile = dataFileName(id, settings.format, ext, encryptedExt)
       const withData = settings.scope !== 'schema'
-      const counting = withData ? countRows(client, tables) : Promise.resolve([])
-      const largeObjects = withData && settings.largeObjects ? countLargeObjects(client) : Promise.resolve(undefined)
-      largeObjects.catch(() => undefined)
-      const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
-      counting.catch(() => undefined)
-      facts.catch(() => undefined)
+      // While pg_dump streams, the snapshot's session counts; one session runs one query at a time, so in order.
+      const inventory = (async () => ({
+        counts: withData ? await countRows(client, tables) : [],
+        largeObjects: withData && settings.largeObjects ? await countLargeObjects(client) : undefined,
+        facts: await schemaFacts(client, await listTables(client, filters, ['r', 'p', 'm']))
+      }))()
+      inventory.catch(() => undefined)
       const data = await publishObject(dump, layout.object(name, dataFile), { tap: listing?.input })
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
@@ -148,7 +149,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
           ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
         })
       }
-      return { objects: result, counts: await counting, largeObjects: await largeObjects, facts: await facts }
+      return { objects: result, ...(await inventory) }
     })
     await client.query('COMMIT')
     // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
