@@ -14,7 +14,7 @@ export async function execute(host: Host, now: () => Date = () => new Date()): P
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   // Masked before anything can fail, so that not even a malformed URL is ever echoed.
-  for (const input of ['database-url', 'target-database-url', 'encryption-passphrase']) secrets.add(host.input(input).trim())
+  for (const input of ['database-url', 'target-database-url', 'encryption-passphrase', 'github-token']) secrets.add(host.input(input).trim())
   // Whatever a host prints passes through the redactor (the CLI has no runner to mask it).
   const safe: Host = {
     ...host,

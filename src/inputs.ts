@@ -1,3 +1,4 @@
+import { isAbsolute, normalize } from 'node:path'
 import { InputError } from './errors.js'
 import type { Host } from './host.js'
 import {
@@ -5,6 +6,7 @@ import {
   COMMANDS,
   COMPRESSIONS,
   FORMATS,
+  SCHEMA_COMMIT_MODES,
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
@@ -12,6 +14,7 @@ import {
   type Compression,
   type Format,
   type S3Settings,
+  type SchemaCommitMode,
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
@@ -52,6 +55,11 @@ export interface Settings {
   maxAgeMs?: number
   safetySnapshot: boolean
   clean: boolean
+  /** command: schema — the file (relative to the workspace), and how a change is committed. */
+  schemaFile: string
+  schemaCommit: SchemaCommitMode
+  schemaBranch?: string
+  githubToken: string
 }
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
@@ -96,7 +104,11 @@ export function readSettings(host: Host): Settings {
     dryRun: bool(get, 'dry-run', false),
     maxAgeMs: optionalDuration(get, 'max-age'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
-    clean: bool(get, 'clean', false)
+    clean: bool(get, 'clean', false),
+    schemaFile: readSchemaFile(get),
+    schemaCommit: oneOf(get, 'schema-commit', SCHEMA_COMMIT_MODES, 'none'),
+    schemaBranch: readBranch(get),
+    githubToken: host.input('github-token').trim()
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -235,4 +247,21 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     yearly: count('keep-yearly'),
     withinMs: optionalDuration(get, 'keep-within')
   }
+}
+
+/** The default is db/schema.sql: any Postgres, not only Supabase, and outside supabase/, whose files the Supabase CLI reads. */
+function readSchemaFile(get: (n: string) => string): string {
+  const file = get('schema-file') || 'db/schema.sql'
+  if (isAbsolute(file) || normalize(file).split(/[\\/]/)[0] === '..') {
+    throw new InputError('schema-file', `"${file}" must be a path inside the repository, relative to the workspace (e.g. db/schema.sql)`)
+  }
+  return file
+}
+
+function readBranch(get: (n: string) => string): string | undefined {
+  const branch = get('schema-branch')
+  if (branch && (!/^[A-Za-z0-9._/-]+$/.test(branch) || /(^[/.-])|\.\.|\/\/|[/.]$|\.lock$/.test(branch))) {
+    throw new InputError('schema-branch', `"${branch}" is not a valid branch name`)
+  }
+  return branch || undefined
 }

@@ -6,6 +6,7 @@ import { drill } from './drill.js'
 import { prune } from './prune.js'
 import { monitor } from './monitor.js'
 import { restore } from './restore.js'
+import { schema } from './schema.js'
 import { verify } from './verify.js'
 
 export type Outputs = Record<string, string | number | boolean>
@@ -54,5 +55,12 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
   monitor: async ctx => {
     const result = await monitor(ctx)
     return { 'backup-id': result.backupId ?? '' }
+  },
+  schema: async ctx => {
+    const result = await schema(ctx)
+    const outputs: Outputs = { changed: result.changed, 'schema-file': result.file }
+    if (result.committed?.commit) outputs.commit = result.committed.commit
+    if (result.committed?.pullRequest) outputs['pull-request-url'] = result.committed.pullRequest.url
+    return outputs
   }
 }

@@ -3,7 +3,7 @@
  * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
  */
 
-export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor'] as const
+export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'schema'] as const
 export type Command = (typeof COMMANDS)[number]
 export const STORAGE_KINDS = ['local', 's3', 'artifact'] as const
 export type StorageKind = (typeof STORAGE_KINDS)[number]
@@ -16,6 +16,10 @@ export type Compression = (typeof COMPRESSIONS)[number]
 /** Why a backup was made; each kind is its own retention series. */
 export const BACKUP_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'] as const
 export type BackupKind = (typeof BACKUP_KINDS)[number]
+
+/** How `command: schema` hands a changed file over: neither, one pull request, or a commit on a branch. */
+export const SCHEMA_COMMIT_MODES = ['none', 'pull-request', 'push'] as const
+export type SchemaCommitMode = (typeof SCHEMA_COMMIT_MODES)[number]
 
 /** Where an S3 storage writes: the parsed s3-* inputs. */
 export interface S3Settings {
