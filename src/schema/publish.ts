@@ -78,7 +78,9 @@ function gitIn(cwd: string, secrets: Secrets): Git {
           else resolve(stdout)
         }
       )
-      child.stdin?.end(options.input ?? '')
+      // git reports its own failures; a program that never reads stdin must not crash us with EPIPE.
+      child.stdin?.on('error', () => undefined)
+      child.stdin?.end(options.input)
     })
 }
 
