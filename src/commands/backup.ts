@@ -1,21 +1,26 @@
 import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
-import { checksumFile, dataFileName, dataObject, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
+import { checksumFile, dataFileName, dataObject, exportFileName, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
 import { MANIFEST_VERSION, type Manifest, type ManifestObject } from '../model/manifest.js'
-import { BackupError, errorMessage } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
-import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage } from '../pipeline/stages.js'
+import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage, PASS_THROUGH } from '../pipeline/stages.js'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
 import { libpqEnv, type Connection } from '../postgres/connection.js'
+import { pipeline } from 'node:stream/promises'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
+import { copyCsv, snapshotSession } from '../postgres/exports.js'
 import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
+import { openStorages } from '../storage/index.js'
 import { S3Storage } from '../storage/s3.js'
+import type { Storage } from '../storage/storage.js'
 import { ACTION_VERSION } from '../version.js'
 import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import pg from 'pg'
 import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
@@ -23,6 +28,15 @@ export interface BackupResult {
   manifest: Manifest
   location: string
   durationSeconds: number
+  /** The CSV exports, where they were stored. */
+  exports: Array<{ name: string; rows: number; location: string }>
+}
+
+/** Where the exports go: with the dump (same set and storages), or a set and storages of their own. */
+interface ExportsTarget {
+  name: string
+  storages: Storage[]
+  separate: boolean
 }
 
 /**
@@ -36,6 +50,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const name = setName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
+  const exportsTo = exportsTarget(ctx, name)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
     ctx.host.warning(
       "database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session"
@@ -85,7 +100,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
         const rolesFile = rolesFileName(id, ext, encrypted)
         result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) })
       }
-      return { objects: result, counts: await counting, facts: await facts }
+      const exported = settings.exports.length > 0 ? await publishExports(ctx, conn, snapshot, tail, id, exportsTo) : []
+      if (!exportsTo.separate) result.push(...exported)
+      return { objects: result, exported, counts: await counting, facts: await facts }
     })
     await client.query('COMMIT')
 
@@ -112,19 +129,30 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
+    // Exports stored apart are a backup of their own in their set: same id, only the CSV objects.
+    const exportsManifest: Manifest | undefined = exportsTo.separate
+      ? { ...manifest, name: exportsTo.name, objects: objects.exported, tables: [], schemaFacts: undefined }
+      : undefined
+    const exportsCtx = { ...ctx, storages: exportsTo.storages }
     const checks = options.verify ? await checkBackup(ctx, manifest) : []
+    if (exportsManifest && options.verify && readableStorages(exportsCtx).length > 0) checks.push(...(await checkBackup(exportsCtx, exportsManifest)))
     const broken = checks.filter(c => !c.ok && c.name !== 'size')
     if (broken.length > 0) throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`)
+    if (exportsManifest) await finish(exportsCtx, exportsManifest)
     await finish(ctx, manifest)
     published = true
     const flagged = checks.filter(c => !c.ok)
     if (flagged.length > 0) throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`)
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
-    await host.summary(backupSummary(manifest, locations, durationSeconds))
-    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true }
+    const exports = objects.exported.map(o => ({ ...o.export!, location: exportsTo.storages[0].locate(layout.object(exportsTo.name, o.file)) }))
+    await host.summary(backupSummary(manifest, locations, durationSeconds, exports))
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, exports }
   } catch (error) {
-    if (!published) await discardPartial(ctx, name, id)
+    if (!published) {
+      if (exportsTo.separate) await discardPartial({ ...ctx, storages: exportsTo.storages }, exportsTo.name, id)
+      await discardPartial(ctx, name, id)
+    }
     throw error
   } finally {
     await client.end().catch(() => undefined)
@@ -141,6 +169,53 @@ function pipelineTail(ctx: Context, gpgHome: string): Stage[] {
 
 async function publishObject(ctx: Context, stages: Stage[], key: string) {
   return publish(startChain(stages, ctx.secrets), ctx.storages, key)
+}
+
+function exportsTarget(ctx: Context, name: string): ExportsTarget {
+  const { settings } = ctx
+  const exportsName = settings.exportsName ?? name
+  if (!settings.exportsStorage) return { name: exportsName, storages: ctx.storages, separate: exportsName !== name }
+  // Two manifests under one key would overwrite each other.
+  if (exportsName === name && settings.exportsStorage.some(kind => settings.storage.includes(kind))) {
+    throw new InputError(
+      'exports-storage',
+      `shares ${settings.exportsStorage.join(', ')} with storage: set exports-name to another set, or leave exports-storage empty to store the exports with the dump`
+    )
+  }
+  return { name: exportsName, storages: openStorages({ ...settings, storage: settings.exportsStorage }, ctx.host.env), separate: true }
+}
+
+/**
+ * Each named query, in a session that imported the dump's snapshot, streamed as CSV through
+ * the same compression and encryption as the dump (pipelineTail) into the exports' storages.
+ * The first query that fails stops the backup, naming the query and the server's error.
+ */
+async function publishExports(ctx: Context, conn: Connection, snapshot: string, tail: Stage[], id: string, to: ExportsTarget): Promise<ManifestObject[]> {
+  const { settings } = ctx
+  const session = await snapshotSession(conn, snapshot)
+  try {
+    const objects: ManifestObject[] = []
+    for (const query of settings.exports) {
+      const file = exportFileName(id, query.name, COMPRESSION_EXT[settings.compression], Boolean(settings.encryptionPassphrase))
+      const csv = copyCsv(session, query)
+      const chain = startChain(tail.length > 0 ? tail : [PASS_THROUGH], ctx.secrets, { input: 'pipe' })
+      const feeding = pipeline(csv.output, chain.input!).catch((error: unknown) => {
+        chain.kill()
+        throw error
+      })
+      const [fed, stored] = await Promise.allSettled([feeding, publish(chain, to.storages, layout.object(to.name, file))])
+      // The server's error is the root cause of everything after it (a stopped chain, an aborted upload).
+      if (fed.status === 'rejected' && (fed.reason instanceof pg.DatabaseError || stored.status === 'fulfilled')) {
+        const readOnly = (fed.reason as { code?: string }).code === '25006' ? ' (exports run in a read-only transaction: give a query that only reads)' : ''
+        throw new BackupError(`Export "${query.name}" failed: ${errorMessage(fed.reason)}${readOnly}`)
+      }
+      if (stored.status === 'rejected') throw stored.reason
+      objects.push({ role: 'export', file, ...stored.value, export: { name: query.name, rows: csv.rows() } })
+    }
+    return objects
+  } finally {
+    await session.end().catch(() => undefined)
+  }
 }
 
 /** Removes whatever this failed run stored, before its manifest was written. */

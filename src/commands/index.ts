@@ -26,6 +26,7 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
       'duration-seconds': result.durationSeconds.toFixed(1),
       verified: result.verified
     }
+    if (result.exports.length > 0) outputs.exports = JSON.stringify(result.exports)
     // Prune only follows a backup that was published and verified; a throw above skips it.
     if (ctx.settings.prune) {
       const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })

@@ -1,6 +1,6 @@
 import { listBackups, resolveBackup } from '../catalog/catalog.js'
 import { sizeCheck, tocChecks, type Check } from '../catalog/checks.js'
-import { type Manifest } from '../model/manifest.js'
+import { type Manifest, type ManifestObject } from '../model/manifest.js'
 import { BackupError, errorMessage } from '../errors.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
 import type { Readable } from 'node:stream'
@@ -48,52 +48,27 @@ export function describeChecks(checks: Check[]): string {
 async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Promise<Check[]> {
   const checks: Check[] = []
   const data = manifest.objects.find(o => o.role === 'data')
-  if (!data) return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }]
-  const tools = manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined
+  // A set that holds only CSV exports (exports-name) has backups without a dump.
+  if (!data && !manifest.objects.some(o => o.role === 'export')) return [{ name: 'manifest', ok: false, detail: 'the manifest lists no data object' }]
+  const tools = data && manifest.format === 'custom' ? await archiveReader('custom', manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env) : undefined
 
   await withGpgHome(async gpgHome => {
     const options = { passphrase: ctx.settings.encryptionPassphrase, gpgHome, secrets: ctx.secrets }
-    const reading = await readBack(storage, manifest, data, options)
-    const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done])
-    if (result.status === 'rejected') {
-      const message = errorMessage(result.reason)
-      // The whole object is read even when decoding fails, so only a StoredObjectError leaves the checksum unproven.
-      if (result.reason instanceof StoredObjectError) checks.push({ name: 'checksum', ok: false, detail: message })
-      else
-        checks.push(
-          { name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 matches the manifest` },
-          { name: 'archive readable', ok: false, detail: message }
-        )
-      return
-    }
-    if (text.status === 'rejected') {
-      checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) })
-      return
-    }
-    checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` })
-    const body = text.value
-    if (manifest.format === 'custom') {
-      const toc = parseToc(body)
-      checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` })
-      checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables))
-    } else {
-      const complete = body.includes('PostgreSQL database dump complete')
-      checks.push({
-        name: 'archive readable',
-        ok: complete,
-        detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated'
-      })
-    }
+    if (data && !(await checkDump(ctx, storage, manifest, data, tools, options, checks))) return
     for (const extra of manifest.objects.filter(o => o.role !== 'data')) {
       const back = await readBack(storage, manifest, extra, options)
-      back.output.resume()
-      const outcome = await back.done.then(
-        () => undefined,
+      const records = extra.export ? countCsvRecords(back.output) : (back.output.resume(), Promise.resolve(0))
+      const outcome = await Promise.all([records, back.done]).then(
+        ([count]) =>
+          extra.export && count - 1 !== extra.export.rows ? `${extra.file} holds ${count - 1} rows, the manifest says ${extra.export.rows}` : undefined,
         (error: unknown) => errorMessage(error)
       )
-      checks.push({ name: `${extra.role} object`, ok: outcome === undefined, detail: outcome ?? `${extra.file} matches its checksum and decodes` })
+      const name = extra.export ? `export ${extra.export.name}` : `${extra.role} object`
+      const good = extra.export ? `${extra.export.rows} rows; ${extra.file} matches its checksum and decodes` : `${extra.file} matches its checksum and decodes`
+      checks.push({ name, ok: outcome === undefined, detail: outcome ?? good })
     }
   })
+  if (!data) return checks
 
   const earlier = (await listBackups(storage, manifest.name))
     .filter(b => b.complete && b.id < manifest.id && b.kind === manifest.kind)
@@ -102,6 +77,64 @@ async function runChecks(ctx: Context, storage: Storage, manifest: Manifest): Pr
     .slice(0, 10)
   checks.push(sizeCheck(data.size, earlier, ctx.settings.maxSizeChange))
   return checks
+}
+
+/** Checksum, decoding and table of contents of the dump; false when reading it back failed. */
+async function checkDump(
+  ctx: Context,
+  storage: Storage,
+  manifest: Manifest,
+  data: ManifestObject,
+  tools: ClientTools | undefined,
+  options: { passphrase?: string; gpgHome: string; secrets: Context['secrets'] },
+  checks: Check[]
+): Promise<boolean> {
+  const reading = await readBack(storage, manifest, data, options)
+  const [text, result] = await Promise.allSettled([consume(reading.output, tools, ctx), reading.done])
+  if (result.status === 'rejected') {
+    const message = errorMessage(result.reason)
+    // The whole object is read even when decoding fails, so only a StoredObjectError leaves the checksum unproven.
+    if (result.reason instanceof StoredObjectError) checks.push({ name: 'checksum', ok: false, detail: message })
+    else
+      checks.push(
+        { name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 matches the manifest` },
+        { name: 'archive readable', ok: false, detail: message }
+      )
+    return false
+  }
+  if (text.status === 'rejected') {
+    checks.push({ name: 'archive readable', ok: false, detail: errorMessage(text.reason) })
+    return false
+  }
+  checks.push({ name: 'checksum', ok: true, detail: `${data.size} bytes, sha256 ${data.sha256} matches the manifest` })
+  const body = text.value
+  if (manifest.format === 'custom') {
+    const toc = parseToc(body)
+    checks.push({ name: 'archive readable', ok: toc.length > 0, detail: `pg_restore lists ${toc.length} entries` })
+    checks.push(...tocChecks(manifest, toc, ctx.settings.criticalTables))
+  } else {
+    const complete = body.includes('PostgreSQL database dump complete')
+    checks.push({
+      name: 'archive readable',
+      ok: complete,
+      detail: complete ? 'plain SQL dump, ends with its completion marker' : 'plain SQL dump is truncated'
+    })
+  }
+  return true
+}
+
+/** Records in a CSV stream: line ends outside double quotes (COPY quotes any field holding one). */
+async function countCsvRecords(stream: Readable): Promise<number> {
+  let records = 0
+  let quoted = false
+  for await (const chunk of stream) {
+    const bytes = chunk as Buffer
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] === 0x22) quoted = !quoted
+      else if (bytes[i] === 0x0a && !quoted) records++
+    }
+  }
+  return records
 }
 
 /** The file name after the id (".dump.zst.gpg"), to find the same object of earlier backups. */

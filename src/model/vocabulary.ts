@@ -32,3 +32,9 @@ export interface S3Settings {
   sse?: 'AES256' | 'aws:kms'
   kmsKeyId?: string
 }
+
+/** One named query of the exports input: run in the dump's snapshot, stored as CSV with a header. */
+export interface ExportQuery {
+  name: string
+  sql: string
+}

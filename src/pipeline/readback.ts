@@ -11,7 +11,7 @@ import { withTempDir } from '../tempdir.js'
 import { startChain, type Stage } from './chain.js'
 import { withGpgHome } from './gpg-home.js'
 import { Checksum } from './checksum.js'
-import { decompressStage, decryptStage } from './stages.js'
+import { decompressStage, decryptStage, PASS_THROUGH } from './stages.js'
 
 /** A read-back failure that happened before decoding: the object could not be read, or its bytes are not the manifest's. */
 export class StoredObjectError extends BackupError {
@@ -50,7 +50,7 @@ export async function readBack(
   }
   const decompress = decompressStage(manifest.compression.algorithm)
   if (decompress) stages.push(decompress)
-  if (stages.length === 0) stages.push({ name: 'cat', command: 'cat', args: [] })
+  if (stages.length === 0) stages.push(PASS_THROUGH)
 
   const source = await storage.get(layout.object(manifest.name, object.file))
   const checksum = new Checksum()
