@@ -18,9 +18,9 @@ export function queryTextProblem(sql: string): string | undefined {
       let nesting = 1
       i += 2
       while (i < n && nesting > 0) {
-        if (sql[i] === '/' && sql[i + 1] === '*') (nesting++, (i += 2))
-        else if (sql[i] === '*' && sql[i + 1] === '/') (nesting--, (i += 2))
-        else i++
+        const pair = sql.slice(i, i + 2)
+        nesting += pair === '/*' ? 1 : pair === '*/' ? -1 : 0
+        i += pair === '/*' || pair === '*/' ? 2 : 1
       }
       if (nesting > 0) return 'has an unterminated /* comment'
     } else if (c === "'" || c === '"') {
