@@ -12,6 +12,7 @@ import { libpqEnv, type Connection } from '../postgres/connection.js'
 import { pipeline } from 'node:stream/promises'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
 import { copyCsv, snapshotSession } from '../postgres/exports.js'
+import { collectFacts } from '../postgres/facts.js'
 import { countRows, listTables, schemaFacts } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
@@ -76,6 +77,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0].id
     const filters = { schemas: settings.schemas, excludeSchemas: settings.excludeSchemas, tables: settings.tables, excludeTables: settings.excludeTables }
     const tables = await listTables(client, filters)
+    // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
+    const catalog = await collectFacts(client, filters)
 
     const encrypted = Boolean(settings.encryptionPassphrase)
     const ext = COMPRESSION_EXT[settings.compression]
@@ -124,7 +127,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
       objects: objects.objects,
       tables: objects.counts,
-      schemaFacts: objects.facts,
+      schemaFacts: { ...objects.facts, catalog },
       github: githubContext(host.env)
     }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.

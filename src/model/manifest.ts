@@ -30,6 +30,40 @@ export interface SchemaFacts {
   policies: number
   indexes: number
   constraints: number
+  /** Every object the dump holds, so a drill or restore can check the target against it (absent in older manifests). */
+  catalog?: CatalogFacts
+}
+
+/**
+ * A database's objects as the catalog describes them, read the same way from the source
+ * (inside the dump's snapshot) and from a restored target (src/postgres/facts.ts).
+ * Every entry has a `name` that is unique within its category; definitions are
+ * rendered with search_path = pg_catalog, so every name in them is schema-qualified.
+ */
+export interface CatalogFacts {
+  /** Tables, partitioned tables, views, materialized views, foreign tables: "schema.name". */
+  tables: Array<{ name: string; kind: string; rls: boolean; forceRls: boolean }>
+  /** "schema.table.column". */
+  columns: Array<{ name: string; type: string; notNull: boolean; default: string | null }>
+  /** "schema.table.policy"; roles sorted, "PUBLIC" for everyone. */
+  policies: Array<{ name: string; table: string; command: string; permissive: boolean; roles: string[]; using: string | null; check: string | null }>
+  /** "<object> to <role>", object as "table public.t", "column public.t.c", "sequence …", "function public.f(integer)", "schema s"; the owner's own privileges are left out. */
+  grants: Array<{ name: string; object: string; role: string; privileges: string[] }>
+  /** "schema.table.trigger"; enabled is pg_trigger.tgenabled (O, D, R, A). */
+  triggers: Array<{ name: string; table: string; definition: string; enabled: string }>
+  /** "schema.name(argument types)"; bodyMd5 is md5(prosrc). */
+  functions: Array<{ name: string; kind: string; securityDefiner: boolean; config: string[]; bodyMd5: string }>
+  /** "schema.sequence"; lastValue as text (bigint), null when never called. */
+  sequences: Array<{ name: string; lastValue: string | null }>
+  /** "schema.index". */
+  indexes: Array<{ name: string; table: string; definition: string }>
+  /** "schema.table.constraint"; type is pg_constraint.contype. */
+  constraints: Array<{ name: string; table: string; type: string; definition: string }>
+  /** Publications with the dumped tables they publish (recorded when the dump holds database-wide objects). */
+  publications: Array<{ name: string; allTables: boolean; tables: string[] }>
+  extensions: Array<{ name: string; schema: string }>
+  /** Large objects in the database (recorded when the dump holds database-wide objects). */
+  largeObjects: number
 }
 
 export interface Manifest {
@@ -55,6 +89,20 @@ export interface Manifest {
 }
 
 const strings = arrayOf(str)
+export const CATALOG_FACTS_SHAPE = shape({
+  tables: arrayOf(shape({ name: str, kind: str, rls: bool, forceRls: bool })),
+  columns: arrayOf(shape({ name: str, type: str, notNull: bool, default: optional(str) })),
+  policies: arrayOf(shape({ name: str, table: str, command: str, permissive: bool, roles: strings, using: optional(str), check: optional(str) })),
+  grants: arrayOf(shape({ name: str, object: str, role: str, privileges: strings })),
+  triggers: arrayOf(shape({ name: str, table: str, definition: str, enabled: str })),
+  functions: arrayOf(shape({ name: str, kind: str, securityDefiner: bool, config: strings, bodyMd5: str })),
+  sequences: arrayOf(shape({ name: str, lastValue: optional(str) })),
+  indexes: arrayOf(shape({ name: str, table: str, definition: str })),
+  constraints: arrayOf(shape({ name: str, table: str, type: str, definition: str })),
+  publications: arrayOf(shape({ name: str, allTables: bool, tables: strings })),
+  extensions: arrayOf(shape({ name: str, schema: str })),
+  largeObjects: num
+})
 const MANIFEST_SHAPE = shape({
   manifestVersion: num,
   id: str,
@@ -72,7 +120,7 @@ const MANIFEST_SHAPE = shape({
   encryption: optional(shape({ algorithm: str })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles', 'export']), file: str, size: num, sha256: str, export: optional(shape({ name: str, rows: num })) })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num }))
+  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) }))
 })
 
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */

@@ -68,3 +68,16 @@ export function selectsTable(filters: TableFilters, schema: string, table: strin
   if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema))) return false
   return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema))
 }
+
+/**
+ * Whether pg_dump dumps the schema's own objects (functions, privileges on the schema): not with
+ * --table, which dumps only the named tables, and otherwise as -n/-N say.
+ */
+export function selectsSchema(filters: TableFilters, schema: string): boolean {
+  if (filters.tables.length > 0) return false
+  if (filters.excludeSchemas.some(p => schemaMatcher(p)(schema))) return false
+  return filters.schemas.length === 0 || filters.schemas.some(p => schemaMatcher(p)(schema))
+}
+
+/** Whether pg_dump dumps database-wide objects (extensions, publications, large objects): only without -n or -t. */
+export const selectsEverything = (filters: TableFilters): boolean => filters.schemas.length === 0 && filters.tables.length === 0
