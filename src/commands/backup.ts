@@ -1,4 +1,5 @@
-import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
+import { deleteBackupFiles, listBackups, readManifest } from '../catalog/catalog.js'
+import { driftBaseline, driftBetween, driftMarkdown, type Drift } from '../catalog/drift.js'
 import { checksumFile, dataFileName, dataObject, exportFileName, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
 import { MANIFEST_VERSION, type Manifest, type ManifestObject } from '../model/manifest.js'
 import { BackupError, errorMessage, InputError } from '../errors.js'
@@ -31,6 +32,8 @@ export interface BackupResult {
   durationSeconds: number
   /** The CSV exports, where they were stored. */
   exports: Array<{ name: string; rows: number; location: string }>
+  /** What changed in the schema since the earlier backup it was compared with. */
+  drift?: Drift
 }
 
 /** Where the exports go: with the dump (same set and storages), or a set and storages of their own. */
@@ -149,8 +152,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
     const exports = objects.exported.map(o => ({ ...o.export!, location: exportsTo.storages[0].locate(layout.object(exportsTo.name, o.file)) }))
-    await host.summary(backupSummary(manifest, locations, durationSeconds, exports))
-    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, exports }
+    const drift = await driftReport(ctx, manifest)
+    await host.summary(backupSummary(manifest, locations, durationSeconds, exports) + (drift ? `\n${driftMarkdown(drift)}` : ''))
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, exports, drift }
   } catch (error) {
     if (!published) {
       if (exportsTo.separate) await discardPartial({ ...ctx, storages: exportsTo.storages }, exportsTo.name, id)
@@ -218,6 +222,26 @@ async function publishExports(ctx: Context, conn: Connection, snapshot: string, 
     return objects
   } finally {
     await session.end().catch(() => undefined)
+  }
+}
+
+/**
+ * The schema drift since the baseline backup (see driftBaseline), with a warning annotation
+ * when protection or API access was lost. A report that cannot be made is a warning: the
+ * backup is published and stays a success.
+ */
+async function driftReport(ctx: Context, manifest: Manifest): Promise<Drift | undefined> {
+  const storage = readableStorages(ctx)[0]
+  if (!storage || !manifest.schemaFacts?.catalog) return undefined
+  try {
+    const baseline = driftBaseline(manifest.id, await listBackups(storage, manifest.name))
+    if (!baseline) return undefined
+    const drift = driftBetween(await readManifest(storage, manifest.name, baseline.id), manifest)
+    if (drift && drift.alerts.length > 0) ctx.host.warning(`Backup ${manifest.id}, compared with ${drift.since.id}: ${drift.alerts.join('; ')}`)
+    return drift
+  } catch (error) {
+    ctx.host.warning(`no schema drift report for ${manifest.id}: ${errorMessage(error)}`)
+    return undefined
   }
 }
 

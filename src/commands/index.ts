@@ -27,6 +27,7 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
       verified: result.verified
     }
     if (result.exports.length > 0) outputs.exports = JSON.stringify(result.exports)
+    if (result.drift) outputs.drift = JSON.stringify(result.drift)
     // Prune only follows a backup that was published and verified; a throw above skips it.
     if (ctx.settings.prune) {
       const p = await prune(ctx, { kind: result.manifest.kind, protect: [result.manifest.id] })
