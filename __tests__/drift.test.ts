@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { driftBaseline } from '../src/catalog/drift.js'
 import { runAction } from './helpers/action.js'
 import { PG15_BIN_DIR, type TestCluster } from './helpers/postgres.js'
-import { startShop } from './helpers/sample.js'
+import { SAMPLE_MIGRATION, startShop } from './helpers/sample.js'
 
 test('the baseline: the newest earlier scheduled backup, else the newest earlier one; never a pre-restore snapshot', () => {
   const b = (id: string, kind: 'scheduled' | 'pre-deploy' | 'manual' | 'pre-restore', complete = true) => ({ id, kind, complete })
@@ -55,13 +55,7 @@ describe('drift report in every backup', () => {
     expect(second.summary).toContain(`### Schema: no changes since ${first.outputs['backup-id']}`)
     expect(second.log).not.toContain('warning:')
 
-    await pg.query(
-      'shop',
-      `ALTER TABLE public.customers ADD COLUMN phone text;
-       DROP POLICY orders_insert_positive ON public.orders;
-       REVOKE SELECT ON public.orders FROM anon;
-       CREATE INDEX orders_amount_idx ON public.orders (amount)`
-    )
+    await pg.query('shop', SAMPLE_MIGRATION)
     const snapshot = await backup('pre-deploy')
     expect(snapshot.failure).toBeUndefined()
     const drift = JSON.parse(snapshot.outputs.drift)

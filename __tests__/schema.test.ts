@@ -8,7 +8,7 @@ import { changesMarkdown, schemaChanges } from '../src/schema/changes.js'
 import { normalizeSchema } from '../src/schema/normalize.js'
 import { expectNoSecrets, runAction } from './helpers/action.js'
 import { PG15_BIN_DIR, type TestCluster } from './helpers/postgres.js'
-import { startShop } from './helpers/sample.js'
+import { SAMPLE_MIGRATION, startShop } from './helpers/sample.js'
 
 const FIXTURE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'fixtures/pg_dump-17.6-schema.sql'), 'utf8')
 const KEY = '9xQ2rLk0bVnY7eTq4uWcZp1sHd3fGj6mA8oIyKzE5RtNwXvB0lCaUiOgPhSeDf'
@@ -108,13 +108,7 @@ describe('command: schema', () => {
     expect(readFileSync(path, 'utf8')).toBe(written)
     expect(second.summary).toContain('unchanged')
 
-    await pg.query(
-      'shop',
-      `ALTER TABLE public.customers ADD COLUMN phone text;
-       DROP POLICY orders_insert_positive ON public.orders;
-       REVOKE SELECT ON public.orders FROM anon;
-       CREATE INDEX orders_amount_idx ON public.orders (amount)`
-    )
+    await pg.query('shop', SAMPLE_MIGRATION)
     const third = await runSchema()
     expect(third.outputs.changed).toBe('true')
     const changes = schemaChanges(written, readFileSync(path, 'utf8'))

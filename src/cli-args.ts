@@ -3,7 +3,7 @@ import type { Host } from './host.js'
 
 export const USAGE = `Usage: pg-backup <command> [--<input-name> <value> ...]
 
-Commands: backup (default), verify, drill, restore, prune, monitor.
+Commands: backup (default), verify, drill, restore, prune, monitor, schema.
 Flags are the action's inputs: --database-url, --storage, --path, --s3-bucket, ...
 Keep secrets out of argv: every input can also come from PG_BACKUP_<INPUT_NAME>
 (e.g. PG_BACKUP_DATABASE_URL, PG_BACKUP_ENCRYPTION_PASSPHRASE); PG* variables work too.
