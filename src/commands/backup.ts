@@ -1,3 +1,5 @@
+import { pipeline } from 'node:stream/promises'
+import pg from 'pg'
 import { deleteBackupFiles, listBackups, readManifest } from '../catalog/catalog.js'
 import { driftBaseline, driftBetween, driftMarkdown, type Drift } from '../catalog/drift.js'
 import { checksumFile, dataFileName, dataObject, exportFileName, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
@@ -10,7 +12,6 @@ import { publish } from '../pipeline/publish.js'
 import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage, PASS_THROUGH } from '../pipeline/stages.js'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
 import { libpqEnv, type Connection } from '../postgres/connection.js'
-import { pipeline } from 'node:stream/promises'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
 import { copyCsv, snapshotSession } from '../postgres/exports.js'
 import { collectFacts } from '../postgres/facts.js'
@@ -22,7 +23,6 @@ import { S3Storage } from '../storage/s3.js'
 import type { Storage } from '../storage/storage.js'
 import { ACTION_VERSION } from '../version.js'
 import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
-import pg from 'pg'
 import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
@@ -133,13 +133,13 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       schemaFacts: { ...objects.facts, catalog },
       github: githubContext(host.env)
     }
-    // Verified before the manifest makes it exist: a backup that does not read back is never published.
-    // A size far from the set's history is only a flag: that backup is published, then the step fails.
     // Exports stored apart are a backup of their own in their set: same id, only the CSV objects.
     const exportsManifest: Manifest | undefined = exportsTo.separate
       ? { ...manifest, name: exportsTo.name, objects: objects.exported, tables: [], schemaFacts: undefined }
       : undefined
     const exportsCtx = { ...ctx, storages: exportsTo.storages }
+    // Verified before the manifest makes it exist: a backup that does not read back is never published.
+    // A size far from the set's history is only a flag: that backup is published, then the step fails.
     const checks = options.verify ? await checkBackup(ctx, manifest) : []
     if (exportsManifest && options.verify && readableStorages(exportsCtx).length > 0) checks.push(...(await checkBackup(exportsCtx, exportsManifest)))
     const broken = checks.filter(c => !c.ok && c.name !== 'size')
