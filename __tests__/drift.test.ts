@@ -2,19 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { driftBaseline } from '../src/catalog/drift.js'
 import { runAction } from './helpers/action.js'
 import { PG15_BIN_DIR, type TestCluster } from './helpers/postgres.js'
 import { SAMPLE_MIGRATION, startShop } from './helpers/sample.js'
-
-test('the baseline: the newest earlier scheduled backup, else the newest earlier one; never a pre-restore snapshot', () => {
-  const b = (id: string, kind: 'scheduled' | 'pre-deploy' | 'manual' | 'pre-restore', complete = true) => ({ id, kind, complete })
-  const list = [b('5', 'pre-deploy'), b('4', 'pre-restore'), b('3', 'manual'), b('2', 'scheduled', false), b('1', 'scheduled'), b('0', 'scheduled')]
-  expect(driftBaseline('5', list)?.id).toBe('1')
-  expect(driftBaseline('3', list)?.id).toBe('1')
-  expect(driftBaseline('0', list)).toBeUndefined()
-  expect(driftBaseline('5', [b('5', 'pre-deploy'), b('3', 'manual')])?.id).toBe('3')
-})
 
 describe('drift report in every backup', () => {
   let pg: TestCluster

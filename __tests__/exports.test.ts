@@ -11,45 +11,6 @@ import { startShop } from './helpers/sample.js'
 
 const PASSPHRASE = 'exports passphrase'
 
-describe('the exports input', () => {
-  test('one "name: query" per line; longer queries continue on indented lines', () => {
-    const text = [
-      'customers: SELECT id, email FROM public.customers;',
-      'open-orders:',
-      '  SELECT o.id, o.amount -- the open ones (see ")")',
-      "  FROM public.orders o WHERE o.status IN ('new', 'paid') AND o.note <> ';'",
-      '',
-      "  AND o.note <> $$ ) $$ AND o.note <> E'\\' ;' /* ; ) */",
-      '# a comment line',
-      'empty_things: SELECT * FROM public.empty_things'
-    ].join('\n')
-    expect(readExports(text)).toEqual([
-      { name: 'customers', sql: 'SELECT id, email FROM public.customers' },
-      {
-        name: 'open-orders',
-        sql: "SELECT o.id, o.amount -- the open ones (see \")\")\n  FROM public.orders o WHERE o.status IN ('new', 'paid') AND o.note <> ';'\n\n  AND o.note <> $$ ) $$ AND o.note <> E'\\' ;' /* ; ) */"
-      },
-      { name: 'empty_things', sql: 'SELECT * FROM public.empty_things' }
-    ])
-    expect(readExports('')).toEqual([])
-  })
-
-  test.each([
-    ['SELECT 1', /line 1 does not start with a name and a colon/],
-    ['  SELECT 1', /line 1 is indented but no export was named above it/],
-    ['a: SELECT 1\na: SELECT 2', /"a" is named twice/],
-    ['a:', /"a" has no query/],
-    ['a: SELECT 1) TO STDOUT; COMMIT; DROP TABLE public.customers; COPY (SELECT 1', /the query of "a" has a "\)" without its "\("/],
-    ['a: SELECT 1; DELETE FROM public.customers', /the query of "a" holds more than one statement/],
-    ["a: SELECT 'open", /the query of "a" has an unterminated string/],
-    ['a: SELECT (1', /has a "\(" without its "\)"/],
-    ['bad name: SELECT 1', /line 1 does not start with a name and a colon/]
-  ])('%j is refused', (text, message) => {
-    expect(() => readExports(text)).toThrow(message)
-    expect(() => readExports(text)).toThrow(/^Input "exports": /)
-  })
-})
-
 describe('backup with exports', () => {
   let pg: TestCluster
   let dir: string

@@ -161,7 +161,7 @@ describe('prune on S3', () => {
         for (let key = queue.shift(); key; key = queue.shift()) await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'x' }))
       })
     )
-    const { storage } = context({ command: 'prune', storage: 's3', 's3-bucket': s3.bucket, 's3-endpoint': s3.endpoint })
+    const { storage } = context({ command: 'verify', storage: 's3', 's3-bucket': s3.bucket, 's3-endpoint': s3.endpoint })
     const sent = recordDeletes(storage)
     await storage.delete(keys.slice(0, 1100))
     expect(sent).toHaveLength(2)

@@ -156,8 +156,10 @@ describe('prune on local storage', () => {
   test('without a keep rule it refuses, naming the keep-* inputs, and deletes nothing', async () => {
     const dir = seed(year())
     const before = listFiles(dir)
-    const { ctx } = context({ command: 'prune', storage: 'local', path: dir, name: 'app', kind: 'scheduled' })
-    await expect(prune(ctx)).rejects.toThrow(/keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within/)
+    // The rule lives with the other input rules: the settings are refused before prune can run.
+    expect(() => context({ command: 'prune', storage: 'local', path: dir, name: 'app', kind: 'scheduled' })).toThrow(
+      /keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within/
+    )
     expect(listFiles(dir)).toEqual(before)
   })
 
@@ -191,7 +193,7 @@ describe('prune on local storage', () => {
     const a = seed(files)
     // The second folder only got scheduled backups from 11-01 to 11-20 (say, its uploads stopped).
     const b = seed(new Map([...files].filter(([key]) => key.includes('-scheduled-') && key >= 'app/20251101' && key < 'app/20251121')))
-    const artifact = { kind: 'artifact', list: () => Promise.reject(new Error('artifact storage was read')) } as unknown as Storage
+    const artifact = { type: 'artifact', list: () => Promise.reject(new Error('artifact storage was read')) } as unknown as Storage
     const { ctx } = scheduled(a)
     ctx.storages = [new LocalStorage(a), artifact, new LocalStorage(b)]
     const result = await prune(ctx)

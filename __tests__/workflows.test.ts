@@ -36,7 +36,7 @@ const actionInputs = Object.keys(obj(obj(parse(readFileSync(join(root, 'action.y
 
 test('there are reusable workflows and examples to check', () => {
   expect(reusableFiles.map(rel).sort()).toEqual(
-    ['backup.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml', 'schema-snapshot.yml'].map(f => `.github/workflows/${f}`)
+    ['backup.yml', 'pitr-restore.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml', 'schema-snapshot.yml'].map(f => `.github/workflows/${f}`)
   )
   expect(exampleFiles.length).toBeGreaterThanOrEqual(7)
 })
@@ -338,6 +338,23 @@ describe('actionStepsOf', () => {
     })
   })
 
+  test('examples/supabase-pitr.yml: the dispatch inputs reach the guarded PITR restore, secrets included', () => {
+    const steps = actionStepsOf(join(root, 'examples/supabase-pitr.yml'), {
+      inputs: { 'restore-time': '2026-03-01T02:00:00Z', confirm: 'abcdefghijklmnopqrst' },
+      secrets: { SUPABASE_DB_URL: url('app'), SUPABASE_ACCESS_TOKEN: 'sbp_token' }
+    })
+    expect(steps).toHaveLength(1)
+    expect(steps[0].with).toMatchObject({
+      command: 'pitr-restore',
+      'restore-time': '2026-03-01T02:00:00Z',
+      confirm: 'abcdefghijklmnopqrst',
+      'safety-snapshot': 'true',
+      'restore-timeout': '6h',
+      'database-url': url('app'),
+      'supabase-access-token': 'sbp_token'
+    })
+  })
+
   test('examples/r2.yml: the action directly, keys in env, region auto', () => {
     const steps = actionStepsOf(join(root, 'examples/r2.yml'), {
       secrets: { DATABASE_URL: url('app'), R2_ACCESS_KEY_ID: 'r2-id', R2_SECRET_ACCESS_KEY: 'r2-secret' }
@@ -407,8 +424,20 @@ describe('expressions', () => {
   })
 
   test('unsupported syntax fails loudly instead of evaluating wrong', () => {
-    expect(() => evaluateExpression("hashFiles('x')", ctx)).toThrow(/not supported/)
-    expect(() => evaluateExpression('inputs.*', ctx)).toThrow()
-    expect(() => evaluateExpression("fromJSON('')", ctx)).toThrow(/not JSON/)
+    // GitHub's evaluator knows hashFiles, but only on a runner: the parser is given the status functions alone.
+    expect(() => evaluateExpression("hashFiles('x')", ctx)).toThrow(/Unrecognized function: 'hashFiles'/)
+    expect(() => evaluateExpression('nosuchcontext.x', ctx)).toThrow(/Unrecognized named-value: 'nosuchcontext'/)
+    expect(() => evaluateExpression("fromJSON('')", ctx)).toThrow(/empty input/)
   })
+})
+
+test("a workflow GitHub's schema rejects fails to load, naming the problem", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wf-'))
+  try {
+    const file = join(dir, 'bad.yml')
+    writeFileSync(file, 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n')
+    expect(() => loadWorkflow(file)).toThrow(/stepz/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -18,6 +18,7 @@ function host(inputs: Record<string, string>): Host {
     secret: () => undefined,
     info: message => console.log(message),
     warning: message => console.log(`warning: ${message}`),
+    debug: () => undefined,
     summary: async markdown => console.log(`\n${markdown}`),
     env: process.env
   }

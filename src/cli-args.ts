@@ -33,6 +33,7 @@ export function cliHost(flags: Map<string, string>, env: NodeJS.ProcessEnv): Hos
     secret: () => undefined,
     info: message => process.stderr.write(`${message}\n`),
     warning: message => process.stderr.write(`warning: ${message}\n`),
+    debug: message => void (env.PG_BACKUP_DEBUG ? process.stderr.write(`debug: ${message}\n`) : undefined),
     summary: async markdown => void process.stderr.write(`\n${markdown}\n`),
     env
   }

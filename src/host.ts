@@ -8,6 +8,8 @@ export interface Host {
   secret(value: string): void
   info(message: string): void
   warning(message: string): void
+  /** Shown only when debugging is on (ACTIONS_STEP_DEBUG on a runner, PG_BACKUP_DEBUG in a terminal). */
+  debug(message: string): void
   summary(markdown: string): Promise<void>
   env: NodeJS.ProcessEnv
 }

@@ -20,6 +20,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import { isProjectRef, parseRestoreTime } from './supabase/platform.js'
 import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export interface Settings {
@@ -47,14 +48,15 @@ export interface Settings {
   prune: boolean
   criticalTables: string[]
   maxSizeChange: number
-  backup: string
+  /** The `backup` input: an id or "latest". */
+  backupRef: string
   targetDatabaseUrl: string
   confirm: string
   jobs: number
   checkSql: string
   retention: RetentionPolicy
   dryRun: boolean
-  maxAgeMs?: number
+  maxAgeMs: number
   safetySnapshot: boolean
   clean: boolean
   /** command: schema — the file (relative to the workspace), and how a change is committed. */
@@ -66,7 +68,23 @@ export interface Settings {
   exports: ExportQuery[]
   exportsName?: string
   exportsStorage?: StorageKind[]
+  supabase: SupabaseSettings
 }
+
+/** The Management API inputs: Supabase's own backups and PITR. */
+export interface SupabaseSettings {
+  accessToken?: string
+  /** Given, or derived from database-url when the command needs it. */
+  projectRef?: string
+  apiUrl: string
+  requirePitr: boolean
+  maxPlatformBackupAgeMs: number
+  restoreTime?: Date
+  restoreTimeoutMs: number
+}
+
+/** The inputs that make a retention policy: prune refuses to run without one of them. */
+export const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within']
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -103,16 +121,17 @@ export function readSettings(host: Host): Settings {
     prune: bool(get, 'prune', false),
     criticalTables: list(get('critical-tables')),
     maxSizeChange: optionalInt(get, 'max-size-change', 0, 100000) ?? 50,
-    backup: get('backup') || 'latest',
+    backupRef: get('backup') || 'latest',
     targetDatabaseUrl: get('target-database-url'),
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
     checkSql: host.input('check-sql').trim(),
     retention: readRetention(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAgeMs: optionalDuration(get, 'max-age'),
+    maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false),
+    supabase: readSupabase(get, host.input('supabase-access-token').trim(), command),
     schemaFile: readSchemaFile(get),
     schemaCommit: oneOf(get, 'schema-commit', SCHEMA_COMMIT_MODES, 'none'),
     schemaBranch: readBranch(get),
@@ -120,6 +139,9 @@ export function readSettings(host: Host): Settings {
     exports,
     exportsName: readName(get, 'exports-name'),
     exportsStorage
+  }
+  if (settings.schemaCommit === 'pull-request' && !settings.githubToken) {
+    throw new InputError('github-token', 'is required with schema-commit: pull-request; pass ${{ github.token }} (with permissions contents: write and pull-requests: write)')
   }
   for (const input of ['exports-name', 'exports-storage']) {
     if (get(input) && exports.length === 0) throw new InputError(input, 'has no meaning without exports')
@@ -135,7 +157,10 @@ export function readSettings(host: Host): Settings {
   }
   // Caught here so that a backup with `prune: true` but no rule fails before dumping, not after.
   if (settings.prune && command === 'backup' && !hasKeepRule(settings.retention)) {
-    throw new InputError('prune', 'needs at least one keep rule: set keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly or keep-within')
+    throw new InputError('prune', `needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}`)
+  }
+  if (command === 'prune' && !hasKeepRule(settings.retention)) {
+    throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`)
   }
   return settings
 }
@@ -312,4 +337,30 @@ export function readExports(text: string): ExportQuery[] {
     if (problem) throw new InputError('exports', `the query of "${e.name}" ${problem}`)
   }
   return exports
+}
+
+function readSupabase(get: (n: string) => string, accessToken: string, command: Command): SupabaseSettings {
+  const projectRef = get('supabase-project-ref') || undefined
+  if (projectRef && !isProjectRef(projectRef))
+    throw new InputError('supabase-project-ref', `"${projectRef}" is not a project ref: 20 lower-case letters and digits, as in <ref>.supabase.co`)
+  const apiUrl = get('supabase-api-url') || 'https://api.supabase.com'
+  if (!/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new InputError('supabase-api-url', `"${apiUrl}" is not a URL`)
+  const timeText = get('restore-time')
+  const restoreTime = timeText ? parseRestoreTime(timeText) : undefined
+  if (timeText && !restoreTime) {
+    throw new InputError('restore-time', `"${timeText}" is not a time; use ISO 8601 with a zone (2026-03-01T02:00:00Z) or unix seconds`)
+  }
+  if (command === 'pitr-restore') {
+    if (!accessToken) throw new InputError('supabase-access-token', 'is required by pitr-restore (a token with "Backups: Read-write")')
+    if (!restoreTime) throw new InputError('restore-time', 'is required by pitr-restore: the time to recover to')
+  }
+  return {
+    accessToken: accessToken || undefined,
+    projectRef,
+    apiUrl,
+    requirePitr: bool(get, 'require-pitr', false),
+    maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age') ?? parseDuration('36h'),
+    restoreTime,
+    restoreTimeoutMs: optionalDuration(get, 'restore-timeout') ?? parseDuration('6h')
+  }
 }

@@ -9,6 +9,7 @@ export const actionsHost: Host = {
   secret: value => core.setSecret(value),
   info: message => core.info(message),
   warning: message => core.warning(message),
+  debug: message => core.debug(message),
   summary: async markdown => {
     if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(markdown, true).write()
   },

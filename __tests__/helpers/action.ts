@@ -24,7 +24,15 @@ export interface ActionRun {
   masked: string[]
 }
 
-export async function runAction(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}, now?: () => Date): Promise<ActionRun> {
+/** Waits of at most 20 ms, so that tests of polling and retries need not sit through real intervals. */
+export const fastSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, Math.min(ms, 20)))
+
+export async function runAction(
+  inputs: Record<string, string>,
+  env: NodeJS.ProcessEnv = {},
+  now?: () => Date,
+  sleep?: (ms: number) => Promise<void>
+): Promise<ActionRun> {
   const run: ActionRun = { outputs: {}, log: '', summary: '', masked: [] }
   const host: Host = {
     input: name => inputs[name] ?? '',
@@ -34,10 +42,11 @@ export async function runAction(inputs: Record<string, string>, env: NodeJS.Proc
     secret: value => void run.masked.push(value),
     info: message => void (run.log += `${message}\n`),
     warning: message => void (run.log += `warning: ${message}\n`),
+    debug: message => void (run.log += `debug: ${message}\n`),
     summary: async markdown => void (run.summary += markdown),
     env: { ...process.env, ...env }
   }
-  run.failure = await execute(host, now)
+  run.failure = await execute(host, now, sleep)
   run.log += run.summary + (run.failure ?? '')
   return run
 }
@@ -111,11 +120,12 @@ export function testContext(inputs: Record<string, string>, options: { storages?
     secret: () => undefined,
     info: () => undefined,
     warning: () => undefined,
+    debug: () => undefined,
     summary: async markdown => void summaries.push(markdown),
     env: process.env
   }
   const settings = readSettings(host)
   const storages = options.storages?.(settings) ?? openStorages(settings, process.env)
-  const ctx: Context = { settings, host, secrets: new Secrets(), storages, now: options.now ?? (() => new Date()) }
+  const ctx: Context = { settings, host, secrets: new Secrets(), storages, now: options.now ?? (() => new Date()), sleep: fastSleep }
   return { ctx, summaries }
 }

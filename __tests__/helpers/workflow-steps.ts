@@ -6,16 +6,16 @@
  * are followed into this repository's copy, with the caller's `with:`/`secrets:` checked
  * against the called workflow's declarations, as GitHub does when the run starts.
  *
- * The expression language is the subset the workflows use: context lookups (`inputs.x`,
- * `secrets.x`, `matrix.x`, `env.x`, `steps.x.outputs.y`, `needs.x.outputs.y`, `github.x`,
- * `vars.x`), `a[b]`, string/number/boolean/null literals, `!`, `==`, `!=`, `<`, `<=`, `>`,
- * `>=`, `&&`, `||` (returning an operand, as GitHub does), parentheses, and the functions
- * fromJSON, toJSON, format, contains, startsWith, endsWith, join, success, always, failure,
- * cancelled. Anything else throws, so a workflow using more fails its test instead of
- * silently evaluating wrong.
+ * Expressions are evaluated by GitHub's own implementation (@actions/expressions, the one its
+ * language server uses), with the status functions added; a workflow that uses a function or
+ * context this harness cannot provide fails its test instead of silently evaluating wrong.
+ * Each workflow file is also checked against GitHub's workflow schema (@actions/workflow-parser).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
+import { data, Evaluator, Lexer, Parser } from '@actions/expressions'
+import type { FunctionDefinition } from '@actions/expressions/funcs/info'
+import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser'
 import { parse } from 'yaml'
 
 export type Context = Record<string, unknown>
@@ -54,8 +54,13 @@ export function repoRoot(from: string): string {
 
 type Workflow = Record<string, unknown>
 
+/** A workflow file as data, after GitHub's parser has checked it against the workflow schema. */
 export function loadWorkflow(path: string): Workflow {
-  const doc: unknown = parse(readFileSync(path, 'utf8'))
+  const content = readFileSync(path, 'utf8')
+  const checked = parseWorkflow({ name: path, content }, new NoOperationTraceWriter())
+  const errors = checked.context.errors.getErrors()
+  if (errors.length > 0) throw new Error(`${path}: ${errors.map(e => e.message).join('; ')}`)
+  const doc: unknown = parse(content)
   if (!isObject(doc)) throw new Error(`${path}: not a workflow`)
   return doc
 }
@@ -261,7 +266,18 @@ function condition(raw: unknown, ctx: Context): boolean {
 }
 
 // ---------------------------------------------------------------------------------------
-// Expressions
+// Expressions: GitHub's own lexer, parser and evaluator (@actions/expressions); only the
+// template splitting, the status functions and the conversion of values are glue.
+
+const CONTEXTS = ['inputs', 'secrets', 'matrix', 'env', 'steps', 'needs', 'github', 'vars', 'job', 'runner', 'strategy']
+
+/** The status functions: the steps these tests drive run when everything before them succeeded. */
+const STATUS_FUNCTIONS: FunctionDefinition[] = [
+  { name: 'success', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(true) },
+  { name: 'always', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(true) },
+  { name: 'failure', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(false) },
+  { name: 'cancelled', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(false) }
+]
 
 /**
  * A YAML value with `${{ … }}` filled in. A value that is exactly one expression keeps the
@@ -297,249 +313,17 @@ function expressionEnd(text: string, from: number): number {
   throw new Error(`unterminated expression in ${JSON.stringify(text)}`)
 }
 
-type Node =
-  | { k: 'lit'; v: unknown }
-  | { k: 'ctx'; name: string }
-  | { k: 'get'; obj: Node; key: Node }
-  | { k: 'call'; fn: string; args: Node[] }
-  | { k: 'not'; x: Node }
-  | { k: 'bin'; op: string; a: Node; b: Node }
-
-type Token = { t: 'str' | 'num' | 'id' | 'op'; v: string }
-
-function tokenize(src: string): Token[] {
-  const tokens: Token[] = []
-  let i = 0
-  while (i < src.length) {
-    const rest = src.slice(i)
-    const space = /^\s+/.exec(rest)
-    if (space) {
-      i += space[0].length
-      continue
-    }
-    if (rest[0] === "'") {
-      let j = 1
-      let s = ''
-      for (;;) {
-        if (j >= rest.length) throw new Error(`unterminated string in ${JSON.stringify(src)}`)
-        if (rest[j] === "'") {
-          if (rest[j + 1] === "'") {
-            s += "'"
-            j += 2
-            continue
-          }
-          break
-        }
-        s += rest[j++]
-      }
-      tokens.push({ t: 'str', v: s })
-      i += j + 1
-      continue
-    }
-    const num = /^(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(rest)
-    if (num) {
-      tokens.push({ t: 'num', v: num[0] })
-      i += num[0].length
-      continue
-    }
-    const id = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(rest)
-    if (id) {
-      tokens.push({ t: 'id', v: id[0] })
-      i += id[0].length
-      continue
-    }
-    const op = /^(?:==|!=|<=|>=|&&|\|\||[()[\].,!<>])/.exec(rest)
-    if (!op) throw new Error(`unsupported syntax at ${JSON.stringify(rest)} in ${JSON.stringify(src)}`)
-    tokens.push({ t: 'op', v: op[0] })
-    i += op[0].length
-  }
-  return tokens
-}
-
-function parseExpression(src: string): Node {
-  const tokens = tokenize(src)
-  let pos = 0
-  const isOp = (...ops: string[]): boolean => tokens[pos]?.t === 'op' && ops.includes(tokens[pos].v)
-  const expect = (op: string): void => {
-    if (!isOp(op)) throw new Error(`expected "${op}" in ${JSON.stringify(src)}`)
-    pos++
-  }
-  const binary = (ops: string[], next: () => Node) => (): Node => {
-    let a = next()
-    while (isOp(...ops)) {
-      const op = tokens[pos++].v
-      a = { k: 'bin', op, a, b: next() }
-    }
-    return a
-  }
-  const primary = (): Node => {
-    const tok = tokens[pos++]
-    if (!tok) throw new Error(`unexpected end of ${JSON.stringify(src)}`)
-    if (tok.t === 'str') return { k: 'lit', v: tok.v }
-    if (tok.t === 'num') return { k: 'lit', v: Number(tok.v) }
-    if (tok.t === 'op' && tok.v === '(') {
-      const inner = or()
-      expect(')')
-      return inner
-    }
-    if (tok.t === 'id') {
-      if (tok.v === 'true' || tok.v === 'false') return { k: 'lit', v: tok.v === 'true' }
-      if (tok.v === 'null') return { k: 'lit', v: null }
-      if (isOp('(')) {
-        pos++
-        const args: Node[] = []
-        if (!isOp(')')) {
-          args.push(or())
-          while (isOp(',')) {
-            pos++
-            args.push(or())
-          }
-        }
-        expect(')')
-        return { k: 'call', fn: tok.v.toLowerCase(), args }
-      }
-      return { k: 'ctx', name: tok.v }
-    }
-    throw new Error(`unexpected "${tok.v}" in ${JSON.stringify(src)}`)
-  }
-  const postfix = (): Node => {
-    let node = primary()
-    for (;;) {
-      if (isOp('.')) {
-        pos++
-        const name = tokens[pos++]
-        if (name?.t !== 'id') throw new Error(`expected a property name in ${JSON.stringify(src)}`)
-        node = { k: 'get', obj: node, key: { k: 'lit', v: name.v } }
-      } else if (isOp('[')) {
-        pos++
-        const key = or()
-        expect(']')
-        node = { k: 'get', obj: node, key }
-      } else {
-        return node
-      }
-    }
-  }
-  const unary = (): Node => {
-    if (isOp('!')) {
-      pos++
-      return { k: 'not', x: unary() }
-    }
-    return postfix()
-  }
-  const comparison = binary(['==', '!=', '<', '<=', '>', '>='], unary)
-  const and = binary(['&&'], comparison)
-  const or = binary(['||'], and)
-  const node = or()
-  if (pos < tokens.length) throw new Error(`unexpected "${tokens[pos].v}" in ${JSON.stringify(src)}`)
-  return node
-}
-
-/** Evaluates one expression (the text between `${{` and `}}`). */
+/** Evaluates one expression (without `${{ }}`) with GitHub's evaluator; returns plain JSON values. */
 export function evaluateExpression(src: string, ctx: Context): unknown {
-  return evaluate(parseExpression(src), ctx)
-}
-
-function evaluate(node: Node, ctx: Context): unknown {
-  switch (node.k) {
-    case 'lit':
-      return node.v
-    case 'ctx':
-      return property(ctx, node.name)
-    case 'get': {
-      const obj = evaluate(node.obj, ctx)
-      const key = evaluate(node.key, ctx)
-      if (Array.isArray(obj)) return typeof key === 'number' ? (obj[Math.trunc(key)] ?? null) : null
-      return isObject(obj) && (typeof key === 'string' || typeof key === 'number') ? property(obj, String(key)) : null
-    }
-    case 'not':
-      return !truthy(evaluate(node.x, ctx))
-    case 'bin': {
-      const a = evaluate(node.a, ctx)
-      if (node.op === '||') return truthy(a) ? a : evaluate(node.b, ctx)
-      if (node.op === '&&') return truthy(a) ? evaluate(node.b, ctx) : a
-      const b = evaluate(node.b, ctx)
-      if (node.op === '==') return looseEquals(a, b)
-      if (node.op === '!=') return !looseEquals(a, b)
-      return compare(a, b, node.op)
-    }
-    case 'call':
-      return call(
-        node.fn,
-        node.args.map(arg => evaluate(arg, ctx))
-      )
-  }
-}
-
-function call(fn: string, args: unknown[]): unknown {
-  const text = (i: number): string => toText(args[i])
-  switch (fn) {
-    case 'fromjson':
-      try {
-        return JSON.parse(text(0))
-      } catch {
-        throw new Error(`fromJSON: ${JSON.stringify(text(0))} is not JSON`)
-      }
-    case 'tojson':
-      return JSON.stringify(args[0] ?? null, null, 2)
-    case 'format':
-      return text(0).replace(/\{\{|\}\}|\{(\d+)\}/g, (m, n: string | undefined) => {
-        if (m === '{{') return '{'
-        if (m === '}}') return '}'
-        if (Number(n) + 1 >= args.length) throw new Error(`format: no argument {${n}} for ${JSON.stringify(text(0))}`)
-        return text(Number(n) + 1)
-      })
-    case 'contains':
-      return Array.isArray(args[0]) ? args[0].some(item => looseEquals(item, args[1])) : text(0).toLowerCase().includes(text(1).toLowerCase())
-    case 'startswith':
-      return text(0).toLowerCase().startsWith(text(1).toLowerCase())
-    case 'endswith':
-      return text(0).toLowerCase().endsWith(text(1).toLowerCase())
-    case 'join':
-      return Array.isArray(args[0]) ? args[0].map(toText).join(args.length > 1 ? text(1) : ',') : text(0)
-    case 'success':
-    case 'always':
-      return true
-    case 'failure':
-    case 'cancelled':
-      return false
-    default:
-      throw new Error(`function ${fn}() is not supported by actionStepsOf`)
-  }
-}
-
-/** Context and object keys are case-insensitive on GitHub. */
-function property(obj: Record<string, unknown>, key: string): unknown {
-  if (key in obj) return obj[key] ?? null
-  const found = Object.keys(obj).find(k => k.toLowerCase() === key.toLowerCase())
-  return found === undefined ? null : (obj[found] ?? null)
+  const lexed = new Lexer(src.trim()).lex()
+  const tree = new Parser(lexed.tokens, CONTEXTS, STATUS_FUNCTIONS).parse()
+  const contexts = JSON.parse(JSON.stringify(Object.fromEntries(CONTEXTS.map(name => [name, ctx[name] ?? {}]))), data.reviver) as data.Dictionary
+  const result = new Evaluator(tree, contexts, new Map(STATUS_FUNCTIONS.map(f => [f.name.toLowerCase(), f]))).evaluate()
+  return JSON.parse(JSON.stringify(result, data.replacer)) as unknown
 }
 
 export function truthy(v: unknown): boolean {
   return !(v === null || v === undefined || v === false || v === 0 || v === '' || Number.isNaN(v))
-}
-
-function toNumber(v: unknown): number {
-  if (v === null || v === undefined) return 0
-  if (typeof v === 'boolean') return v ? 1 : 0
-  if (typeof v === 'number') return v
-  if (typeof v === 'string') return v.trim() === '' ? 0 : Number(v)
-  return NaN
-}
-
-/** GitHub's loose equality: strings case-insensitively, mixed types as numbers. */
-function looseEquals(a: unknown, b: unknown): boolean {
-  if (typeof a === 'string' && typeof b === 'string') return a.toLowerCase() === b.toLowerCase()
-  if (typeof a === typeof b && (typeof a === 'object' || typeof a === 'boolean')) return a === b
-  return toNumber(a) === toNumber(b)
-}
-
-function compare(a: unknown, b: unknown, op: string): boolean {
-  const [x, y] = typeof a === 'string' && typeof b === 'string' ? [a.toLowerCase(), b.toLowerCase()] : [toNumber(a), toNumber(b)]
-  if (op === '<') return x < y
-  if (op === '<=') return x <= y
-  if (op === '>') return x > y
-  return x >= y
 }
 
 /** How GitHub turns a value into text: null → '', objects as JSON. */

@@ -1,4 +1,4 @@
-import { BackupError } from '../errors.js'
+import { BackupError, InputError } from '../errors.js'
 import { readAll, type Storage, type StoredObject } from '../storage/storage.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { backupTime, kindOf, layout } from './manifest.js'
@@ -64,7 +64,7 @@ export async function resolveBackup(storage: Storage, name: string, ref: string)
     return readManifest(storage, name, candidates[0].id)
   }
   if (!backups.some(b => b.id === ref)) {
-    throw new BackupError(`Input "backup": no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`)
+    throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`)
   }
   return readManifest(storage, name, ref)
 }

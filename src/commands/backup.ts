@@ -22,7 +22,7 @@ import { openStorages } from '../storage/index.js'
 import { S3Storage } from '../storage/s3.js'
 import type { Storage } from '../storage/storage.js'
 import { ACTION_VERSION } from '../version.js'
-import { githubContext, readableStorages, setName, sourceConnection, type Context } from './context.js'
+import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
 
 export interface BackupResult {
@@ -51,7 +51,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const kind = options.kind ?? ctx.settings.kind
   const conn = options.conn ?? sourceConnection(ctx)
   const { settings, host } = ctx
-  const name = setName(ctx, conn)
+  const name = deriveSetName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
   const exportsTo = exportsTarget(ctx, name)
@@ -85,7 +85,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
 
     const encrypted = Boolean(settings.encryptionPassphrase)
     const ext = COMPRESSION_EXT[settings.compression]
-    const objects = await withGpgHome(async gpgHome => {
+    const dumped = await withGpgHome(async gpgHome => {
       const tail = pipelineTail(ctx, gpgHome)
       const env = libpqEnv(conn)
       const dump: Stage = {
@@ -128,14 +128,14 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
       encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
-      objects: objects.objects,
-      tables: objects.counts,
-      schemaFacts: { ...objects.facts, catalog },
+      objects: dumped.objects,
+      tables: dumped.counts,
+      schemaFacts: { ...dumped.facts, catalog },
       github: githubContext(host.env)
     }
     // Exports stored apart are a backup of their own in their set: same id, only the CSV objects.
     const exportsManifest: Manifest | undefined = exportsTo.separate
-      ? { ...manifest, name: exportsTo.name, objects: objects.exported, tables: [], schemaFacts: undefined }
+      ? { ...manifest, name: exportsTo.name, objects: dumped.exported, tables: [], schemaFacts: undefined }
       : undefined
     const exportsCtx = { ...ctx, storages: exportsTo.storages }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
@@ -151,7 +151,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     if (flagged.length > 0) throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`)
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
-    const exports = objects.exported.map(o => ({ ...o.export!, location: exportsTo.storages[0].locate(layout.object(exportsTo.name, o.file)) }))
+    const exports = dumped.exported.map(o => ({ ...o.export!, location: exportsTo.storages[0].locate(layout.object(exportsTo.name, o.file)) }))
     const drift = await driftReport(ctx, manifest)
     await host.summary(backupSummary(manifest, locations, durationSeconds, exports) + (drift ? `\n${driftMarkdown(drift)}` : ''))
     return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, exports, drift }

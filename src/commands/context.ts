@@ -12,6 +12,8 @@ export interface Context {
   secrets: Secrets
   storages: Storage[]
   now: () => Date
+  /** Waits between polls and retries; tests hand a faster one. */
+  sleep: (ms: number) => Promise<void>
 }
 
 export function sourceConnection(ctx: Context): Connection {
@@ -19,7 +21,7 @@ export function sourceConnection(ctx: Context): Connection {
 }
 
 /** The backup set's name: the `name` input, else the database's name. */
-export function setName(ctx: Context, conn?: Connection): string {
+export function deriveSetName(ctx: Context, conn?: Connection): string {
   const name = ctx.settings.name ?? conn?.database ?? conn?.user
   if (!name) throw new InputError('name', 'could not be derived from database-url; set it')
   return name.replace(/[^A-Za-z0-9._-]/g, '_')
@@ -29,12 +31,12 @@ export function setName(ctx: Context, conn?: Connection): string {
 export function configuredSetName(ctx: Context): string {
   if (ctx.settings.name) return ctx.settings.name
   if (!ctx.settings.databaseUrl && !ctx.host.env.PGDATABASE) throw new InputError('name', 'is required (or database-url, whose database names the set)')
-  return setName(ctx, sourceConnection(ctx))
+  return deriveSetName(ctx, sourceConnection(ctx))
 }
 
 /** The storages that can be read back (artifact storage is write-only). */
 export function readableStorages(ctx: Context): Storage[] {
-  return ctx.storages.filter(s => s.kind !== 'artifact')
+  return ctx.storages.filter(s => s.type !== 'artifact')
 }
 
 /** The first storage that can be read back: where verify, drill, restore and monitor read. */

@@ -36,7 +36,7 @@ function refuseSource(target: Connection, source: Connection): void {
  */
 export async function drill(ctx: Context): Promise<DrillReport> {
   const target = drillTarget(ctx)
-  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef)
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
@@ -123,7 +123,7 @@ async function compareCounts(client: SqlClient, manifest: Manifest): Promise<Tab
   return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected)
 }
 
-async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
+export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
   const result = await client.query(sql)
   const last = Array.isArray(result) ? result[result.length - 1] : result
   const rows = last.rowCount ?? last.rows.length

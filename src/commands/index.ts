@@ -5,6 +5,7 @@ import { readableStorages, type Context } from './context.js'
 import { drill } from './drill.js'
 import { prune } from './prune.js'
 import { monitor } from './monitor.js'
+import { pitrRestore } from './pitr-restore.js'
 import { restore } from './restore.js'
 import { schema } from './schema.js'
 import { verify } from './verify.js'
@@ -53,6 +54,12 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
   prune: async ctx => {
     const result = await prune(ctx)
     return { kept: JSON.stringify(result.kept), deleted: JSON.stringify(result.deleted) }
+  },
+  'pitr-restore': async ctx => {
+    const result = await pitrRestore(ctx)
+    const outputs: Outputs = { 'restore-seconds': result.restoreSeconds.toFixed(1) }
+    if (result.safetyBackupId) outputs['safety-backup-id'] = result.safetyBackupId
+    return outputs
   },
   monitor: async ctx => {
     const result = await monitor(ctx)

@@ -1,13 +1,14 @@
 import { listBackups, readManifest } from '../catalog/catalog.js'
 import type { Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
-import { parseDuration } from '../catalog/retention.js'
 import { parseDrillReport } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import { formatSeconds } from '../report/format.js'
 import { checksTable } from '../report/summary.js'
 import { readAll } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
+import { managementApi, projectRef } from './supabase.js'
+import { platformChecks } from '../supabase/platform.js'
 
 /**
  * Fails when the set's newest backup is older than `max-age`, when its stored data
@@ -16,7 +17,7 @@ import { configuredSetName, readableStorage, type Context } from './context.js'
 export async function monitor(ctx: Context): Promise<{ backupId?: string; checks: Check[] }> {
   const storage = readableStorage(ctx)
   const name = configuredSetName(ctx)
-  const maxAgeMs = ctx.settings.maxAgeMs ?? parseDuration('26h')
+  const maxAgeMs = ctx.settings.maxAgeMs
   const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
   const checks: Check[] = []
   const newest = backups[0]
@@ -43,8 +44,18 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
     const report = parseDrillReport((await readAll(await storage.get(key))).toString('utf8'), storage.locate(key))
     checks.push({ name: 'last drill', ok: report.passed, detail: `${report.passed ? 'passed' : 'FAILED'} on ${report.drilledAt} (backup ${drilled.id})` })
   }
+  if (ctx.settings.supabase.accessToken) checks.push(...(await watchPlatform(ctx)))
   await ctx.host.summary(`## Backup monitor: ${name}\n\n${checksTable(checks)}\n`)
   const failed = checks.filter(c => !c.ok)
   if (failed.length > 0) throw new BackupError(`Monitor of "${name}": ${failed.map(c => `${c.name}: ${c.detail}`).join('; ')}`)
   return { backupId: newest?.id, checks }
+}
+
+/** Supabase's own backups and PITR, read from the Management API: failures fail the monitor, the rest warn. */
+async function watchPlatform(ctx: Context): Promise<Check[]> {
+  const backups = await managementApi(ctx).backups(projectRef(ctx))
+  const { supabase } = ctx.settings
+  const { checks, warnings } = platformChecks(backups, { requirePitr: supabase.requirePitr, maxAgeMs: supabase.maxPlatformBackupAgeMs, now: ctx.now() })
+  for (const warning of warnings) ctx.host.warning(warning)
+  return checks
 }

@@ -1,7 +1,7 @@
 import { deleteBackupFiles, listBackups, type BackupEntry } from '../catalog/catalog.js'
 import { layout } from '../catalog/manifest.js'
-import { hasKeepRule, planRetention, type RetentionPolicy } from '../catalog/retention.js'
-import { BackupError } from '../errors.js'
+import { planRetention, type RetentionPolicy } from '../catalog/retention.js'
+import { InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
 import { configuredSetName, readableStorages, type Context } from './context.js'
@@ -17,8 +17,6 @@ export interface PruneOptions {
   name?: string
 }
 
-const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, keep-yearly, keep-within'
-
 /**
  * Applies the retention policy to one kind of backup in one set, in every readable storage.
  * Deletes the manifests of every pruned backup first, then their other files: an interrupted
@@ -26,13 +24,10 @@ const KEEP_INPUTS = 'keep-last, keep-hourly, keep-daily, keep-weekly, keep-month
  */
 export async function prune(ctx: Context, options: PruneOptions = {}): Promise<PruneResult> {
   const { settings, host } = ctx
-  if (!hasKeepRule(settings.retention)) {
-    throw new BackupError(`Prune needs a retention policy: set at least one of ${KEEP_INPUTS}; nothing was deleted`)
-  }
   const kind = options.kind ?? settings.kind
   const name = options.name ?? configuredSetName(ctx)
   const storages = readableStorages(ctx)
-  if (storages.length === 0) throw new BackupError('Input "storage": prune reads backups back; include s3 or local')
+  if (storages.length === 0) throw new InputError('storage', 'prune reads backups back; include s3 or local')
 
   // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
   const plans = []

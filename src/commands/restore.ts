@@ -16,7 +16,7 @@ import { restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 
-const run = promisify(execFile)
+const execFileAsync = promisify(execFile)
 
 /** The guard: a target, and `confirm` naming its database, before anything is read or changed. */
 export function restoreTarget(ctx: Context): Connection {
@@ -41,7 +41,7 @@ export function restoreTarget(ctx: Context): Connection {
 export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
-  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
@@ -89,7 +89,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
  */
 async function replaceTables(ctx: Context, tools: ClientTools, file: string, target: Connection): Promise<RestoreError[]> {
   const names = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
-  const listing = await run(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
+  const listing = await execFileAsync(tools.bin('pg_restore'), ['--list', file], { env: childEnv(), maxBuffer: 256 * 1024 * 1024 })
   const data = listing.stdout
     .split('\n')
     .map(line => ({ line, entry: parseToc(line)[0] }))

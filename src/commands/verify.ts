@@ -26,7 +26,7 @@ export interface VerifyResult {
  * size in line with the set's history. Throws when a check fails.
  */
 export async function verify(ctx: Context): Promise<VerifyResult> {
-  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backup)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef)
   const checks = await checkBackup(ctx, manifest)
   const failed = checks.filter(c => !c.ok)
   if (failed.length > 0) throw new BackupError(`Verify failed for backup ${manifest.id}: ${describeChecks(failed)}`)

@@ -3,7 +3,7 @@
  * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
  */
 
-export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'schema'] as const
+export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'pitr-restore', 'schema'] as const
 export type Command = (typeof COMMANDS)[number]
 export const STORAGE_KINDS = ['local', 's3', 'artifact'] as const
 export type StorageKind = (typeof STORAGE_KINDS)[number]

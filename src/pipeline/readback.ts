@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises'
 import { join } from 'node:path'
 import { dataObject, layout } from '../catalog/manifest.js'
 import { type Manifest, type ManifestObject } from '../model/manifest.js'
-import { BackupError, errorMessage } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { Secrets } from '../secrets.js'
 import type { Storage } from '../storage/storage.js'
 import { withTempDir } from '../tempdir.js'
@@ -44,7 +44,7 @@ export async function readBack(
   const stages: Stage[] = []
   if (manifest.encryption) {
     if (!options.passphrase) {
-      throw new BackupError(`Input "encryption-passphrase": backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`)
+      throw new InputError('encryption-passphrase', `backup ${manifest.id} is encrypted; set encryption-passphrase to the passphrase it was made with`)
     }
     stages.push(decryptStage(options.gpgHome, options.passphrase))
   }

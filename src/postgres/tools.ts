@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import { BackupError } from '../errors.js'
 
-const run = promisify(execFile)
+const execFileAsync = promisify(execFile)
 
 export interface ClientTools {
   dir: string
@@ -36,7 +36,7 @@ async function probe(dir: string, tool: string): Promise<ClientTools | undefined
   const path = join(dir, tool)
   if (!existsSync(path)) return undefined
   try {
-    const { stdout } = await run(path, ['--version'], { timeout: 10000 })
+    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10000 })
     const parsed = parseToolVersion(stdout)
     return parsed && { dir, ...parsed, bin: name => join(dir, name) }
   } catch {

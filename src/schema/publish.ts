@@ -122,7 +122,6 @@ async function treeWith(git: Git, parent: string, path: string, content: string)
 async function openOrUpdatePullRequest(request: SchemaCommit, branch: string, base: string): Promise<SchemaCommitResult['pullRequest']> {
   const [owner, repo] = (request.env.GITHUB_REPOSITORY ?? '').split('/')
   if (!owner || !repo) throw new BackupError('command: schema with schema-commit: pull-request needs GITHUB_REPOSITORY (owner/name)')
-  if (!request.token) throw new BackupError('Input "github-token": is required with schema-commit: pull-request')
   const octokit = getOctokit(request.token, { baseUrl: request.env.GITHUB_API_URL || 'https://api.github.com' })
   try {
     const { data: open } = await octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${owner}:${branch}`, base })

@@ -16,7 +16,7 @@ export interface ArtifactUploader {
  * backup is complete. Write-only: verify, prune and restore read s3 or local storage.
  */
 export class ArtifactStorage implements Storage {
-  readonly kind = 'artifact' as const
+  readonly type = 'artifact' as const
   private staging?: LocalStorage
 
   constructor(

@@ -7,7 +7,7 @@ import type { Storage, StoredObject } from './storage.js'
 
 /** A folder on disk. Files are written under a temporary name and renamed when complete. */
 export class LocalStorage implements Storage {
-  readonly kind = 'local' as const
+  readonly type = 'local' as const
   readonly root: string
 
   constructor(root: string) {

@@ -13,7 +13,7 @@ const MAX_PARTS = 10000
  * (env vars, OIDC web identity, profiles), never from inputs.
  */
 export class S3Storage implements Storage {
-  readonly kind = 's3' as const
+  readonly type = 's3' as const
   readonly client: S3Client
   /** Part size for multipart uploads (see sizePartsFor). */
   partSize = 8 * MiB

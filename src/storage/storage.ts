@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { StorageKind } from '../model/vocabulary.js'
 
 export interface StoredObject {
   key: string
@@ -11,7 +12,7 @@ export interface StoredObject {
  * `upload` either stores the whole stream or leaves nothing behind.
  */
 export interface Storage {
-  readonly kind: 'local' | 's3' | 'artifact'
+  readonly type: StorageKind
   /** Where an object is, as the user would write it (s3://bucket/key or a path). */
   locate(key: string): string
   upload(key: string, body: Readable, contentType?: string): Promise<void>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { hasKeepRule, parseDuration, planRetention, type Candidate, type KeepReason, type RetentionPolicy } from '../src/catalog/retention.js'
+import { hasKeepRule, parseDuration, planRetention, type Candidate, type KeepReason, type RetentionPolicy } from '../../src/catalog/retention.js'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
