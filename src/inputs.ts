@@ -141,7 +141,10 @@ export function readSettings(host: Host): Settings {
     exportsStorage
   }
   if (settings.schemaCommit === 'pull-request' && !settings.githubToken) {
-    throw new InputError('github-token', 'is required with schema-commit: pull-request; pass ${{ github.token }} (with permissions contents: write and pull-requests: write)')
+    throw new InputError(
+      'github-token',
+      'is required with schema-commit: pull-request; pass ${{ github.token }} (with permissions contents: write and pull-requests: write)'
+    )
   }
   for (const input of ['exports-name', 'exports-storage']) {
     if (get(input) && exports.length === 0) throw new InputError(input, 'has no meaning without exports')
