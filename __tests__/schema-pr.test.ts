@@ -177,3 +177,14 @@ test('push mode commits the first snapshot to main; then one pull request per ch
   expect(github.pulls).toHaveLength(1)
   expect(github.requests.every(r => r.auth === `token ${TOKEN}`)).toBe(true)
 })
+
+test('a pull request the API refuses fails the run, saying what the job needs; the token stays out of the log', async () => {
+  const work = join(dir, 'work')
+  freshCheckout(work)
+  const wrong = 'ghs_notTheRightToken987654321'
+  const run = await runExample(work, { 'github-token': wrong })
+  expect(run.failure).toMatch(
+    /^The schema was pushed to pg-backup-action\/schema, but the pull request could not be opened or updated: Bad credentials.*pull-requests: write/
+  )
+  expectNoSecrets([run.log, JSON.stringify(run.outputs)], [wrong])
+})
