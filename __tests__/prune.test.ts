@@ -199,8 +199,9 @@ describe('prune on local storage', () => {
     const result = await prune(ctx)
 
     expect(completeIds(listFiles(a), 'scheduled')).toEqual(SCHEDULED_SURVIVORS)
-    // In b: daily 11-14..11-20; weekly 11-20, 11-16, 11-09 (Sun), 11-02 (Sun); monthly 11-20.
-    const inB = ['20', '19', '18', '17', '16', '15', '14', '09', '02'].map(d => daily(`2025-11-${d}`))
+    // In b: daily 11-14..11-20; weekly 11-20, 11-16, 11-09 (Sun), 11-02 (Sun); monthly 11-20, and the
+    // oldest, 11-01, as monthly still has slots left when the walk reaches it (restic ≥ 0.16).
+    const inB = ['20', '19', '18', '17', '16', '15', '14', '09', '02', '01'].map(d => daily(`2025-11-${d}`))
     expect(completeIds(listFiles(b), 'scheduled')).toEqual(inB)
     expect(result.storages.map(s => s.location)).toEqual([join(a, 'app'), join(b, 'app')])
     expect(result.kept).toEqual([...SCHEDULED_SURVIVORS, ...inB].sort().reverse())

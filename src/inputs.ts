@@ -8,6 +8,7 @@ import {
   COMPRESSIONS,
   FORMATS,
   SCHEMA_COMMIT_MODES,
+  TARGET_PLATFORMS,
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
@@ -15,13 +16,16 @@ import {
   type Compression,
   type ExportQuery,
   type Format,
+  type TargetPlatform,
   type S3Settings,
   type SchemaCommitMode,
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import { durationMs, parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
+import { hasKeepRule, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
+import { checkTimeZone } from './catalog/timezone.js'
 import { isProjectRef, parseRestoreTime } from './supabase/platform.js'
-import { hasKeepRule, parseDuration, type RetentionPolicy } from './catalog/retention.js'
 
 export interface Settings {
   command: Command
@@ -54,9 +58,13 @@ export interface Settings {
   confirm: string
   jobs: number
   checkSql: string
+  /** backup: tags recorded in the manifest, for keep-tag */
+  tags: string[]
   retention: RetentionPolicy
+  /** IANA zone whose clock defines retention's hours, days, weeks, months and years */
+  retentionTimeZone: string
   dryRun: boolean
-  maxAgeMs: number
+  maxAge: CalendarDuration
   safetySnapshot: boolean
   clean: boolean
   /** command: schema — the file (relative to the workspace), and how a change is committed. */
@@ -68,6 +76,7 @@ export interface Settings {
   exports: ExportQuery[]
   exportsName?: string
   exportsStorage?: StorageKind[]
+  targetPlatform: TargetPlatform
   supabase: SupabaseSettings
 }
 
@@ -84,7 +93,21 @@ export interface SupabaseSettings {
 }
 
 /** The inputs that make a retention policy: prune refuses to run without one of them. */
-export const KEEP_INPUTS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within']
+export const KEEP_INPUTS = [
+  'keep-last',
+  'keep-hourly',
+  'keep-daily',
+  'keep-weekly',
+  'keep-monthly',
+  'keep-yearly',
+  'keep-within',
+  'keep-within-hourly',
+  'keep-within-daily',
+  'keep-within-weekly',
+  'keep-within-monthly',
+  'keep-within-yearly',
+  'keep-tag'
+]
 
 /** Reads every input once, validates it, and fails naming the input before any work starts. */
 export function readSettings(host: Host): Settings {
@@ -126,11 +149,14 @@ export function readSettings(host: Host): Settings {
     confirm: get('confirm'),
     jobs: optionalInt(get, 'jobs', 1, 64) ?? 2,
     checkSql: host.input('check-sql').trim(),
+    tags: readTags('tags', list(get('tags'))),
     retention: readRetention(get),
+    retentionTimeZone: readTimeZone(get),
     dryRun: bool(get, 'dry-run', false),
-    maxAgeMs: optionalDuration(get, 'max-age') ?? parseDuration('26h'),
+    maxAge: optionalDuration(get, 'max-age', { allowMinutes: true }) ?? parseDuration('26h'),
     safetySnapshot: bool(get, 'safety-snapshot', true),
     clean: bool(get, 'clean', false),
+    targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command),
     schemaFile: readSchemaFile(get),
     schemaCommit: oneOf(get, 'schema-commit', SCHEMA_COMMIT_MODES, 'none'),
@@ -202,13 +228,59 @@ function optionalInt(get: (n: string) => string, name: string, min: number, max:
   return Number(value)
 }
 
-function optionalDuration(get: (n: string) => string, name: string): number | undefined {
+/** Every duration input goes through the one grammar of catalog/duration.ts. */
+function optionalDuration(get: (n: string) => string, name: string, options?: DurationOptions): CalendarDuration | undefined {
   const value = get(name)
   if (!value) return undefined
   try {
-    return parseDuration(value)
+    return parseDuration(value, options)
   } catch (error) {
-    throw new InputError(name, `"${value}": ${(error as Error).message}`)
+    throw new InputError(name, (error as Error).message)
+  }
+}
+
+/** An age limit or timeout as milliseconds: the duration grammar with minutes, calendar units counted back from now. */
+function elapsedMs(get: (n: string) => string, name: string, fallback: string): number {
+  return durationMs(optionalDuration(get, name, { allowMinutes: true }) ?? parseDuration(fallback), new Date())
+}
+
+/** A keep-* count: a whole number, or unlimited (also restic's -1) for "every unit". */
+function optionalCount(get: (n: string) => string, name: string): number | undefined {
+  const value = get(name).toLowerCase()
+  if (!value) return undefined
+  if (value === 'unlimited' || value === '-1') return UNLIMITED
+  if (!/^\d+$/.test(value) || Number(value) > 100000) {
+    throw new InputError(name, `"${value}" is not a whole number from 0 to 100000 or unlimited (also -1, as restic writes it)`)
+  }
+  return Number(value)
+}
+
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,99}$/
+
+function readTags(name: string, tags: string[]): string[] {
+  for (const tag of tags) {
+    if (!TAG.test(tag)) {
+      throw new InputError(name, `"${tag}" is not a tag: use up to 100 letters, digits and . _ : @ / + = - (starting with a letter or digit)`)
+    }
+  }
+  return [...new Set(tags)]
+}
+
+/** keep-tag: one tag list per line, restic's --keep-tag; a backup must carry every tag of a line (commas) to be kept by it. */
+function readKeepTags(get: (n: string) => string): string[][] {
+  return get('keep-tag')
+    .split('\n')
+    .map(line => readTags('keep-tag', list(line)))
+    .filter(tags => tags.length > 0)
+}
+
+function readTimeZone(get: (n: string) => string): string {
+  const value = get('retention-timezone')
+  if (!value) return 'UTC'
+  try {
+    return checkTimeZone(value)
+  } catch (error) {
+    throw new InputError('retention-timezone', (error as Error).message)
   }
 }
 
@@ -279,7 +351,8 @@ function readKind(get: (n: string) => string, env: NodeJS.ProcessEnv, command: C
 }
 
 function readRetention(get: (n: string) => string): RetentionPolicy {
-  const count = (name: string) => optionalInt(get, name, 0, 100000)
+  const count = (name: string) => optionalCount(get, name)
+  const within = (name: string) => optionalDuration(get, name)
   return {
     last: count('keep-last'),
     hourly: count('keep-hourly'),
@@ -287,7 +360,13 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     weekly: count('keep-weekly'),
     monthly: count('keep-monthly'),
     yearly: count('keep-yearly'),
-    withinMs: optionalDuration(get, 'keep-within')
+    within: within('keep-within'),
+    withinHourly: within('keep-within-hourly'),
+    withinDaily: within('keep-within-daily'),
+    withinWeekly: within('keep-within-weekly'),
+    withinMonthly: within('keep-within-monthly'),
+    withinYearly: within('keep-within-yearly'),
+    tags: readKeepTags(get)
   }
 }
 
@@ -362,8 +441,8 @@ function readSupabase(get: (n: string) => string, accessToken: string, command: 
     projectRef,
     apiUrl,
     requirePitr: bool(get, 'require-pitr', false),
-    maxPlatformBackupAgeMs: optionalDuration(get, 'max-platform-backup-age') ?? parseDuration('36h'),
+    maxPlatformBackupAgeMs: elapsedMs(get, 'max-platform-backup-age', '36h'),
     restoreTime,
-    restoreTimeoutMs: optionalDuration(get, 'restore-timeout') ?? parseDuration('6h')
+    restoreTimeoutMs: elapsedMs(get, 'restore-timeout', '6h')
   }
 }

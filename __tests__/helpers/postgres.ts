@@ -14,7 +14,8 @@ import pg from 'pg'
 export interface TestCluster {
   host: '127.0.0.1'
   port: number
-  user: 'postgres'
+  /** The bootstrap superuser: 'postgres' unless startCluster was asked for another (Supabase's image bootstraps as supabase_admin). */
+  user: string
   password: string
   major: number
   dataDir: string
@@ -132,7 +133,8 @@ async function connectOnce(config: pg.ClientConfig): Promise<pg.Client> {
   }
 }
 
-export async function startCluster(opts: { binDir?: string } = {}): Promise<TestCluster> {
+export async function startCluster(opts: { binDir?: string; superuser?: string } = {}): Promise<TestCluster> {
+  const superuser = opts.superuser ?? 'postgres'
   const binDir = opts.binDir ?? PG15_BIN_DIR
   const env = childEnv(binDir)
   const who = runAs()
@@ -157,7 +159,7 @@ export async function startCluster(opts: { binDir?: string } = {}): Promise<Test
     if (who.uid !== undefined) chownSync(pwFile, who.uid, who.gid!)
     await run(
       join(binDir, 'initdb'),
-      ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwFile}`, '-E', 'UTF8', '--no-locale', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync'],
+      ['-D', dataDir, '-U', superuser, `--pwfile=${pwFile}`, '-E', 'UTF8', '--no-locale', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync'],
       { ...who, env, cwd: tmp }
     )
     rmSync(pwFile)
@@ -168,7 +170,7 @@ export async function startCluster(opts: { binDir?: string } = {}): Promise<Test
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = await freePort()
       try {
-        return await launch({ binDir, env, who, tmp, dataDir, logFile, port, password, major })
+        return await launch({ binDir, env, who, tmp, dataDir, logFile, port, password, major, superuser })
       } catch (err) {
         lastError = err
         // Lost the port race to someone else: try another port; anything else is fatal.
@@ -192,6 +194,7 @@ async function launch(o: {
   port: number
   password: string
   major: number
+  superuser: string
 }): Promise<TestCluster> {
   const args = [
     '-D',
@@ -237,11 +240,11 @@ async function launch(o: {
   )
   child.on('error', () => {}) // spawn failure surfaces as an early exit below
 
-  const url = (database = 'postgres') => `postgresql://postgres:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/${encodeURIComponent(database)}`
+  const url = (database = 'postgres') => `postgresql://${o.superuser}:${encodeURIComponent(o.password)}@127.0.0.1:${o.port}/${encodeURIComponent(database)}`
   const clientConfig = (database: string): pg.ClientConfig => ({
     host: '127.0.0.1',
     port: o.port,
-    user: 'postgres',
+    user: o.superuser,
     password: o.password,
     database
   })
@@ -296,7 +299,7 @@ async function launch(o: {
   return {
     host: '127.0.0.1',
     port: o.port,
-    user: 'postgres',
+    user: o.superuser,
     password: o.password,
     major: o.major,
     dataDir: o.dataDir,

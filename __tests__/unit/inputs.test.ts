@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { execute, redactingHost } from '../../src/execute.js'
 import type { Host } from '../../src/host.js'
+import { UNLIMITED } from '../../src/catalog/retention.js'
 import { readSettings } from '../../src/inputs.js'
 import { Secrets } from '../../src/secrets.js'
 import { expectNoSecrets, runAction } from '../helpers/action.js'
@@ -64,6 +65,17 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ 'keep-daily': '-3' }, /Input "keep-daily": "-3" is not a whole number from 0 to 100000/],
     [{ prune: 'true' }, /Input "prune": needs at least one keep rule: set keep-last, keep-hourly/],
     [{ 'keep-within': '30 days' }, /Input "keep-within": "30 days": .*expected a duration such as 30d/],
+    [{ 'keep-within': '2w' }, /Input "keep-within": "2w": "w" is not a unit; expected a duration such as 30d, 6m, 1y6m or 36h/],
+    [{ 'keep-within-daily': '90min' }, /Input "keep-within-daily": "90min": minutes are not accepted here/],
+    [{ 'keep-within-weekly': '1m1m' }, /Input "keep-within-weekly": "1m1m": months given twice/],
+    [
+      { 'max-age': '1.5d' },
+      /Input "max-age": "1.5d": no fractions .*units y \(calendar years\), m \(calendar months\), d \(days\), h \(hours\), min \(minutes\)/
+    ],
+    [{ 'keep-monthly': 'forever' }, /Input "keep-monthly": "forever" is not a whole number from 0 to 100000 or unlimited/],
+    [{ 'keep-tag': 'release,' + 'x'.repeat(101) }, /Input "keep-tag": "x{101}" is not a tag/],
+    [{ tags: 'release v2' }, /Input "tags": "release v2" is not a tag: use up to 100 letters, digits and/],
+    [{ 'retention-timezone': 'CET+1' }, /Input "retention-timezone": "CET\+1" is not an IANA time zone; use a name such as UTC, Europe\/Berlin/],
     [{ 's3-sse': 'rot13', storage: 's3', 's3-bucket': 'b' }, /Input "s3-sse": "rot13" is not supported; use AES256 or aws:kms/],
     [{ 'database-url': 'mysql://root:hunter2@db/x' }, /Input "database-url": must be a URL of the form postgresql:\/\//],
     [{ name: '../etc' }, /Input "name": "..\/etc" may hold only letters, digits/],
@@ -120,5 +132,29 @@ describe('what the process prints', () => {
     expect(failure).toMatch(/^boom near \*\*\* \(this is a bug in pg-backup-action, please report it; the stack trace is in the debug log\)$/)
     expect(log.join('\n')).toMatch(/TypeError: boom near \*\*\*\n\s+at /)
     expectNoSecrets([failure ?? '', ...log], ['hunter2'])
+  })
+})
+
+describe('retention inputs', () => {
+  const settings = (inputs: Record<string, string>) => settingsFrom({ storage: 'local', ...inputs })
+  test("durations read like restic's: m is months, and minutes only as min in max-age", () => {
+    const s = settings({ 'keep-within': '6m', 'keep-within-daily': '1y2m3d4h', 'max-age': '1h30min' })
+    expect(s.retention.within).toEqual({ years: 0, months: 6, days: 0, hours: 0, minutes: 0 })
+    expect(s.retention.withinDaily).toEqual({ years: 1, months: 2, days: 3, hours: 4, minutes: 0 })
+    expect(s.maxAge).toEqual({ years: 0, months: 0, days: 0, hours: 1, minutes: 30 })
+  })
+  test('counts may be unlimited, spelled as a word or as -1; tags and keep-tag lines; the time zone canonicalised', () => {
+    const s = settings({
+      'keep-monthly': 'unlimited',
+      'keep-yearly': '-1',
+      'keep-daily': '7',
+      tags: 'a, b\na',
+      'keep-tag': 'a, b\n\nc',
+      'retention-timezone': 'europe/berlin'
+    })
+    expect(s.retention).toMatchObject({ monthly: UNLIMITED, yearly: UNLIMITED, daily: 7, tags: [['a', 'b'], ['c']] })
+    expect(s.tags).toEqual(['a', 'b'])
+    expect(s.retentionTimeZone).toBe('Europe/Berlin')
+    expect(settings({}).retentionTimeZone).toBe('UTC')
   })
 })

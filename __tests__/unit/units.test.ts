@@ -6,7 +6,7 @@ import { parseArgs } from '../../src/cli-args.js'
 import { parseConnection, sameDatabase } from '../../src/postgres/connection.js'
 import { selectsTable } from '../../src/postgres/patterns.js'
 import { classifyErrors } from '../../src/postgres/restore.js'
-import { parseToc } from '../../src/postgres/toc.js'
+import { parseToc, tocById } from '../../src/postgres/toc.js'
 import { parseToolVersion } from '../../src/postgres/tools.js'
 import { Secrets } from '../../src/secrets.js'
 
@@ -112,17 +112,61 @@ describe('archive checks', () => {
 })
 
 describe('restore errors', () => {
-  test('platform roles and extensions are expected, the rest is not', () => {
+  test('errors are judged by the TOC entry they came from, never by their wording', () => {
+    const toc = tocById(
+      [
+        '9; 2615 16456 SCHEMA - auth supabase_admin',
+        '3573; 3256 16630 POLICY public todos own rows postgres',
+        '3591; 0 16544 TABLE DATA realtime subscription supabase_admin',
+        '3; 3079 16411 EXTENSION - pg_graphql ',
+        '3330; 3466 16455 EVENT TRIGGER - issue_pg_cron_access supabase_admin',
+        '3626; 0 0 ACL auth TABLE users supabase_auth_admin',
+        '304; 1255 16647 FUNCTION public handle_new_user() postgres',
+        '3397; 2606 16569 CONSTRAINT realtime messages_2026_11_29 messages_2026_11_29_pkey supabase_admin'
+      ].join('\n')
+    )
+    const error = (id: number, message: string, command?: string) => [
+      `pg_restore: from TOC entry ${id}; 0 0 X y z`,
+      `pg_restore: error: could not execute query: ERROR:  ${message}`,
+      ...(command ? [`Command was: ${command}`, ''] : [])
+    ]
     const stderr = [
+      'pg_restore: while PROCESSING TOC:',
+      ...error(9, 'role "supabase_admin" does not exist', 'ALTER SCHEMA auth OWNER TO supabase_admin;'),
+      ...error(3573, 'role "authenticated" does not exist', 'CREATE POLICY "own rows" ON public.todos TO authenticated USING (true);'),
+      'pg_restore: from TOC entry 3591; 0 16544 TABLE DATA subscription supabase_admin',
+      'pg_restore: error: COPY failed for table "subscription": ERROR:  role "authenticated" does not exist',
+      'CONTEXT:  COPY subscription, line 1, column claims_role: "authenticated"',
+      ...error(3, 'extension "pg_graphql" is not available', 'CREATE EXTENSION IF NOT EXISTS pg_graphql;'),
+      ...error(3330, 'permission denied to create event trigger "issue_pg_cron_access"', 'CREATE EVENT TRIGGER issue_pg_cron_access ON ddl_command_end;'),
+      ...error(3626, 'permission denied for table users', 'GRANT ALL ON TABLE auth.users TO dashboard_user;'),
+      ...error(304, 'permission denied to set parameter "search_path"', 'CREATE FUNCTION public.handle_new_user() RETURNS trigger;'),
+      ...error(
+        3397,
+        'cannot drop inherited constraint "messages_2026_11_29_pkey"',
+        'ALTER TABLE IF EXISTS ONLY realtime.messages_2026_11_29 DROP CONSTRAINT IF EXISTS messages_2026_11_29_pkey;'
+      ),
       'pg_restore: error: could not execute query: ERROR:  role "anon" does not exist',
       'Command was: ALTER TABLE public.notes OWNER TO anon;',
-      'pg_restore: error: could not execute query: ERROR:  extension "pg_graphql" is not available',
-      'pg_restore: error: could not execute query: ERROR:  relation "public.x" does not exist',
-      'pg_restore: warning: errors ignored on restore: 3'
+      'pg_restore: warning: errors ignored on restore: 10'
     ].join('\n')
-    const errors = classifyErrors(stderr)
-    expect(errors.map(e => Boolean(e.expected))).toEqual([true, true, false])
-    expect(errors[2].message).toBe('relation "public.x" does not exist')
+    const errors = classifyErrors(stderr, { toc })
+    expect(errors.map(e => [e.entry, e.expected])).toEqual([
+      ['SCHEMA auth', 'ownership by a platform role'],
+      ['POLICY public.todos own rows', undefined],
+      ['TABLE DATA realtime.subscription', undefined],
+      ['EXTENSION pg_graphql', 'platform extension the target lacks'],
+      ['EVENT TRIGGER issue_pg_cron_access', 'platform event trigger'],
+      ['ACL TABLE auth.users', 'privileges on a platform object'],
+      ['FUNCTION public.handle_new_user()', undefined],
+      ['CONSTRAINT realtime.messages_2026_11_29 messages_2026_11_29_pkey', undefined],
+      [undefined, undefined]
+    ])
+    expect(errors[2].message).toBe('role "authenticated" does not exist')
+    expect(errors.every(e => !e.message.includes('Command was'))).toBe(true)
+    // The same drop during --clean goes with its table.
+    const clean = classifyErrors(stderr, { toc, clean: true })
+    expect(clean[7].expected).toBe('clean: dropped with its table')
   })
 })
 

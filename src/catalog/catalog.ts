@@ -13,6 +13,8 @@ export interface BackupEntry {
   complete: boolean
   pinned: boolean
   files: StoredObject[]
+  /** From the manifest, filled in by withTags only when a rule needs them. */
+  tags?: string[]
 }
 
 /** Groups a set's files by backup id; files that belong to no id are left out (and never touched). */
@@ -41,6 +43,16 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
 
 export async function listBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
   return groupBackups(name, await storage.list(layout.setPrefix(name)))
+}
+
+/** The complete backups with their manifests' tags, read a few at a time; a manifest that can't be read fails the whole call. */
+export async function withTags(storage: Storage, name: string, backups: BackupEntry[]): Promise<BackupEntry[]> {
+  const out: BackupEntry[] = []
+  for (let i = 0; i < backups.length; i += 8) {
+    const batch = backups.slice(i, i + 8)
+    out.push(...(await Promise.all(batch.map(async b => (b.complete ? { ...b, tags: (await readManifest(storage, name, b.id)).tags ?? [] } : b)))))
+  }
+  return out
 }
 
 export async function readManifest(storage: Storage, name: string, id: string): Promise<Manifest> {

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { pipeline } from 'node:stream/promises'
+import { promisify } from 'node:util'
 import pg from 'pg'
 import { deleteBackupFiles, listBackups, readManifest } from '../catalog/catalog.js'
 import { driftBaseline, driftBetween, driftMarkdown, type Drift } from '../catalog/drift.js'
@@ -11,7 +13,8 @@ import { withGpgHome } from '../pipeline/gpg-home.js'
 import { publish } from '../pipeline/publish.js'
 import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage, PASS_THROUGH } from '../pipeline/stages.js'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
-import { libpqEnv, type Connection } from '../postgres/connection.js'
+import { childEnv, libpqEnv, type Connection } from '../postgres/connection.js'
+import { safeRolesSql } from '../postgres/roles.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
 import { copyCsv, snapshotSession } from '../postgres/exports.js'
 import { collectFacts } from '../postgres/facts.js'
@@ -24,6 +27,8 @@ import type { Storage } from '../storage/storage.js'
 import { ACTION_VERSION } from '../version.js'
 import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
 import { checkBackup, describeChecks } from './verify.js'
+
+const run = promisify(execFile)
 
 export interface BackupResult {
   verified: boolean
@@ -102,9 +107,12 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
-        const roles: Stage = { name: 'pg_dumpall', command: tools.bin('pg_dumpall'), args: pgDumpallRolesArgs(), env }
+        // Small enough to read whole: made safe to run on any server before it is stored.
+        const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
         const rolesFile = rolesFileName(id, ext, encrypted)
-        result.push({ role: 'roles', file: rolesFile, ...(await publishObject(ctx, [roles, ...tail], layout.object(name, rolesFile))) })
+        const chain = startChain([{ name: 'cat', command: 'cat', args: [] }, ...tail], ctx.secrets, { input: 'pipe' })
+        chain.input?.end(safeRolesSql(rolesDump.stdout))
+        result.push({ role: 'roles', file: rolesFile, ...(await publish(chain, ctx.storages, layout.object(name, rolesFile))) })
       }
       const exported = settings.exports.length > 0 ? await publishExports(ctx, conn, snapshot, tail, id, exportsTo) : []
       if (!exportsTo.separate) result.push(...exported)
@@ -131,7 +139,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       objects: dumped.objects,
       tables: dumped.counts,
       schemaFacts: { ...dumped.facts, catalog },
-      github: githubContext(host.env)
+      github: githubContext(host.env),
+      ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
     // Exports stored apart are a backup of their own in their set: same id, only the CSV objects.
     const exportsManifest: Manifest | undefined = exportsTo.separate

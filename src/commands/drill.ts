@@ -6,11 +6,13 @@ import { withGpgHome } from '../pipeline/gpg-home.js'
 import { readBack, withDumpOnDisk } from '../pipeline/readback.js'
 import { connect, type SqlClient } from '../postgres/client.js'
 import { describeConnection, parseConnection, sameDatabase, type Connection } from '../postgres/connection.js'
-import { countRows, type TableRef } from '../postgres/inventory.js'
+import { PLATFORM_SCHEMAS } from '../postgres/platform.js'
 import { restoreArchive } from '../postgres/restore.js'
-import type { DrillReport, RestoreError, TableResult } from '../model/drill-report.js'
+import type { DrillReport, RestoreError } from '../model/drill-report.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
+import { errorReasons, listReasons, prove, proofFailures, type Proof } from './prove.js'
+import { isSupabaseTarget, planRestore, type RestorePlan } from './restore-plan.js'
 import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
@@ -44,14 +46,15 @@ export async function drill(ctx: Context): Promise<DrillReport> {
 
   const client = await connect(target)
   try {
-    await refuseNonEmpty(client, target)
+    const supabase = await isSupabaseTarget(ctx, client)
+    await refuseNonEmpty(client, target, supabase)
     ctx.host.info(
-      `Drilling backup ${manifest.id} into ${describeConnection(target)} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`
+      `Drilling backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''} with ${manifest.format === 'custom' ? `pg_restore ${tools.version}, ${ctx.settings.jobs} job(s)` : `psql ${tools.version}`}`
     )
     const started = Date.now()
-    const errors = await restoreInto(ctx, manifest, target, tools)
+    const { errors, plan } = await restoreInto(ctx, manifest, target, tools, client, supabase)
     const restoreSeconds = (Date.now() - started) / 1000
-    const mismatches = await compareCounts(client, manifest)
+    const proof = await prove(client, manifest, { supabase })
     const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined
     const unexpectedErrors = errors.filter(e => !e.expected)
     const report: DrillReport = {
@@ -62,65 +65,65 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       target: describeConnection(target),
       tables: manifest.tables.length,
       rows: manifest.tables.reduce((sum, t) => sum + t.rows, 0),
-      mismatches,
+      mismatches: proof.mismatches,
       expectedErrors: errors.filter(e => e.expected),
       unexpectedErrors,
       checkSql,
-      passed: mismatches.length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
+      facts: proof.facts,
+      platform: supabase ? 'supabase' : 'postgres',
+      standInRoles: plan.standIns,
+      passed: proofFailures(proof).length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
     }
     const json = JSON.stringify(report, null, 2) + '\n'
     for (const s of readableStorages(ctx)) await s.put(layout.drill(manifest.name, manifest.id), json)
     await ctx.host.summary(drillSummary(report))
-    if (!report.passed) throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report)}`)
+    if (!report.passed) throw new BackupError(`Drill of backup ${manifest.id} failed: ${failureReasons(report, proof)}`)
     return report
   } finally {
     await client.end().catch(() => undefined)
   }
 }
 
-async function refuseNonEmpty(client: SqlClient, target: Connection): Promise<void> {
+/** A scratch database holds nothing of its own; a Supabase one holds only its platform. */
+async function refuseNonEmpty(client: SqlClient, target: Connection, supabase: boolean): Promise<void> {
   const { rows } = await client.query<{ n: string }>(
-    "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+    "SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' AND NOT n.nspname = ANY ($1::text[])",
+    [supabase ? [...PLATFORM_SCHEMAS] : []]
   )
   if (Number(rows[0].n) > 0) {
     throw new InputError(
       'target-database-url',
-      `${describeConnection(target)} already holds ${rows[0].n} table(s); a drill restores into an empty scratch database`
+      `${describeConnection(target)} already holds ${rows[0].n} table(s)${supabase ? " besides the Supabase platform's" : ''}; a drill restores into an empty scratch database`
     )
   }
 }
 
 /** Custom archives go to disk first so pg_restore can run jobs in parallel; plain SQL streams into psql. */
-async function restoreInto(ctx: Context, manifest: Manifest, target: Connection, tools: ClientTools): Promise<RestoreError[]> {
+async function restoreInto(
+  ctx: Context,
+  manifest: Manifest,
+  target: Connection,
+  tools: ClientTools,
+  client: SqlClient,
+  supabase: boolean
+): Promise<{ errors: RestoreError[]; plan: RestorePlan }> {
   const storage = readableStorage(ctx)
   const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
   const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }
-  if (manifest.format === 'custom') return withDumpOnDisk(storage, manifest, options, file => restoreArchive({ ...base, file }))
+  if (manifest.format === 'custom') {
+    return withDumpOnDisk(storage, manifest, options, async file => {
+      const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false }, file)
+      return { plan, errors: await restoreArchive({ ...base, file, ...plan.restore }) }
+    })
+  }
+  const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false })
   return withGpgHome(async gpgHome => {
     const reading = await readBack(storage, manifest, dataObject(manifest), { ...options, gpgHome })
     // If psql stops early, drain the rest so decryption and decompression can finish.
     const restoring = restoreArchive({ ...base, stream: reading.output }).finally(() => reading.output.resume())
     const [errors] = await Promise.all([restoring, reading.done])
-    return errors
+    return { errors, plan }
   })
-}
-
-/** Counts the restored tables the way the backup counted the source, and lists every difference. */
-async function compareCounts(client: SqlClient, manifest: Manifest): Promise<TableResult[]> {
-  const { rows } = await client.query<TableRef>(
-    "SELECT n.nspname AS schema, c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'"
-  )
-  const key = (t: TableRef) => `${t.schema}.${t.table}`
-  const present = new Set(rows.map(key))
-  const restored = new Map(
-    (
-      await countRows(
-        client,
-        manifest.tables.filter(t => present.has(key(t)))
-      )
-    ).map(t => [key(t), t.rows])
-  )
-  return manifest.tables.map(t => ({ table: key(t), expected: t.rows, actual: restored.get(key(t)) ?? null })).filter(t => t.actual !== t.expected)
 }
 
 export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok: boolean; rows: number }> {
@@ -130,12 +133,8 @@ export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok:
   return { ok: rows === 0, rows }
 }
 
-function failureReasons(report: DrillReport): string {
-  const reasons: string[] = []
-  for (const m of report.mismatches)
-    reasons.push(m.actual === null ? `table ${m.table} is missing` : `${m.table} has ${m.actual} rows, the backup had ${m.expected}`)
-  for (const e of report.unexpectedErrors.slice(0, 5)) reasons.push(`restore error: ${e.message}`)
-  if (report.unexpectedErrors.length > 5) reasons.push(`…and ${report.unexpectedErrors.length - 5} more restore errors`)
+function failureReasons(report: DrillReport, proof: Proof): string {
+  const reasons = [...errorReasons(report.unexpectedErrors), ...proofFailures(proof)]
   if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
-  return reasons.join('; ')
+  return listReasons(reasons)
 }

@@ -1,10 +1,11 @@
 import { listBackups, readManifest } from '../catalog/catalog.js'
 import type { Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
+import { subtractDuration } from '../catalog/duration.js'
 import { parseDrillReport } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import { formatSeconds } from '../report/format.js'
-import { checksTable } from '../report/summary.js'
+import { checksTable, formatTags } from '../report/summary.js'
 import { readAll } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 import { managementApi, projectRef } from './supabase.js'
@@ -17,20 +18,23 @@ import { platformChecks } from '../supabase/platform.js'
 export async function monitor(ctx: Context): Promise<{ backupId?: string; checks: Check[] }> {
   const storage = readableStorage(ctx)
   const name = configuredSetName(ctx)
-  const maxAgeMs = ctx.settings.maxAgeMs
+  const maxAge = ctx.settings.maxAge
   const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
   const checks: Check[] = []
   const newest = backups[0]
   if (!newest) {
     checks.push({ name: 'newest backup', ok: false, detail: `no complete backup of "${name}" in ${storage.locate(layout.setPrefix(name))}` })
   } else {
-    const ageMs = ctx.now().getTime() - newest.time.getTime()
+    const now = ctx.now()
+    const ageMs = now.getTime() - newest.time.getTime()
+    const limitMs = now.getTime() - subtractDuration(now, maxAge).getTime()
+    const manifest = await readManifest(storage, name, newest.id)
+    const tags = manifest.tags?.length ? `; tags ${formatTags(manifest.tags)}` : ''
     checks.push({
       name: 'newest backup',
-      ok: ageMs <= maxAgeMs,
-      detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(maxAgeMs / 1000)})`
+      ok: ageMs <= limitMs,
+      detail: `${newest.id} is ${formatSeconds(ageMs / 1000)} old (limit ${formatSeconds(limitMs / 1000)})${tags}`
     })
-    const manifest = await readManifest(storage, name, newest.id)
     const wrong = manifest.objects.filter(o => newest.files.find(f => f.key.endsWith(`/${o.file}`))?.size !== o.size).map(o => o.file)
     checks.push({
       name: 'stored objects',

@@ -1,6 +1,6 @@
-import { deleteBackupFiles, listBackups, type BackupEntry } from '../catalog/catalog.js'
+import { deleteBackupFiles, listBackups, withTags, type BackupEntry } from '../catalog/catalog.js'
 import { layout } from '../catalog/manifest.js'
-import { planRetention, type RetentionPolicy } from '../catalog/retention.js'
+import { planRetention, type PlanOptions, type RetentionPolicy } from '../catalog/retention.js'
 import { InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
@@ -32,11 +32,13 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
   // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
   const plans = []
   for (const storage of storages) {
-    const backups = await listBackups(storage, name)
+    const listed = await listBackups(storage, name)
+    // Tags live in the manifests: read only when keep-tag asks for them.
+    const backups = settings.retention.tags?.length ? await withTags(storage, name, listed) : listed
     plans.push({
       storage,
       location: storage.locate(layout.setPrefix(name)),
-      ...planPrune(backups, kind, settings.retention, new Set(options.protect), ctx.now())
+      ...planPrune(backups, kind, settings.retention, new Set(options.protect), { now: ctx.now(), timeZone: settings.retentionTimeZone })
     })
   }
 
@@ -69,13 +71,15 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
  * candidates (each kind keeps its own slots); the newest complete backup of the whole set and
  * `protect` ids always stay; unfinished uploads older than a day go unless pinned or protected.
  */
-export function planPrune(backups: BackupEntry[], kind: BackupKind, policy: RetentionPolicy, protect: Set<string>, now: Date) {
+export function planPrune(backups: BackupEntry[], kind: BackupKind, policy: RetentionPolicy, protect: Set<string>, plan: PlanOptions & { now: Date }) {
+  const { now } = plan
   const complete = backups.filter(b => b.complete)
   const newestOfSet = complete.reduce<BackupEntry | undefined>((a, b) => (a && a.id > b.id ? a : b), undefined)?.id
   const group = complete.filter(b => b.kind === kind)
   const decisions: PruneDecision[] = planRetention(
-    group.map(b => ({ id: b.id, time: b.time, pinned: b.pinned })),
-    policy
+    group.map(b => ({ id: b.id, time: b.time, pinned: b.pinned, tags: b.tags })),
+    policy,
+    plan
   ).map(d => {
     const reasons: PruneReason[] = [...d.reasons]
     if (d.id === newestOfSet && !reasons.includes('newest')) reasons.push('newest')

@@ -11,6 +11,8 @@ export interface TableResult {
 /** One error pg_restore or psql reported. */
 export interface RestoreError {
   message: string
+  /** The archive entry it came from ("POLICY public.todos p"), when pg_restore said. */
+  entry?: string
   /** Why the error is harmless on the target, when it is. */
   expected?: string
 }
@@ -27,10 +29,24 @@ export interface DrillReport {
   expectedErrors: RestoreError[]
   unexpectedErrors: RestoreError[]
   checkSql?: { ok: boolean; rows: number }
+  /** The schema facts compared with the manifest's (absent for manifests that record none). */
+  facts?: FactsResult
+  /** What the target carried: supabase (its platform left as it was) or postgres. */
+  platform?: 'supabase' | 'postgres'
+  /** NOLOGIN roles made for referenced roles the target lacked. */
+  standInRoles?: string[]
   passed: boolean
 }
 
-const restoreError = shape({ message: str, expected: optional(str) })
+export interface FactsResult {
+  checked: number
+  /** Each object missing or different ("policy public.todos.p is missing"). */
+  failures: string[]
+  /** Differences that are the platform's: what the target legitimately lacks or keeps its own way. */
+  platform: string[]
+}
+
+const restoreError = shape({ message: str, entry: optional(str), expected: optional(str) })
 const DRILL_REPORT_SHAPE = shape({
   backupId: str,
   name: str,
@@ -43,6 +59,9 @@ const DRILL_REPORT_SHAPE = shape({
   expectedErrors: arrayOf(restoreError),
   unexpectedErrors: arrayOf(restoreError),
   checkSql: optional(shape({ ok: bool, rows: num })),
+  facts: optional(shape({ checked: num, failures: arrayOf(str), platform: arrayOf(str) })),
+  platform: optional(str),
+  standInRoles: optional(arrayOf(str)),
   passed: bool
 })
 

@@ -86,6 +86,8 @@ export interface Manifest {
   tables: TableCount[]
   schemaFacts?: SchemaFacts
   github?: Record<string, string>
+  /** The backup's `tags` input, for keep-tag; absent in manifests written before tags existed. */
+  tags?: string[]
 }
 
 const strings = arrayOf(str)
@@ -120,7 +122,8 @@ const MANIFEST_SHAPE = shape({
   encryption: optional(shape({ algorithm: str })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles', 'export']), file: str, size: num, sha256: str, export: optional(shape({ name: str, rows: num })) })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
-  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) }))
+  schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) })),
+  tags: optional(strings)
 })
 
 /** Reads a stored manifest, refusing a newer version before looking at its fields. */

@@ -13,6 +13,9 @@ export const SCOPES = ['full', 'schema', 'data'] as const
 export type Scope = (typeof SCOPES)[number]
 export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
+/** What a drill or restore target carries: auto detects the Supabase platform (its auth and storage schemas and supabase_admin). */
+export const TARGET_PLATFORMS = ['auto', 'supabase', 'postgres'] as const
+export type TargetPlatform = (typeof TARGET_PLATFORMS)[number]
 /** Why a backup was made; each kind is its own retention series. */
 export const BACKUP_KINDS = ['scheduled', 'pre-deploy', 'manual', 'pre-restore'] as const
 export type BackupKind = (typeof BACKUP_KINDS)[number]

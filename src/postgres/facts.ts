@@ -109,10 +109,10 @@ async function readFacts(client: SqlClient, filters: TableFilters): Promise<Cata
        FROM rel r WHERE r.relkind = 'S'`
     )
   ).filter(s => selectsTable(filters, s.schema, s.rel) || (s.owned_by !== null && selectsTable(filters, s.owned_by[0], s.owned_by[1])))
-  // pg_dump leaves invalid indexes out.
+  // pg_dump leaves invalid indexes out, except partitioned ones (waiting for their partitions' indexes).
   const indexes = await onRelations<RelRow & { index: string; definition: string }>(
     `SELECT r.schema, r.rel, ic.relname AS "index", pg_get_indexdef(i.indexrelid) AS "definition"
-     FROM rel r JOIN pg_index i ON i.indrelid = r.oid AND i.indisvalid JOIN pg_class ic ON ic.oid = i.indexrelid`
+     FROM rel r JOIN pg_index i ON i.indrelid = r.oid JOIN pg_class ic ON ic.oid = i.indexrelid AND (i.indisvalid OR ic.relkind = 'I')`
   )
   const constraints = await onRelations<RelRow & { constraint: string; type: string; definition: string }>(
     `SELECT r.schema, r.rel, k.conname AS "constraint", k.contype AS "type", pg_get_constraintdef(k.oid) AS "definition"

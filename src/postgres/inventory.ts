@@ -46,7 +46,7 @@ export async function countRows(client: SqlClient, tables: TableRef[]): Promise<
  * Policies, indexes and constraints on the dumped relations (listTables(…, ['r', 'p', 'm'])),
  * counted the way pg_restore's table of contents lists them: an index backing a constraint
  * appears as the constraint, check constraints are part of CREATE TABLE, and pg_dump skips
- * invalid indexes and foreign keys that partitions inherit from their parent.
+ * invalid indexes (except a partitioned one, still waiting for its partitions' indexes) and foreign keys that partitions inherit from their parent.
  */
 export async function schemaFacts(client: SqlClient, tables: TableRef[]): Promise<SchemaFacts> {
   const names = tables.map(t => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)
@@ -56,8 +56,8 @@ export async function schemaFacts(client: SqlClient, tables: TableRef[]): Promis
        (SELECT array_agg(n.nspname || '.' || c.relname ORDER BY 1) FROM pg_class c JOIN t ON t.oid = c.oid
           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relrowsecurity) AS rls,
        (SELECT count(*) FROM pg_policy p JOIN t ON t.oid = p.polrelid) AS policies,
-       (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid
-          WHERE i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
+       (SELECT count(*) FROM pg_index i JOIN t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+          WHERE (i.indisvalid OR ic.relkind = 'I') AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)) AS indexes,
        (SELECT count(*) FROM pg_constraint k JOIN t ON t.oid = k.conrelid WHERE k.contype IN ('p','u','f','x') AND NOT (k.contype = 'f' AND k.conparentid <> 0)) AS constraints`,
     [names]
   )

@@ -15,6 +15,7 @@ const DESCS = [
   'SEQUENCE OWNED BY',
   'DEFAULT ACL',
   'INDEX ATTACH',
+  'TABLE ATTACH',
   'MATERIALIZED VIEW DATA',
   'MATERIALIZED VIEW',
   'FOREIGN TABLE',
@@ -22,6 +23,7 @@ const DESCS = [
   'LARGE OBJECT',
   'BLOB DATA',
   'BLOBS',
+  'BLOB',
   'TEXT SEARCH CONFIGURATION',
   'TEXT SEARCH DICTIONARY',
   'ACCESS METHOD',
@@ -69,7 +71,7 @@ const DESCS = [
 export function parseToc(text: string): TocEntry[] {
   const entries: TocEntry[] = []
   for (const line of text.split('\n')) {
-    const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trim())
+    const match = /^\d+; \d+ \d+ (.+)$/.exec(line.trimStart()) // a trailing space is an empty owner
     if (!match) continue
     const rest = match[1]
     const desc = DESCS.find(d => rest.startsWith(`${d} `))
@@ -80,6 +82,17 @@ export function parseToc(text: string): TocEntry[] {
     entries.push({ desc, schema, tag: words.join(' '), owner })
   }
   return entries
+}
+
+/** The entries by dump id: the number pg_restore --verbose names in "from TOC entry <id>". */
+export function tocById(text: string): Map<number, TocEntry> {
+  const byId = new Map<number, TocEntry>()
+  for (const line of text.split('\n')) {
+    const id = /^\s*(\d+);/.exec(line)?.[1]
+    const entry = id ? parseToc(line)[0] : undefined
+    if (entry) byId.set(Number(id), entry)
+  }
+  return byId
 }
 
 export function count(entries: TocEntry[], ...descs: string[]): number {

@@ -1,7 +1,7 @@
 import type { Check } from '../catalog/checks.js'
 import { dataObject } from '../catalog/manifest.js'
-import { type Manifest } from '../model/manifest.js'
-import type { DrillReport, RestoreError } from '../model/drill-report.js'
+import { type CatalogFacts, type Manifest } from '../model/manifest.js'
+import type { DrillReport, FactsResult, RestoreError, TableResult } from '../model/drill-report.js'
 import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
@@ -15,17 +15,27 @@ export function backupSummary(
   const data = dataObject(manifest)
   const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES)
   const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0)
+  const catalog = manifest.schemaFacts?.catalog
   return [
     `## Backup ${manifest.id}`,
     '',
     table(
       ['', ''],
       [
-        ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion})`],
+        ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion}${isSupabaseSource(catalog) ? ', a Supabase project' : ''})`],
         ['Set / kind', `${manifest.name} / ${manifest.kind}`],
+        ...tagsRow(manifest),
         ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
         ['Time', formatSeconds(durationSeconds)],
         ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
+        ...(catalog
+          ? [
+              [
+                'Schema facts',
+                `${catalog.policies.length} policies, ${catalog.grants.length} grants, ${catalog.triggers.length} triggers, ${catalog.functions.length} functions, ${catalog.indexes.length} indexes, ${catalog.constraints.length} constraints`
+              ]
+            ]
+          : []),
         ['SHA-256', `\`${data.sha256}\``],
         ['Stored at', locations.map(l => `\`${l}\``).join('<br>')]
       ]
@@ -47,6 +57,10 @@ export function backupSummary(
   ].join('\n')
 }
 
+/** A dump of a Supabase project holds the platform's auth.users and storage.objects. */
+const isSupabaseSource = (catalog: CatalogFacts | undefined): boolean =>
+  ['auth.users', 'storage.objects'].every(name => catalog?.tables.some(t => t.name === name))
+
 export function checksTable(checks: Check[]): string {
   return table(
     ['Check', 'Result', 'Detail'],
@@ -56,19 +70,29 @@ export function checksTable(checks: Check[]): string {
 
 export function verifySummary(manifest: Manifest, checks: Check[]): string {
   const ok = checks.every(c => c.ok)
-  return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${checksTable(checks)}\n`
+  const tags = manifest.tags?.length ? `Tags: ${formatTags(manifest.tags)}\n\n` : ''
+  return `## Verify ${manifest.id}: ${ok ? 'passed' : 'FAILED'}\n\n${tags}${checksTable(checks)}\n`
+}
+
+export function formatTags(tags: string[]): string {
+  return tags.map(t => `\`${t}\``).join(', ')
+}
+
+function tagsRow(manifest: Manifest): string[][] {
+  return manifest.tags?.length ? [['Tags', formatTags(manifest.tags)]] : []
 }
 
 export function drillSummary(report: DrillReport): string {
   const rows: Array<Array<string | number>> = [
     ['Backup', report.backupId],
-    ['Restored into', report.target],
+    ['Restored into', `${report.target}${report.platform === 'supabase' ? ' (Supabase project: its platform left as it was)' : ''}`],
     ['Restore time', formatSeconds(report.restoreSeconds)],
     ['Tables checked', `${report.tables} (${report.rows.toLocaleString('en-US')} rows)`],
-    ['Row count mismatches', report.mismatches.length],
-    ['Expected restore errors', report.expectedErrors.length],
-    ['Unexpected restore errors', report.unexpectedErrors.length]
+    ['Row count mismatches', report.mismatches.length]
   ]
+  if (report.facts) rows.push(['Schema facts checked', `${report.facts.checked}, ${report.facts.failures.length} missing or different`])
+  if (report.standInRoles?.length) rows.push(['Stand-in roles made (NOLOGIN)', report.standInRoles.join(', ')])
+  rows.push(['Expected restore errors', expectedByKind(report.expectedErrors)], ['Unexpected restore errors', report.unexpectedErrors.length])
   if (report.checkSql) rows.push(['check-sql', report.checkSql.ok ? 'no rows (pass)' : `${report.checkSql.rows} row(s) (fail)`])
   const mismatches = report.mismatches.length
     ? `\n### Mismatches\n\n${table(
@@ -76,13 +100,25 @@ export function drillSummary(report: DrillReport): string {
         report.mismatches.map(m => [m.table, m.expected, m.actual ?? 'missing'])
       )}\n`
     : ''
-  const expected = report.expectedErrors.length
-    ? `\n<details><summary>Expected errors (${report.expectedErrors.length})</summary>\n\n${table(
-        ['Why expected', 'Error'],
-        report.expectedErrors.slice(0, 50).map(e => [e.expected ?? '', e.message])
-      )}\n</details>\n`
-    : ''
-  return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${expected}`
+  return `## Restore drill ${report.passed ? 'passed ✅' : 'FAILED ❌'}\n\n${table(['', ''], rows)}\n${mismatches}${factsDetails(report.facts)}`
+}
+
+/** Expected errors counted by kind: "12: 9 ownership by a platform role, 3 privileges on a platform object". */
+export function expectedByKind(errors: RestoreError[]): string {
+  const counts = new Map<string, number>()
+  for (const e of errors) counts.set(e.expected ?? '', (counts.get(e.expected ?? '') ?? 0) + 1)
+  return errors.length === 0 ? '0' : `${errors.length}: ${[...counts].map(([kind, n]) => `${n} ${kind}`).join(', ')}`
+}
+
+function factsDetails(facts: FactsResult | undefined): string {
+  const list = (title: string, items: string[]) =>
+    items.length
+      ? `\n<details><summary>${title} (${items.length})</summary>\n\n${items
+          .slice(0, 100)
+          .map(i => `- ${i}`)
+          .join('\n')}\n</details>\n`
+      : ''
+  return facts ? list('Missing or different', facts.failures) + list("The platform's (not failures)", facts.platform) : ''
 }
 
 /** What a restore did, for its summary and outputs. */
@@ -92,20 +128,30 @@ export interface RestoreResult {
   restoreSeconds: number
   safetyBackupId?: string
   errors: RestoreError[]
+  /** Restored tables whose rows differ from the backup's counts. */
+  mismatches: TableResult[]
+  facts?: FactsResult
+  platform: 'supabase' | 'postgres'
+  standInRoles: string[]
+  /** Privileges the target's default privileges had added, revoked so they end as in the source. */
+  revoked: string[]
 }
 
 export function restoreSummary(result: RestoreResult, tables: string[]): string {
-  const expected = result.errors.filter(e => e.expected).length
-  const unexpected = result.errors.length - expected
-  return `## Restore of ${result.manifest.id} ${unexpected === 0 ? 'done ✅' : 'FAILED ❌'}\n\n${table(
-    ['', ''],
-    [
-      ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
-      ['Restored into', result.target],
-      ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
-      ['Restore time', formatSeconds(result.restoreSeconds)],
-      ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
-      ['Errors', `${unexpected} unexpected, ${expected} expected`]
-    ]
-  )}\n`
+  const expected = result.errors.filter(e => e.expected)
+  const unexpected = result.errors.length - expected.length
+  const failed = unexpected > 0 || result.mismatches.length > 0 || (result.facts?.failures.length ?? 0) > 0
+  const rows: Array<Array<string | number>> = [
+    ['Backup', `${result.manifest.id} (${result.manifest.name}, taken ${result.manifest.startedAt})`],
+    ['Restored into', `${result.target}${result.platform === 'supabase' ? ' (Supabase project: its platform left as it was)' : ''}`],
+    ['What', tables.length > 0 ? `rows of ${tables.join(', ')}` : 'the whole backup'],
+    ['Restore time', formatSeconds(result.restoreSeconds)],
+    ['Safety snapshot', result.safetyBackupId ?? 'none (safety-snapshot: false)'],
+    ['Row count mismatches', result.mismatches.length]
+  ]
+  if (result.facts) rows.push(['Schema facts checked', `${result.facts.checked}, ${result.facts.failures.length} missing or different`])
+  if (result.standInRoles.length) rows.push(['Stand-in roles made (NOLOGIN)', result.standInRoles.join(', ')])
+  if (result.revoked.length) rows.push(["Revoked (the target's default privileges)", result.revoked.join('; ')])
+  rows.push(['Errors', `${unexpected} unexpected, expected ${expectedByKind(expected)}`])
+  return `## Restore of ${result.manifest.id} ${failed ? 'FAILED ❌' : 'done ✅'}\n\n${table(['', ''], rows)}\n${factsDetails(result.facts)}`
 }
