@@ -271,6 +271,35 @@ describe('actionStepsOf', () => {
     expect(oidc[0].env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIA-OIDC', AWS_SECRET_ACCESS_KEY: 'oidc-secret' })
   })
 
+  test('backup.yml: with prune credentials the backup does not prune; a prune job does, with only those credentials', () => {
+    const steps = actionStepsOf(backupYml, {
+      inputs: { name: 'app', 's3-bucket': 'bkt', 'encryption-public-keys': 'age1example' },
+      secrets: {
+        'database-url': url('app'),
+        'aws-access-key-id': 'WRITE',
+        'aws-secret-access-key': 'W',
+        'prune-aws-access-key-id': 'DEL',
+        'prune-aws-secret-access-key': 'D'
+      },
+      // What the backup job's separate-prune output says when prune credentials are given (the helper does not run jobs).
+      needs: { backup: { outputs: { 'separate-prune': 'true' } } }
+    })
+    expect(steps.map(s => [s.job, s.with.command, s.with.prune])).toEqual([
+      ['backup', 'backup', 'false'],
+      ['prune', 'prune', undefined]
+    ])
+    expect(steps[0].with['encryption-public-keys']).toBe('age1example')
+    expect(steps[1].env).toEqual({ AWS_ACCESS_KEY_ID: 'DEL', AWS_SECRET_ACCESS_KEY: 'D' })
+    expect(steps[1].with).toMatchObject({ name: 'app', 's3-bucket': 'bkt', 'keep-daily': '7' })
+    expect(steps[1].with['database-url']).toBe('')
+    // The private key never reaches a backup runner: these workflows do not even accept it.
+    for (const file of ['backup.yml', 'pre-deploy-snapshot.yml']) {
+      expect(readFileSync(join(root, '.github/workflows', file), 'utf8')).not.toMatch(/encryption-private-key/)
+    }
+    const wf = parse(readFileSync(backupYml, 'utf8'))
+    expect(wf.jobs.backup.outputs['separate-prune']).toBe("${{ inputs.prune-aws-role-arn != '' || secrets.prune-aws-access-key-id != '' }}")
+  })
+
   test('examples/daily-retention.yml runs backup.yml once per database with its retention', () => {
     const urls = JSON.stringify({ app: url('app'), analytics: url('analytics') })
     const steps = actionStepsOf(join(root, 'examples/daily-retention.yml'), { secrets: { DATABASE_URLS: urls } })

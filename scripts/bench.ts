@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { PG15_BIN_DIR, startCluster, type TestCluster } from '../__tests__/helpers/postgres.js'
 import { startS3, type TestS3 } from '../__tests__/helpers/s3.js'
+import { generateKeyPair } from '../src/pipeline/age.js'
 import { createDataset, type Dataset } from './bench/data.js'
 import { killRunning, measure, type Measurement, type ProcPeak } from './bench/procs.js'
 
@@ -30,6 +31,8 @@ const MiB = 1024 * 1024
 const TARGET_BACKUP_RATIO = 0.5
 const TARGET_DRILL_RATIO = 1.3
 const TARGET_RSS_MB = 150
+/** Encrypting to age public keys against the gpg passphrase, same run, same rounds. */
+const TARGET_AGE_RATIO = 1.1
 
 /** What one round's cases share: the servers, the round's own folder, what earlier cases left for later ones. */
 interface Round {
@@ -259,6 +262,17 @@ const CASES: Case[] = [
       })
   },
   {
+    // Right after the passphrase case, so the two share the machine's load; compared in the verdicts.
+    label: 'action backup, local, age public key, `--verify false`',
+    group: 'backup',
+    action: true,
+    run: async r =>
+      actionBackup(['--storage', 'local', '--path', folder(r, 'age'), '--verify', 'false'], {
+        ...source(r),
+        PG_BACKUP_ENCRYPTION_PUBLIC_KEYS: (await generateKeyPair(new Date())).recipient
+      })
+  },
+  {
     // Every events row once more, as CSV through the same zstd: what an export costs beside the dump, and that memory stays flat.
     label: 'action backup, local, + `exports: events` (every row as CSV), `--verify false`',
     group: 'backup',
@@ -332,6 +346,12 @@ function verdicts(rows: Row[]): string[] {
     const limit = row.group === 'backup' ? TARGET_BACKUP_RATIO : TARGET_DRILL_RATIO
     const r = ratio(row, rows)!
     lines.push(`- ${row.label}: ${r.toFixed(2)}× (target ≤ ${limit}×) ${mark(r <= limit)}`)
+  }
+  const gpg = rows.find(r => r.label.includes('encrypted'))
+  const age = rows.find(r => r.label.includes('age public key'))
+  if (gpg && age) {
+    const r = median(age.samples.map((s, i) => s.m.seconds / gpg.samples[i].m.seconds))
+    lines.push(`- age public key against gpg passphrase backup: ${r.toFixed(2)}× (target ≤ ${TARGET_AGE_RATIO}×) ${mark(r <= TARGET_AGE_RATIO)}`)
   }
   const worst = rows
     .filter(r => r.action)

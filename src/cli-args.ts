@@ -3,10 +3,11 @@ import type { Host } from './host.js'
 
 export const USAGE = `Usage: pg-backup <command> [--<input-name> <value> ...]
 
-Commands: backup (default), verify, drill, restore, prune, monitor, schema.
+Commands: backup (default), verify, drill, restore, prune, monitor, schema;
+keygen [--output key.txt] makes an age key pair for encryption-public-keys / encryption-private-key.
 Flags are the action's inputs: --database-url, --storage, --path, --s3-bucket, ...
 Keep secrets out of argv: every input can also come from PG_BACKUP_<INPUT_NAME>
-(e.g. PG_BACKUP_DATABASE_URL, PG_BACKUP_ENCRYPTION_PASSPHRASE); PG* variables work too.
+(e.g. PG_BACKUP_DATABASE_URL, PG_BACKUP_ENCRYPTION_PRIVATE_KEY); PG* variables work too.
 Outputs are printed as name=value lines on stdout; logs and the summary go to stderr.`
 
 /** `--a-b value`, `--a-b=value`, `--flag` (true). */

@@ -7,7 +7,18 @@ import { Secrets } from './secrets.js'
 import { openStorages } from './storage/index.js'
 
 /** Inputs that hold secrets: masked before any input is parsed, so not even a malformed one is ever echoed. */
-export const SECRET_INPUTS = ['database-url', 'target-database-url', 'encryption-passphrase', 'supabase-access-token', 'github-token']
+export const SECRET_INPUTS = [
+  'database-url',
+  'target-database-url',
+  'encryption-passphrase',
+  'encryption-private-key',
+  'supabase-access-token',
+  'buckets-access-key-id',
+  'buckets-secret-access-key',
+  'buckets-restore-access-key-id',
+  'buckets-restore-secret-access-key',
+  'github-token'
+]
 
 /**
  * Runs the command the inputs name. Returns the error message (secrets removed)
@@ -17,6 +28,8 @@ export async function execute(host: Host, now: () => Date = () => new Date(), sl
   const secrets = new Secrets()
   secrets.onAdd(value => host.secret(value))
   for (const input of SECRET_INPUTS) secrets.add(host.input(input).trim())
+  // Each private key on its own too: an identity file holds them among comments.
+  for (const word of host.input('encryption-private-key').split(/\s+/)) if (word.startsWith('AGE-SECRET-KEY-')) secrets.add(word)
   const safe = redactingHost(host, secrets)
   try {
     const settings = readSettings(safe)

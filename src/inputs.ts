@@ -12,6 +12,7 @@ import {
   SCOPES,
   STORAGE_KINDS,
   type BackupKind,
+  type BucketsEndpoint,
   type Command,
   type Compression,
   type ExportQuery,
@@ -22,6 +23,7 @@ import {
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
+import { parseIdentities, parseRecipients } from './pipeline/age.js'
 import { durationMs, parseDuration, type CalendarDuration, type DurationOptions } from './catalog/duration.js'
 import { hasKeepRule, UNLIMITED, type RetentionPolicy } from './catalog/retention.js'
 import { checkTimeZone } from './catalog/timezone.js'
@@ -36,6 +38,10 @@ export interface Settings {
   s3?: S3Settings
   artifactRetentionDays?: number
   encryptionPassphrase?: string
+  /** age X25519 recipients (`age1…`): encrypt to these public keys instead of a passphrase. */
+  encryptionPublicKeys: string[]
+  /** age private keys (`AGE-SECRET-KEY-1…`) for the commands that read contents. */
+  encryptionPrivateKeys: string[]
   pgBinDir?: string
   format: Format
   scope: Scope
@@ -78,6 +84,22 @@ export interface Settings {
   exportsStorage?: StorageKind[]
   targetPlatform: TargetPlatform
   supabase: SupabaseSettings
+  files: FilesSettings
+}
+
+/** Storage buckets: what to back up from where, and where a files restore writes. */
+export interface FilesSettings {
+  /** Bucket names, or ['*'] for every bucket; empty: no files. */
+  buckets: string[]
+  only: boolean
+  source: BucketsEndpoint
+  jobs: number
+  drillSample: number
+  /** '' (restore the database), 's3://', 's3://bucket[/prefix]' or a folder. */
+  restoreTo: string
+  restorePrefix: string
+  restoreDeleteExtra: boolean
+  restoreTarget: BucketsEndpoint
 }
 
 /** The Management API inputs: Supabase's own backups and PITR. */
@@ -128,6 +150,8 @@ export function readSettings(host: Host): Settings {
     s3,
     artifactRetentionDays: optionalInt(get, 'artifact-retention-days', 1, 90),
     encryptionPassphrase: host.input('encryption-passphrase') || undefined,
+    encryptionPublicKeys: ageKeys('encryption-public-keys', () => parseRecipients(host.input('encryption-public-keys'))),
+    encryptionPrivateKeys: ageKeys('encryption-private-key', () => parseIdentities(host.input('encryption-private-key'))),
     pgBinDir: get('pg-bin-dir') || undefined,
     format: oneOf(get, 'format', FORMATS, 'custom'),
     scope: oneOf(get, 'scope', SCOPES, 'full'),
@@ -158,6 +182,7 @@ export function readSettings(host: Host): Settings {
     clean: bool(get, 'clean', false),
     targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command),
+    files: readFiles(get),
     schemaFile: readSchemaFile(get),
     schemaCommit: oneOf(get, 'schema-commit', SCHEMA_COMMIT_MODES, 'none'),
     schemaBranch: readBranch(get),
@@ -178,6 +203,12 @@ export function readSettings(host: Host): Settings {
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
   }
+  if (settings.encryptionPassphrase && settings.encryptionPublicKeys.length > 0) {
+    throw new InputError(
+      'encryption-public-keys',
+      'cannot be combined with encryption-passphrase: choose one encryption mode (public keys need no secret on the runner; a passphrase opens every backup)'
+    )
+  }
   if (settings.clean && settings.tables.length > 0 && command === 'restore') {
     throw new InputError('clean', "cannot be combined with tables: a table restore replaces only those tables' rows")
   }
@@ -191,7 +222,57 @@ export function readSettings(host: Host): Settings {
   if (command === 'prune' && !hasKeepRule(settings.retention)) {
     throw new InputError('command', `prune needs at least one keep rule: set ${KEEP_INPUTS.join(', ')}; nothing was deleted`)
   }
+  if (settings.files.buckets.length > 0 && command === 'backup' && !storage.some(kind => kind !== 'artifact')) {
+    throw new InputError('buckets', 'needs s3 or local storage: file contents are shared between backups, which artifacts cannot be')
+  }
+  if (settings.files.only && !settings.name) throw new InputError('name', 'is required with buckets-only (there is no database to name the set)')
   return settings
+}
+
+function readFiles(get: (n: string) => string): FilesSettings {
+  const buckets = list(get('buckets'))
+  const bad = buckets.find(b => (b === '*' && buckets.length > 1) || (b !== '*' && !/^[^/\s*]{1,100}$/.test(b)))
+  if (bad) throw new InputError('buckets', `"${bad}" is not a bucket name; list bucket names (comma- or newline-separated) or give * alone for every bucket`)
+  const only = bool(get, 'buckets-only', false)
+  if (only && buckets.length === 0) throw new InputError('buckets-only', 'needs buckets: the buckets to back up')
+  const restoreTo = get('buckets-restore-to')
+  if (restoreTo.startsWith('s3:') && !/^s3:\/\/([^/\s]+(\/[^\s]*)?)?$/.test(restoreTo)) {
+    throw new InputError('buckets-restore-to', `"${restoreTo}" is not s3://, s3://<bucket> or s3://<bucket>/<prefix>`)
+  }
+  return {
+    buckets,
+    only,
+    source: readEndpoint(get, 'buckets'),
+    jobs: optionalInt(get, 'buckets-jobs', 1, 64) ?? 8,
+    drillSample: optionalInt(get, 'buckets-drill-sample', 0, 100_000_000) ?? 0,
+    restoreTo,
+    restorePrefix: get('buckets-restore-prefix'),
+    restoreDeleteExtra: bool(get, 'buckets-restore-delete-extra', false),
+    restoreTarget: readEndpoint(get, 'buckets-restore')
+  }
+}
+
+/** `<prefix>-s3-endpoint`, `-s3-region`, `-s3-force-path-style`, `-access-key-id`, `-secret-access-key`. */
+function readEndpoint(get: (n: string) => string, prefix: string): BucketsEndpoint {
+  const endpoint = get(`${prefix}-s3-endpoint`) || undefined
+  if (endpoint && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+    throw new InputError(`${prefix}-s3-endpoint`, `"${endpoint}" is not a URL; use e.g. https://<project-ref>.supabase.co/storage/v1/s3`)
+  }
+  const accessKeyId = get(`${prefix}-access-key-id`)
+  const secretAccessKey = get(`${prefix}-secret-access-key`)
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    const missing = accessKeyId ? `${prefix}-secret-access-key` : `${prefix}-access-key-id`
+    throw new InputError(
+      missing,
+      `is required with ${accessKeyId ? `${prefix}-access-key-id` : `${prefix}-secret-access-key`} (give both, or neither to use the AWS credential chain)`
+    )
+  }
+  return {
+    endpoint,
+    region: get(`${prefix}-s3-region`) || undefined,
+    forcePathStyle: get(`${prefix}-s3-force-path-style`) ? bool(get, `${prefix}-s3-force-path-style`, false) : Boolean(endpoint),
+    credentials: accessKeyId ? { accessKeyId, secretAccessKey } : undefined
+  }
 }
 
 /** Splits a newline- or comma-separated list, dropping blanks. */
@@ -200,6 +281,14 @@ export function list(text: string): string[] {
     .split(/[\n,]/)
     .map(item => item.trim())
     .filter(item => item.length > 0)
+}
+
+function ageKeys(name: string, parse: () => string[]): string[] {
+  try {
+    return parse()
+  } catch (error) {
+    throw new InputError(name, (error as Error).message)
+  }
 }
 
 function oneOf<T extends string>(get: (n: string) => string, name: string, allowed: readonly T[], fallback: T): T {
@@ -320,6 +409,11 @@ function readS3(get: (n: string) => string): S3Settings {
   const kmsKeyId = get('s3-kms-key-id') || undefined
   if (kmsKeyId && sse !== 'aws:kms') throw new InputError('s3-kms-key-id', 'needs s3-sse: aws:kms')
   const pathStyle = get('s3-force-path-style')
+  const lockMode = oneOf(get, 's3-object-lock-mode', ['governance', 'compliance'] as const, '' as never)
+  const lockDays = optionalInt(get, 's3-object-lock-days', 1, 36500)
+  if (lockMode && lockDays === undefined)
+    throw new InputError('s3-object-lock-days', `is required with s3-object-lock-mode: ${lockMode}; give the days each object stays locked`)
+  if (!lockMode && lockDays !== undefined) throw new InputError('s3-object-lock-mode', 'is required with s3-object-lock-days; use governance or compliance')
   return {
     bucket,
     prefix: get('s3-prefix').replace(/^\/+|\/+$/g, ''),
@@ -329,7 +423,8 @@ function readS3(get: (n: string) => string): S3Settings {
     forcePathStyle: pathStyle ? bool(get, 's3-force-path-style', false) : Boolean(endpoint),
     storageClass: get('s3-storage-class') || undefined,
     sse: (sse || undefined) as S3Settings['sse'],
-    kmsKeyId
+    kmsKeyId,
+    objectLock: lockMode ? { mode: lockMode === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE', days: lockDays! } : undefined
   }
 }
 

@@ -79,6 +79,22 @@ describe('bad inputs fail before any work, naming the input', () => {
     [{ 's3-sse': 'rot13', storage: 's3', 's3-bucket': 'b' }, /Input "s3-sse": "rot13" is not supported; use AES256 or aws:kms/],
     [{ 'database-url': 'mysql://root:hunter2@db/x' }, /Input "database-url": must be a URL of the form postgresql:\/\//],
     [{ name: '../etc' }, /Input "name": "..\/etc" may hold only letters, digits/],
+    [
+      { storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'forever', 's3-object-lock-days': '3' },
+      /Input "s3-object-lock-mode": "forever" is not supported; use one of: governance, compliance/
+    ],
+    [{ storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'compliance' }, /Input "s3-object-lock-days": is required with s3-object-lock-mode: compliance/],
+    [{ storage: 's3', 's3-bucket': 'b', 's3-object-lock-days': '30' }, /Input "s3-object-lock-mode": is required with s3-object-lock-days/],
+    [
+      { storage: 's3', 's3-bucket': 'b', 's3-object-lock-mode': 'governance', 's3-object-lock-days': '0' },
+      /Input "s3-object-lock-days": "0" is not a whole number from 1 to 36500/
+    ],
+    [{ 'encryption-public-keys': 'age1notakey' }, /Input "encryption-public-keys": "age1notakey" is not an age X25519 public key/],
+    [
+      { 'encryption-public-keys': 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p', 'encryption-passphrase': 'pw-secret' },
+      /Input "encryption-public-keys": cannot be combined with encryption-passphrase/
+    ],
+    [{ 'encryption-private-key': 'AGE-SECRET-KEY-1hunter2' }, /Input "encryption-private-key": entry 1 is not an age X25519 private key/],
     [{ command: 'schema', 'schema-file': '/etc/schema.sql' }, /Input "schema-file": "\/etc\/schema.sql" must be a path inside the repository/],
     [{ command: 'schema', 'schema-commit': 'merge' }, /Input "schema-commit": "merge" is not supported; use one of: none, pull-request, push/],
     [{ command: 'schema', 'schema-branch': 'a..b' }, /Input "schema-branch": "a..b" is not a valid branch name/],

@@ -9,8 +9,10 @@ export interface BackupEntry {
   id: string
   time: Date
   kind?: BackupKind
-  /** A backup exists only once its manifest does. */
+  /** A backup exists only once its manifest does (for a backup of buckets alone: its files-only manifest). */
   complete: boolean
+  /** A backup of Storage buckets without a database dump: database commands pass it by. */
+  filesOnly?: boolean
   pinned: boolean
   files: StoredObject[]
   /** From the manifest, filled in by withTags only when a rule needs them. */
@@ -34,6 +36,7 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
     }
     entry.files.push(object)
     if (file === `${id}.manifest.json`) entry.complete = true
+    if (object.key === layout.filesOnly(name, id)) entry.complete = entry.filesOnly = true
     if (object.key === layout.pinned(name, id)) entry.pinned = true
   }
   // Newest first; ids only resolve to the second, so ties go to the one written last.
@@ -42,7 +45,8 @@ export function groupBackups(name: string, objects: StoredObject[]): BackupEntry
 }
 
 export async function listBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
-  return groupBackups(name, await storage.list(layout.setPrefix(name)))
+  // Shallow: the set's file contents (files/…) can be many, and no backup file is below the set's top level.
+  return groupBackups(name, await storage.list(layout.setPrefix(name), { shallow: true }))
 }
 
 /** The complete backups with their manifests' tags, read a few at a time; a manifest that can't be read fails the whole call. */
@@ -50,7 +54,9 @@ export async function withTags(storage: Storage, name: string, backups: BackupEn
   const out: BackupEntry[] = []
   for (let i = 0; i < backups.length; i += 8) {
     const batch = backups.slice(i, i + 8)
-    out.push(...(await Promise.all(batch.map(async b => (b.complete ? { ...b, tags: (await readManifest(storage, name, b.id)).tags ?? [] } : b)))))
+    out.push(
+      ...(await Promise.all(batch.map(async b => (b.complete && !b.filesOnly ? { ...b, tags: (await readManifest(storage, name, b.id)).tags ?? [] } : b))))
+    )
   }
   return out
 }
@@ -66,9 +72,21 @@ export async function readManifest(storage: Storage, name: string, id: string): 
   return parseManifest(text, storage.locate(key))
 }
 
-/** `latest` is the newest backup that has a manifest; an id must name a complete backup. */
-export async function resolveBackup(storage: Storage, name: string, ref: string): Promise<Manifest> {
-  const backups = (await listBackups(storage, name)).filter(b => b.complete)
+/**
+ * Complete backups that a delete marker hides (a DELETE without version id in a versioned bucket:
+ * what an attacker's delete does to a locked object). Their versions are still there.
+ */
+export async function listHiddenBackups(storage: Storage, name: string): Promise<BackupEntry[]> {
+  if (!storage.listHidden) return []
+  return groupBackups(name, await storage.listHidden(layout.setPrefix(name))).filter(b => b.complete)
+}
+
+/**
+ * `latest` is the newest backup that has a manifest; an id must name a complete backup with a database dump, visible
+ * or hidden by a delete marker (then read from its versions, and `warn` says so).
+ */
+export async function resolveBackup(storage: Storage, name: string, ref: string, warn?: (message: string) => void): Promise<Manifest> {
+  const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly)
   if (ref === 'latest') {
     // A pre-restore snapshot holds the target's old state, never "the latest backup" of the set.
     const candidates = backups.filter(b => b.kind !== 'pre-restore')
@@ -76,6 +94,13 @@ export async function resolveBackup(storage: Storage, name: string, ref: string)
     return readManifest(storage, name, candidates[0].id)
   }
   if (!backups.some(b => b.id === ref)) {
+    // Credentials that may not list versions just cannot find hidden backups.
+    if ((await listHiddenBackups(storage, name).catch(() => [])).some(b => b.id === ref)) {
+      warn?.(
+        `backup ${ref} is hidden by a delete marker (someone deleted it without a version id): reading its stored versions; remove the delete markers to show it again`
+      )
+      return readManifest(storage, name, ref)
+    }
     throw new InputError('backup', `no complete backup "${ref}" of "${name}" in ${storage.locate(layout.setPrefix(name))}`)
   }
   return readManifest(storage, name, ref)
@@ -87,7 +112,7 @@ export async function resolveBackup(storage: Storage, name: string, ref: string)
  * by a later prune), never a manifest pointing at missing data.
  */
 export async function deleteBackupFiles(storage: Storage, name: string, backups: BackupEntry[]): Promise<void> {
-  const manifests = new Set(backups.map(b => layout.manifest(name, b.id)))
+  const manifests = new Set(backups.flatMap(b => [layout.manifest(name, b.id), layout.filesOnly(name, b.id)]))
   const keys = backups.flatMap(b => b.files.map(f => f.key))
   const first = keys.filter(k => manifests.has(k))
   const rest = keys.filter(k => !manifests.has(k))

@@ -44,6 +44,13 @@ export const layout = {
   /** An empty marker: prune never deletes a pinned backup. */
   pinned: (name: string, id: string) => `${name}/${id}.pinned`,
   object: (name: string, file: string) => `${name}/${file}`,
+  /** The files snapshot taken with a database backup (written before its manifest). */
+  filesManifest: (name: string, id: string) => `${name}/${id}.files.json`,
+  /** An empty marker written last by a backup of buckets alone (no database manifest): it makes that backup exist. */
+  filesOnly: (name: string, id: string) => `${name}/${id}.files-only`,
+  /** The content-addressed store of file contents, shared by every backup of the set. */
+  contents: (name: string) => `${name}/files/`,
+  content: (name: string, hash: string, suffix: string) => `${name}/files/${hash.slice(0, 2)}/${hash}${suffix}`,
   /** The backup id a file in the set belongs to, if any. */
   idOf: (file: string): string | undefined => /^(\d{8}T\d{6}Z-[a-z-]+-[0-9a-f]{4})\./.exec(file)?.[1]
 }
@@ -60,16 +67,17 @@ export function dataObject(manifest: Manifest): ManifestObject {
   return data
 }
 
-export function dataFileName(id: string, format: Format, compressionExt: string, encrypted: boolean): string {
-  return `${id}.${format === 'custom' ? 'dump' : 'sql'}${compressionExt}${encrypted ? '.gpg' : ''}`
+/** `encryptedExt`: '' (not encrypted), '.gpg' or '.age'. */
+export function dataFileName(id: string, format: Format, compressionExt: string, encryptedExt: string): string {
+  return `${id}.${format === 'custom' ? 'dump' : 'sql'}${compressionExt}${encryptedExt}`
 }
 
-export function rolesFileName(id: string, compressionExt: string, encrypted: boolean): string {
-  return `${id}.roles.sql${compressionExt}${encrypted ? '.gpg' : ''}`
+export function rolesFileName(id: string, compressionExt: string, encryptedExt: string): string {
+  return `${id}.roles.sql${compressionExt}${encryptedExt}`
 }
 
-export function exportFileName(id: string, name: string, compressionExt: string, encrypted: boolean): string {
-  return `${id}.export.${name}.csv${compressionExt}${encrypted ? '.gpg' : ''}`
+export function exportFileName(id: string, name: string, compressionExt: string, encryptedExt: string): string {
+  return `${id}.export.${name}.csv${compressionExt}${encryptedExt}`
 }
 
 /** The body of a `sha256sum -c` file: one line per object, two spaces, the file name. */

@@ -10,8 +10,10 @@ import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
-import { publish } from '../pipeline/publish.js'
-import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, encryptStage, PASS_THROUGH } from '../pipeline/stages.js'
+import { publish, type Published } from '../pipeline/publish.js'
+import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, PASS_THROUGH } from '../pipeline/stages.js'
+import { encryptedExtension, encryptionMode, encryptionRecord, encryptStep } from '../pipeline/encryption.js'
+import type { Readable, Writable } from 'node:stream'
 import { connect, serverVersion, type SqlClient } from '../postgres/client.js'
 import { childEnv, libpqEnv, type Connection } from '../postgres/connection.js'
 import { safeRolesSql } from '../postgres/roles.js'
@@ -25,8 +27,11 @@ import { openStorages } from '../storage/index.js'
 import { S3Storage } from '../storage/s3.js'
 import type { Storage } from '../storage/storage.js'
 import { ACTION_VERSION } from '../version.js'
+import { snapshotWithBackup } from '../files/commands.js'
+import { filesSummary } from '../report/files-summary.js'
+import type { Snapshot } from '../files/snapshot.js'
 import { githubContext, readableStorages, deriveSetName, sourceConnection, type Context } from './context.js'
-import { checkBackup, describeChecks } from './verify.js'
+import { checkBackup, describeChecks, listWhileWriting } from './verify.js'
 
 const run = promisify(execFile)
 
@@ -35,6 +40,7 @@ export interface BackupResult {
   manifest: Manifest
   location: string
   durationSeconds: number
+  files?: Snapshot
   /** The CSV exports, where they were stored. */
   exports: Array<{ name: string; rows: number; location: string }>
   /** What changed in the schema since the earlier backup it was compared with. */
@@ -65,8 +71,14 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       "database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session"
     )
   }
+  if (settings.encryptionPublicKeys.length > 0 && settings.encryptionPrivateKeys.length > 0 && kind !== 'pre-restore') {
+    host.warning(
+      'encryption-private-key is set for a backup that encrypts to public keys, which needs no private key: keep the private key out of the backup job'
+    )
+  }
   const client = await connect(conn)
   let published = false
+  let listing: Awaited<ReturnType<typeof listWhileWriting>> | undefined
   try {
     const version = await serverVersion(client)
     const tools = await findClientTools('pg_dump', version.major, settings.pgBinDir, host.env)
@@ -88,10 +100,41 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     // Read before pg_dump starts, so a sequence's recorded value is never ahead of the dumped one.
     const catalog = await collectFacts(client, filters)
 
-    const encrypted = Boolean(settings.encryptionPassphrase)
+    const encryption = encryptionMode(settings)
     const ext = COMPRESSION_EXT[settings.compression]
+    const encryptedExt = encryptedExtension(encryption)
+    // A backup to public keys cannot read back what it stored: it lists the archive on its way in.
+    listing =
+      options.verify && encryption.kind === 'age'
+        ? await listWhileWriting(ctx, {
+            format: settings.format,
+            tools: { pgDump: tools.version, action: ACTION_VERSION },
+            compression: { algorithm: settings.compression }
+          })
+        : undefined
     const dumped = await withGpgHome(async gpgHome => {
-      const tail = pipelineTail(ctx, gpgHome)
+      // first → compress → encrypt → every storage; `input` is fed to the first program, `tap` gets the bytes before encryption.
+      const publishObject = async (first: Stage, key: string, options: { input?: string; tap?: Writable } = {}) => {
+        const step = await encryptStep(encryption, gpgHome)
+        const compress = compressStage(settings.compression, settings.compressionLevel)
+        const stages = [first, ...(compress ? [compress] : []), ...(step.stage ? [step.stage] : [])]
+        const chain = startChain(stages, ctx.secrets, { input: options.input === undefined ? 'ignore' : 'pipe' })
+        if (options.input !== undefined) chain.input?.end(options.input)
+        return publish(chain, ctx.storages, key, { transform: step.transform, tap: options.tap })
+      }
+      // A stream from Node (an export's CSV) → compress → encrypt → `storages`, the same steps as the dump.
+      const publishStream = async (source: Readable, key: string, storages: Storage[]) => {
+        const step = await encryptStep(encryption, gpgHome)
+        const compress = compressStage(settings.compression, settings.compressionLevel)
+        const stages = [...(compress ? [compress] : []), ...(step.stage ? [step.stage] : [])]
+        const chain = startChain(stages.length > 0 ? stages : [PASS_THROUGH], ctx.secrets, { input: 'pipe' })
+        const feeding = pipeline(source, chain.input!).catch((error: unknown) => {
+          chain.kill()
+          throw error
+        })
+        const [fed, stored] = await Promise.allSettled([feeding, publish(chain, storages, key, { transform: step.transform })])
+        return { fed, stored }
+      }
       const env = libpqEnv(conn)
       const dump: Stage = {
         name: 'pg_dump',
@@ -99,26 +142,34 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
         args: pgDumpArgs({ ...filters, format: settings.format, scope: settings.scope, snapshot }),
         env
       }
-      const dataFile = dataFileName(id, settings.format, ext, encrypted)
+      const dataFile = dataFileName(id, settings.format, ext, encryptedExt)
       const counting = settings.scope === 'schema' ? Promise.resolve([]) : countRows(client, tables)
       const facts = listTables(client, filters, ['r', 'p', 'm']).then(relations => schemaFacts(client, relations))
       counting.catch(() => undefined)
       facts.catch(() => undefined)
-      const data = await publishObject(ctx, [dump, ...tail], layout.object(name, dataFile))
+      const data = await publishObject(dump, layout.object(name, dataFile), { tap: listing?.input })
       const result: ManifestObject[] = [{ role: 'data', file: dataFile, ...data }]
       if (settings.roles) {
         // Small enough to read whole: made safe to run on any server before it is stored.
         const rolesDump = await run(tools.bin('pg_dumpall'), pgDumpallRolesArgs(), { env: childEnv(env), maxBuffer: 64 * 1024 * 1024 })
-        const rolesFile = rolesFileName(id, ext, encrypted)
-        const chain = startChain([{ name: 'cat', command: 'cat', args: [] }, ...tail], ctx.secrets, { input: 'pipe' })
-        chain.input?.end(safeRolesSql(rolesDump.stdout))
-        result.push({ role: 'roles', file: rolesFile, ...(await publish(chain, ctx.storages, layout.object(name, rolesFile))) })
+        const rolesFile = rolesFileName(id, ext, encryptedExt)
+        const cat: Stage = { name: 'cat', command: 'cat', args: [] }
+        result.push({
+          role: 'roles',
+          file: rolesFile,
+          ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
+        })
       }
-      const exported = settings.exports.length > 0 ? await publishExports(ctx, conn, snapshot, tail, id, exportsTo) : []
+      const exported =
+        settings.exports.length > 0
+          ? await publishExports(ctx, conn, snapshot, publishStream, (n: string) => exportFileName(id, n, ext, encryptedExt), exportsTo)
+          : []
       if (!exportsTo.separate) result.push(...exported)
       return { objects: result, exported, counts: await counting, facts: await facts }
     })
     await client.query('COMMIT')
+    // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
+    const files = await snapshotWithBackup(ctx, name, id, kind)
 
     const finishedAt = ctx.now()
     const manifest: Manifest = {
@@ -135,21 +186,22 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       scope: settings.scope,
       filters,
       compression: { algorithm: settings.compression, level: settings.compressionLevel ?? DEFAULT_LEVEL[settings.compression] },
-      encryption: encrypted ? { algorithm: 'openpgp-aes256' } : null,
+      encryption: encryptionRecord(encryption),
       objects: dumped.objects,
       tables: dumped.counts,
       schemaFacts: { ...dumped.facts, catalog },
+      files: files && { files: files.manifest.files.length, bytes: files.manifest.files.reduce((s, f) => s + f.size, 0) },
       github: githubContext(host.env),
       ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
     // Exports stored apart are a backup of their own in their set: same id, only the CSV objects.
     const exportsManifest: Manifest | undefined = exportsTo.separate
-      ? { ...manifest, name: exportsTo.name, objects: dumped.exported, tables: [], schemaFacts: undefined }
+      ? { ...manifest, name: exportsTo.name, objects: dumped.exported, tables: [], schemaFacts: undefined, files: undefined }
       : undefined
     const exportsCtx = { ...ctx, storages: exportsTo.storages }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
-    const checks = options.verify ? await checkBackup(ctx, manifest) : []
+    const checks = options.verify ? await checkBackup(ctx, manifest, listing?.listing) : []
     if (exportsManifest && options.verify && readableStorages(exportsCtx).length > 0) checks.push(...(await checkBackup(exportsCtx, exportsManifest)))
     const broken = checks.filter(c => !c.ok && c.name !== 'size')
     if (broken.length > 0) throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`)
@@ -163,7 +215,8 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     const exports = dumped.exported.map(o => ({ ...o.export!, location: exportsTo.storages[0].locate(layout.object(exportsTo.name, o.file)) }))
     const drift = await driftReport(ctx, manifest)
     await host.summary(backupSummary(manifest, locations, durationSeconds, exports) + (drift ? `\n${driftMarkdown(drift)}` : ''))
-    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, exports, drift }
+    if (files) await host.summary(filesSummary(files.manifest, files.seconds))
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files, exports, drift }
   } catch (error) {
     if (!published) {
       if (exportsTo.separate) await discardPartial({ ...ctx, storages: exportsTo.storages }, exportsTo.name, id)
@@ -171,20 +224,9 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
     }
     throw error
   } finally {
+    listing?.stop()
     await client.end().catch(() => undefined)
   }
-}
-
-function pipelineTail(ctx: Context, gpgHome: string): Stage[] {
-  const stages: Stage[] = []
-  const compress = compressStage(ctx.settings.compression, ctx.settings.compressionLevel)
-  if (compress) stages.push(compress)
-  if (ctx.settings.encryptionPassphrase) stages.push(encryptStage(gpgHome, ctx.settings.encryptionPassphrase))
-  return stages
-}
-
-async function publishObject(ctx: Context, stages: Stage[], key: string) {
-  return publish(startChain(stages, ctx.secrets), ctx.storages, key)
 }
 
 function exportsTarget(ctx: Context, name: string): ExportsTarget {
@@ -203,23 +245,24 @@ function exportsTarget(ctx: Context, name: string): ExportsTarget {
 
 /**
  * Each named query, in a session that imported the dump's snapshot, streamed as CSV through
- * the same compression and encryption as the dump (pipelineTail) into the exports' storages.
+ * the same compression and encryption as the dump (publishStream) into the exports' storages.
  * The first query that fails stops the backup, naming the query and the server's error.
  */
-async function publishExports(ctx: Context, conn: Connection, snapshot: string, tail: Stage[], id: string, to: ExportsTarget): Promise<ManifestObject[]> {
-  const { settings } = ctx
+async function publishExports(
+  ctx: Context,
+  conn: Connection,
+  snapshot: string,
+  publishStream: (source: Readable, key: string, storages: Storage[]) => Promise<{ fed: PromiseSettledResult<void>; stored: PromiseSettledResult<Published> }>,
+  fileName: (exportName: string) => string,
+  to: ExportsTarget
+): Promise<ManifestObject[]> {
   const session = await snapshotSession(conn, snapshot)
   try {
     const objects: ManifestObject[] = []
-    for (const query of settings.exports) {
-      const file = exportFileName(id, query.name, COMPRESSION_EXT[settings.compression], Boolean(settings.encryptionPassphrase))
+    for (const query of ctx.settings.exports) {
+      const file = fileName(query.name)
       const csv = copyCsv(session, query)
-      const chain = startChain(tail.length > 0 ? tail : [PASS_THROUGH], ctx.secrets, { input: 'pipe' })
-      const feeding = pipeline(csv.output, chain.input!).catch((error: unknown) => {
-        chain.kill()
-        throw error
-      })
-      const [fed, stored] = await Promise.allSettled([feeding, publish(chain, to.storages, layout.object(to.name, file))])
+      const { fed, stored } = await publishStream(csv.output, layout.object(to.name, file), to.storages)
       // The server's error is the root cause of everything after it (a stopped chain, an aborted upload).
       if (fed.status === 'rejected' && (fed.reason instanceof pg.DatabaseError || stored.status === 'fulfilled')) {
         const readOnly = (fed.reason as { code?: string }).code === '25006' ? ' (exports run in a read-only transaction: give a query that only reads)' : ''
@@ -279,9 +322,10 @@ async function finish(ctx: Context, manifest: Manifest): Promise<void> {
   const { name, id } = manifest
   const json = JSON.stringify(manifest, null, 2) + '\n'
   for (const storage of ctx.storages) {
-    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain')
-    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain')
-    await storage.put(layout.manifest(name, id), json, 'application/json')
+    const createOnly = { createOnly: true }
+    if (manifest.pinned) await storage.put(layout.pinned(name, id), '', 'text/plain', createOnly)
+    await storage.put(layout.checksums(name, id), checksumFile(manifest.objects), 'text/plain', createOnly)
+    await storage.put(layout.manifest(name, id), json, 'application/json', createOnly)
     await storage.commit?.(layout.manifest(name, id))
   }
 }

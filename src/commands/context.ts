@@ -2,6 +2,7 @@ import { InputError } from '../errors.js'
 import type { Host } from '../host.js'
 import type { Settings } from '../inputs.js'
 import { parseConnection, type Connection } from '../postgres/connection.js'
+import type { DecryptionKeys } from '../pipeline/encryption.js'
 import type { Secrets } from '../secrets.js'
 import type { Storage } from '../storage/storage.js'
 
@@ -61,4 +62,9 @@ export function githubContext(env: NodeJS.ProcessEnv): Record<string, string> | 
     serverUrl: env.GITHUB_SERVER_URL
   }
   return Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => Boolean(e[1])))
+}
+
+/** The keys the inputs give for reading encrypted contents. */
+export function decryptionKeys(ctx: Context): DecryptionKeys {
+  return { passphrase: ctx.settings.encryptionPassphrase, identities: ctx.settings.encryptionPrivateKeys }
 }

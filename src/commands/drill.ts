@@ -13,7 +13,9 @@ import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { drillSummary } from '../report/summary.js'
 import { errorReasons, listReasons, prove, proofFailures, type Proof } from './prove.js'
 import { isSupabaseTarget, planRestore, type RestorePlan } from './restore-plan.js'
-import { configuredSetName, readableStorage, readableStorages, type Context } from './context.js'
+import { configuredSetName, decryptionKeys, readableStorage, readableStorages, type Context } from './context.js'
+import { describeFilesFailure, drillBackupFiles } from '../files/commands.js'
+import { requireKeys } from '../pipeline/encryption.js'
 
 /** The database the drill restores into, refused when it is database-url's (checked before any I/O). */
 export function drillTarget(ctx: Context): Connection {
@@ -38,7 +40,8 @@ function refuseSource(target: Connection, source: Connection): void {
  */
 export async function drill(ctx: Context): Promise<DrillReport> {
   const target = drillTarget(ctx)
-  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef)
+  const manifest = await resolveBackup(readableStorage(ctx), configuredSetName(ctx), ctx.settings.backupRef, ctx.host.warning)
+  await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   // The manifest knows where the backup came from, even when database-url is not given.
   const { host, port, name: database } = manifest.database
   if (host) refuseSource(target, { host, port, database, params: {} })
@@ -57,6 +60,7 @@ export async function drill(ctx: Context): Promise<DrillReport> {
     const proof = await prove(client, manifest, { supabase })
     const checkSql = ctx.settings.checkSql ? await runCheckSql(client, ctx.settings.checkSql) : undefined
     const unexpectedErrors = errors.filter(e => !e.expected)
+    const files = manifest.files ? await drillBackupFiles(ctx, readableStorage(ctx), manifest.name, manifest.id, client) : undefined
     const report: DrillReport = {
       backupId: manifest.id,
       name: manifest.name,
@@ -72,7 +76,8 @@ export async function drill(ctx: Context): Promise<DrillReport> {
       facts: proof.facts,
       platform: supabase ? 'supabase' : 'postgres',
       standInRoles: plan.standIns,
-      passed: proofFailures(proof).length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true)
+      files,
+      passed: proofFailures(proof).length === 0 && unexpectedErrors.length === 0 && (checkSql?.ok ?? true) && (files?.passed ?? true)
     }
     const json = JSON.stringify(report, null, 2) + '\n'
     for (const s of readableStorages(ctx)) await s.put(layout.drill(manifest.name, manifest.id), json)
@@ -109,7 +114,7 @@ async function restoreInto(
 ): Promise<{ errors: RestoreError[]; plan: RestorePlan }> {
   const storage = readableStorage(ctx)
   const base = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets }
-  const options = { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }
+  const options = { keys: decryptionKeys(ctx), secrets: ctx.secrets }
   if (manifest.format === 'custom') {
     return withDumpOnDisk(storage, manifest, options, async file => {
       const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: false }, file)
@@ -136,5 +141,6 @@ export async function runCheckSql(client: SqlClient, sql: string): Promise<{ ok:
 function failureReasons(report: DrillReport, proof: Proof): string {
   const reasons = [...errorReasons(report.unexpectedErrors), ...proofFailures(proof)]
   if (report.checkSql && !report.checkSql.ok) reasons.push(`check-sql returned ${report.checkSql.rows} row(s)`)
+  if (report.files && !report.files.passed) reasons.push(describeFilesFailure(report.files))
   return listReasons(reasons)
 }

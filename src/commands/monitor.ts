@@ -1,4 +1,4 @@
-import { listBackups, readManifest } from '../catalog/catalog.js'
+import { listBackups, listHiddenBackups, readManifest } from '../catalog/catalog.js'
 import type { Check } from '../catalog/checks.js'
 import { layout } from '../catalog/manifest.js'
 import { subtractDuration } from '../catalog/duration.js'
@@ -6,7 +6,7 @@ import { parseDrillReport } from '../model/drill-report.js'
 import { BackupError } from '../errors.js'
 import { formatSeconds } from '../report/format.js'
 import { checksTable, formatTags } from '../report/summary.js'
-import { readAll } from '../storage/storage.js'
+import { AccessDeniedError, readAll } from '../storage/storage.js'
 import { configuredSetName, readableStorage, type Context } from './context.js'
 import { managementApi, projectRef } from './supabase.js'
 import { platformChecks } from '../supabase/platform.js'
@@ -19,7 +19,7 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
   const storage = readableStorage(ctx)
   const name = configuredSetName(ctx)
   const maxAge = ctx.settings.maxAge
-  const backups = (await listBackups(storage, name)).filter(b => b.complete && b.kind !== 'pre-restore')
+  const backups = (await listBackups(storage, name)).filter(b => b.complete && !b.filesOnly && b.kind !== 'pre-restore')
   const checks: Check[] = []
   const newest = backups[0]
   if (!newest) {
@@ -40,6 +40,18 @@ export async function monitor(ctx: Context): Promise<{ backupId?: string; checks
       name: 'stored objects',
       ok: wrong.length === 0,
       detail: wrong.length ? `missing or wrong size: ${wrong.join(', ')}` : `${manifest.objects.length} object(s) present with the sizes in the manifest`
+    })
+  }
+  const hidden = await listHiddenBackups(storage, name).catch(error => {
+    if (!(error instanceof AccessDeniedError)) throw error
+    ctx.host.warning(`could not look for backups hidden by delete markers: ${error.message}`)
+    return []
+  })
+  if (hidden.length > 0) {
+    checks.push({
+      name: 'hidden backups',
+      ok: false,
+      detail: `${hidden.length} backup(s) hidden by delete markers, a sign of tampering (a DELETE without version id): ${hidden.map(b => b.id).join(', ')}; restore or drill them by id`
     })
   }
   const drilled = backups.find(b => b.files.some(f => f.key.endsWith('.drill.json')))

@@ -142,7 +142,7 @@ async function newestBackupBefore(ctx: Context, target: Date): Promise<{ id: str
   const storage = readableStorages(ctx)[0]
   if (!storage) return undefined
   const name = configuredSetName(ctx)
-  const entry = (await listBackups(storage, name)).find(b => b.complete && b.kind !== 'pre-restore' && b.time <= target)
+  const entry = (await listBackups(storage, name)).find(b => b.complete && !b.filesOnly && b.kind !== 'pre-restore' && b.time <= target)
   if (!entry) return undefined
   const manifest = await readManifest(storage, name, entry.id)
   return { id: manifest.id, tables: manifest.tables }

@@ -3,8 +3,10 @@ import { layout } from '../catalog/manifest.js'
 import { planRetention, type PlanOptions, type RetentionPolicy } from '../catalog/retention.js'
 import { InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
+import type { Storage } from '../storage/storage.js'
 import { pruneSummary, type PruneDecision, type PruneReason, type PruneResult, type StoragePrune } from '../report/prune-summary.js'
 import { configuredSetName, readableStorages, type Context } from './context.js'
+import { sweepAfterPrune } from '../files/commands.js'
 
 /** An upload this much older than now with no manifest is taken to have died, not to be running. */
 export const UNFINISHED_AFTER_MS = 24 * 3_600_000
@@ -42,6 +44,9 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
     })
   }
 
+  // Prune never fights a lock: a backup still under retention stays, reported with its date.
+  for (const plan of plans) await holdLocked(plan)
+
   for (const plan of plans) {
     const kept = plan.decisions.filter(d => d.keep).length
     const unfinished = plan.unfinished.length > 0 ? `, and ${plan.unfinished.length} unfinished upload(s) older than a day` : ''
@@ -49,6 +54,8 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
       `prune ${name} (${kind}) in ${plan.location}: keeping ${kept}, ${settings.dryRun ? 'would delete' : 'deleting'} ${plan.decisions.length - kept}${unfinished}`
     )
     if (!settings.dryRun) await deleteBackupFiles(plan.storage, name, plan.doomed)
+    // Then the file contents no remaining backup references.
+    if (!settings.dryRun) await sweepAfterPrune(ctx, plan.storage, name)
   }
 
   const storagesOut: StoragePrune[] = plans.map(p => ({ location: p.location, decisions: p.decisions, unfinished: p.unfinished.map(b => b.id) }))
@@ -60,10 +67,28 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
     kept: ids(s => s.decisions.filter(d => d.keep).map(d => d.id)),
     deleted: ids(s => s.decisions.filter(d => !d.keep).map(d => d.id)),
     unfinished: ids(s => s.unfinished),
+    retained: storagesOut.flatMap(s => s.decisions.flatMap(d => (d.retainedUntil ? [{ id: d.id, until: d.retainedUntil }] : []))),
     storages: storagesOut
   }
   await host.summary(pruneSummary(result))
   return result
+}
+
+/** Takes backups still under Object Lock retention out of `doomed`, and marks their decisions. */
+async function holdLocked(plan: { storage: Storage; decisions: PruneDecision[]; unfinished: BackupEntry[]; doomed: BackupEntry[] }): Promise<void> {
+  if (!plan.storage.lockedUntil) return
+  const held = new Map<string, Date>()
+  for (const backup of plan.doomed) {
+    const until = await plan.storage.lockedUntil(backup.files.map(f => f.key))
+    if (until) held.set(backup.id, until)
+  }
+  if (held.size === 0) return
+  plan.doomed = plan.doomed.filter(b => !held.has(b.id))
+  plan.unfinished = plan.unfinished.filter(b => !held.has(b.id))
+  for (const decision of plan.decisions) {
+    const until = held.get(decision.id)
+    if (until) Object.assign(decision, { keep: true, reasons: [...decision.reasons, 'locked'], retainedUntil: until.toISOString() })
+  }
 }
 
 /**

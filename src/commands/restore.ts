@@ -11,7 +11,8 @@ import { listArchive, restoreArchive } from '../postgres/restore.js'
 import { archiveReader, type ClientTools } from '../postgres/tools.js'
 import { expectedByKind, restoreSummary, type RestoreResult } from '../report/summary.js'
 import { backup } from './backup.js'
-import { configuredSetName, readableStorage, type Context } from './context.js'
+import { configuredSetName, decryptionKeys, readableStorage, type Context } from './context.js'
+import { requireKeys } from '../pipeline/encryption.js'
 import { errorReasons, listReasons, prove, proofFailures } from './prove.js'
 import { canDisableTriggers, isSupabaseTarget, planRestore } from './restore-plan.js'
 
@@ -38,7 +39,9 @@ export function restoreTarget(ctx: Context): Connection {
 export async function restore(ctx: Context): Promise<RestoreResult> {
   const target = restoreTarget(ctx)
   const storage = readableStorage(ctx)
-  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef)
+  const manifest = await resolveBackup(storage, configuredSetName(ctx), ctx.settings.backupRef, ctx.host.warning)
+  // Before the safety snapshot: a restore that cannot decrypt must not start.
+  await requireKeys(manifest.encryption, decryptionKeys(ctx), `backup ${manifest.id}`)
   if (manifest.format !== 'custom' && ctx.settings.tables.length > 0)
     throw new InputError('tables', `needs a custom-format backup; ${manifest.id} is ${manifest.format}`)
   const tools = await archiveReader(manifest.format, manifest.tools.pgDump, ctx.settings.pgBinDir, ctx.host.env)
@@ -59,7 +62,7 @@ export async function restore(ctx: Context): Promise<RestoreResult> {
     ctx.host.info(`Restoring backup ${manifest.id} into ${describeConnection(target)}${supabase ? ' (a Supabase project: its platform is left as it is)' : ''}`)
     const started = Date.now()
     const tables = ctx.settings.tables.map(t => (t.includes('.') ? t.split('.', 2) : ['public', t]))
-    const { errors, plan } = await withDumpOnDisk(storage, manifest, { passphrase: ctx.settings.encryptionPassphrase, secrets: ctx.secrets }, async file => {
+    const { errors, plan } = await withDumpOnDisk(storage, manifest, { keys: decryptionKeys(ctx), secrets: ctx.secrets }, async file => {
       if (tables.length > 0) return { errors: await replaceTables(ctx, tools, file, target, client, tables), plan: undefined }
       const plan = await planRestore(ctx, client, manifest, tools, { supabase, clean: ctx.settings.clean }, file)
       const restoring = { format: manifest.format, target, tools, jobs: ctx.settings.jobs, secrets: ctx.secrets, clean: ctx.settings.clean, file }

@@ -35,6 +35,20 @@ export interface DrillReport {
   platform?: 'supabase' | 'postgres'
   /** NOLOGIN roles made for referenced roles the target lacked. */
   standInRoles?: string[]
+  /** The backup's files snapshot, when it has one. */
+  files?: FilesDrill
+  passed: boolean
+}
+
+export interface FilesDrill {
+  total: number
+  checked: number
+  /** True when only a random sample was checked (buckets-drill-sample). */
+  sample: boolean
+  /** "bucket/key: problem" for each file whose content is missing, unreadable or not the snapshot's. */
+  failures: string[]
+  /** storage.objects rows of the snapshot's buckets with no file in the snapshot, and the reverse (a few examples of each). */
+  crossCheck?: { notInSnapshot: number; notInDatabase: number; examples: string[] }
   passed: boolean
 }
 
@@ -62,6 +76,16 @@ const DRILL_REPORT_SHAPE = shape({
   facts: optional(shape({ checked: num, failures: arrayOf(str), platform: arrayOf(str) })),
   platform: optional(str),
   standInRoles: optional(arrayOf(str)),
+  files: optional(
+    shape({
+      total: num,
+      checked: num,
+      sample: bool,
+      failures: arrayOf(str),
+      crossCheck: optional(shape({ notInSnapshot: num, notInDatabase: num, examples: arrayOf(str) })),
+      passed: bool
+    })
+  ),
   passed: bool
 })
 

@@ -66,6 +66,12 @@ export interface CatalogFacts {
   largeObjects: number
 }
 
+/**
+ * How the objects are encrypted: a gpg passphrase (AES-256), or age to X25519 public keys
+ * (`recipients` lists them, so a reader can say which private key it needs). Null: not encrypted.
+ */
+export type ManifestEncryption = { algorithm: 'openpgp-aes256' } | { algorithm: 'age-x25519'; recipients: string[] }
+
 export interface Manifest {
   manifestVersion: number
   id: string
@@ -80,11 +86,13 @@ export interface Manifest {
   scope: Scope
   filters: { schemas: string[]; excludeSchemas: string[]; tables: string[]; excludeTables: string[] }
   compression: { algorithm: Compression; level?: number }
-  encryption: { algorithm: 'openpgp-aes256' } | null
+  encryption: ManifestEncryption | null
   objects: ManifestObject[]
   /** Row counts taken inside the dump's own snapshot. */
   tables: TableCount[]
   schemaFacts?: SchemaFacts
+  /** The Storage files snapshot taken with this backup (`<id>.files.json`), so verify can insist on it. */
+  files?: { files: number; bytes: number }
   github?: Record<string, string>
   /** The backup's `tags` input, for keep-tag; absent in manifests written before tags existed. */
   tags?: string[]
@@ -119,10 +127,11 @@ const MANIFEST_SHAPE = shape({
   scope: oneOf(SCOPES),
   filters: shape({ schemas: strings, excludeSchemas: strings, tables: strings, excludeTables: strings }),
   compression: shape({ algorithm: oneOf(COMPRESSIONS), level: optional(num) }),
-  encryption: optional(shape({ algorithm: str })),
+  encryption: optional(shape({ algorithm: oneOf(['openpgp-aes256', 'age-x25519']), recipients: optional(strings) })),
   objects: arrayOf(shape({ role: oneOf(['data', 'roles', 'export']), file: str, size: num, sha256: str, export: optional(shape({ name: str, rows: num })) })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
   schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) })),
+  files: optional(shape({ files: num, bytes: num })),
   tags: optional(strings)
 })
 

@@ -34,6 +34,16 @@ export interface S3Settings {
   storageClass?: string
   sse?: 'AES256' | 'aws:kms'
   kmsKeyId?: string
+  /** S3 Object Lock retention for every object written (s3-object-lock-mode / -days). */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number }
+}
+
+/** An S3-compatible endpoint holding buckets to back up or restore into (Supabase Storage, AWS, MinIO…). */
+export interface BucketsEndpoint {
+  endpoint?: string
+  region?: string
+  forcePathStyle: boolean
+  credentials?: { accessKeyId: string; secretAccessKey: string }
 }
 
 /** One named query of the exports input: run in the dump's snapshot, stored as CSV with a header. */

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream'
+import { PassThrough, type Transform, type Writable } from 'node:stream'
 import { BackupError, errorMessage } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
 import type { Chain } from './chain.js'
@@ -14,7 +14,17 @@ export interface Published {
  * Either every storage ends up with the complete object, or the first error is thrown
  * after every upload has been aborted and every program stopped.
  */
-export async function publish(chain: Chain, storages: Storage[], key: string): Promise<Published> {
+export async function publish(
+  chain: Chain,
+  storages: Storage[],
+  key: string,
+  options: {
+    /** Encrypts in Node after the programs (age). */
+    transform?: Transform
+    /** Gets a copy of the bytes before that encryption (to check contents on their way in). */
+    tap?: Writable
+  } = {}
+): Promise<Published> {
   const checksum = new Checksum(chain.done)
   // Errors on a branch are reported through the upload's rejection; the listener keeps an
   // early failure (e.g. mkdir) from surfacing as an unhandled 'error' event.
@@ -30,7 +40,14 @@ export async function publish(chain: Chain, storages: Storage[], key: string): P
   checksum.on('error', fail)
   chain.output.on('error', fail)
   for (const branch of branches) checksum.pipe(branch)
-  chain.output.pipe(checksum)
+  if (options.tap) {
+    options.tap.on('error', fail)
+    chain.output.pipe(options.tap)
+  }
+  if (options.transform) {
+    options.transform.on('error', fail)
+    chain.output.pipe(options.transform).pipe(checksum)
+  } else chain.output.pipe(checksum)
 
   const work = [
     chain.done,

@@ -2,14 +2,16 @@ import type { KeepReason } from '../catalog/retention.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { table } from './format.js'
 
-/** 'protected': an id the caller asked to keep (the backup just made). */
-export type PruneReason = KeepReason | 'protected'
+/** 'protected': an id the caller asked to keep (the backup just made); 'locked': Object Lock retention holds it. */
+export type PruneReason = KeepReason | 'protected' | 'locked'
 
 export interface PruneDecision {
   id: string
   time: Date
   keep: boolean
   reasons: PruneReason[]
+  /** The policy let it go, but Object Lock keeps it until then (ISO date); a later prune deletes it. */
+  retainedUntil?: string
 }
 
 /** What happened in one storage: each is planned from its own listing. */
@@ -31,6 +33,8 @@ export interface PruneResult {
   /** Ids deleted (in a dry run: that would be deleted) from at least one storage, newest first. */
   deleted: string[]
   unfinished: string[]
+  /** Backups the policy let go that Object Lock still retains, with the date their lock ends. */
+  retained: Array<{ id: string; until: string }>
   storages: StoragePrune[]
 }
 
@@ -45,7 +49,10 @@ export function pruneSummary(result: PruneResult): string {
       parts.push(
         table(
           ['Backup', 'Kept by'],
-          storage.decisions.map(d => [d.id, d.keep ? d.reasons.join(', ') : gone])
+          storage.decisions.map(d => [
+            d.id,
+            d.retainedUntil ? `retained until ${d.retainedUntil.slice(0, 10)} (Object Lock)` : d.keep ? d.reasons.join(', ') : gone
+          ])
         ),
         ''
       )

@@ -25,7 +25,10 @@ export function backupSummary(
         ['Database', `${manifest.database.name} (PostgreSQL ${manifest.database.serverVersion}${isSupabaseSource(catalog) ? ', a Supabase project' : ''})`],
         ['Set / kind', `${manifest.name} / ${manifest.kind}`],
         ...tagsRow(manifest),
-        ['Size', `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? ', encrypted' : ''})`],
+        [
+          'Size',
+          `${formatBytes(data.size)} (${manifest.format}, ${manifest.compression.algorithm}${manifest.encryption ? (manifest.encryption.algorithm === 'age-x25519' ? ', encrypted to age public keys' : ', encrypted') : ''})`
+        ],
         ['Time', formatSeconds(durationSeconds)],
         ['Tables / rows', `${manifest.tables.length} / ${totalRows.toLocaleString('en-US')}`],
         ...(catalog

@@ -47,15 +47,16 @@ export class LocalStorage implements Storage {
     return createReadStream(path)
   }
 
-  async list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string, options: { shallow?: boolean } = {}): Promise<StoredObject[]> {
     const base = this.locate(prefix.replace(/\/+$/, ''))
     const out: StoredObject[] = []
     const walk = async (dir: string): Promise<void> => {
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
       for (const entry of entries) {
         const path = join(dir, entry.name)
-        if (entry.isDirectory()) await walk(path)
-        else if (entry.isFile()) {
+        if (entry.isDirectory()) {
+          if (!options.shallow) await walk(path)
+        } else if (entry.isFile()) {
           const info = await stat(path)
           out.push({ key: relative(this.root, path).split(sep).join('/'), size: info.size, modified: info.mtime })
         }

@@ -1,3 +1,4 @@
+import { BackupError } from '../errors.js'
 import type { Readable } from 'node:stream'
 import type { StorageKind } from '../model/vocabulary.js'
 
@@ -16,15 +17,28 @@ export interface Storage {
   /** Where an object is, as the user would write it (s3://bucket/key or a path). */
   locate(key: string): string
   upload(key: string, body: Readable, contentType?: string): Promise<void>
-  put(key: string, body: string | Buffer, contentType?: string): Promise<void>
+  /** `createOnly`: never replace an existing object (S3: If-None-Match, where the store supports it). */
+  put(key: string, body: string | Buffer, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   get(key: string): Promise<Readable>
-  /** Every object under `prefix` (paginated as needed). */
-  list(prefix: string): Promise<StoredObject[]>
+  /** Every object under `prefix` (paginated as needed); `shallow` leaves out what lies in sub-folders. */
+  list(prefix: string, options?: { shallow?: boolean }): Promise<StoredObject[]>
   delete(keys: string[]): Promise<void>
   /** Called once a backup's manifest is written (the artifact storage uploads then). */
   commit?(manifestKey: string): Promise<void>
   /** Called when a backup failed, to drop anything staged. */
   discard?(): Promise<void>
+  /** The latest date until which Object Lock keeps any of these objects from deletion, if it is still ahead. */
+  lockedUntil?(keys: string[]): Promise<Date | undefined>
+  /** Objects under `prefix` that a delete marker hides (a DELETE without version id in a versioned bucket). */
+  listHidden?(prefix: string): Promise<StoredObject[]>
+}
+
+/** The credentials may not do this (e.g. a write-only backup key asked to delete). */
+export class AccessDeniedError extends BackupError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'AccessDeniedError'
+  }
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {

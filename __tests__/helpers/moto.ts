@@ -1,0 +1,119 @@
+/**
+ * moto's S3 server (`python3 -m moto.server`): versioning, Object Lock and conditional writes, on a
+ * random port; plus a small front that plays a write-only key: requests signed with the access key
+ * WRITE_ONLY_KEY may not delete or list versions (403 AccessDenied), everything else passes through.
+ * (moto's own IAM mode would do it, but rejects valid signatures on listings whose prefix holds a "/".)
+ */
+import { spawn } from 'node:child_process'
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3'
+
+export const WRITE_ONLY_KEY = 'WRITEONLYKEY'
+
+export interface TestMoto {
+  endpoint: string
+  /** The write-only front's URL (same store). */
+  frontEndpoint: string
+  client: S3Client
+  /** Credentials with every right. */
+  env: Record<string, string>
+  /** Credentials that may write and read but not delete. */
+  writeOnlyEnv: Record<string, string>
+  createBucket(name: string, options?: { lock?: boolean; versioned?: boolean; defaultRetentionDays?: number }): Promise<void>
+  /** Every version and delete marker under prefix. */
+  versions(bucket: string, prefix?: string): Promise<Array<{ key: string; marker: boolean; versionId: string }>>
+  stop(): Promise<void>
+}
+
+export async function startMoto(): Promise<TestMoto> {
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    let err = ''
+    const timer = setTimeout(() => reject(new Error(`moto did not start within 30 s:\n${err}`)), 30_000)
+    const seen = (d: Buffer): void => {
+      err += d
+      const match = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)
+      if (match) {
+        clearTimeout(timer)
+        resolve(Number(match[1]))
+      }
+    }
+    child.stderr.on('data', seen)
+    child.stdout.on('data', seen)
+    child.on('exit', code => {
+      clearTimeout(timer)
+      reject(new Error(`moto exited with ${code} during startup:\n${err}`))
+    })
+  })
+  child.stderr.resume()
+  child.stdout.resume()
+  const endpoint = `http://127.0.0.1:${port}`
+  const front = await startFront(port)
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'ADMIN', secretAccessKey: 'ADMIN' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED'
+  })
+  return {
+    endpoint,
+    frontEndpoint: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
+    client,
+    env: { AWS_ACCESS_KEY_ID: 'ADMIN', AWS_SECRET_ACCESS_KEY: 'ADMIN', AWS_REGION: 'us-east-1' },
+    writeOnlyEnv: { AWS_ACCESS_KEY_ID: WRITE_ONLY_KEY, AWS_SECRET_ACCESS_KEY: 'WRITEONLYSECRET', AWS_REGION: 'us-east-1' },
+    async createBucket(name, options = {}) {
+      await client.send(new CreateBucketCommand({ Bucket: name, ObjectLockEnabledForBucket: options.lock }))
+      if (options.versioned || options.lock) await client.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }))
+      if (options.defaultRetentionDays) {
+        await client.send(
+          new PutObjectLockConfigurationCommand({
+            Bucket: name,
+            ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: options.defaultRetentionDays } } }
+          })
+        )
+      }
+    },
+    async versions(bucket, prefix) {
+      const page = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }))
+      return [
+        ...(page.Versions ?? []).map(v => ({ key: v.Key!, marker: false, versionId: v.VersionId! })),
+        ...(page.DeleteMarkers ?? []).map(m => ({ key: m.Key!, marker: true, versionId: m.VersionId! }))
+      ]
+    },
+    async stop() {
+      client.destroy()
+      await new Promise(resolve => front.close(resolve))
+      if (child.exitCode === null) {
+        child.kill('SIGKILL')
+        await new Promise(resolve => child.once('exit', resolve))
+      }
+    }
+  }
+}
+
+/** Forwards every request to moto, except deletions and version listings signed with WRITE_ONLY_KEY. */
+async function startFront(target: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    const writeOnly = (req.headers.authorization ?? '').includes(`Credential=${WRITE_ONLY_KEY}/`)
+    const query = new URL(req.url ?? '/', 'http://x').searchParams
+    const forbidden = req.method === 'DELETE' || (req.method === 'POST' && query.has('delete')) || (req.method === 'GET' && query.has('versions'))
+    if (writeOnly && forbidden) {
+      req.resume()
+      res.writeHead(403, { 'content-type': 'application/xml' })
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>')
+      return
+    }
+    const upstream = request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, response => {
+      res.writeHead(response.statusCode ?? 502, response.headers)
+      response.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  server.keepAliveTimeout = 1000
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return server
+}
