@@ -76,7 +76,7 @@ export async function restoreFiles(ctx: Context): Promise<FilesRestore> {
     const write = async (f: SnapshotFile): Promise<void> => {
       const target = targetOf(f.bucket)
       const body = await readContent(storage, manifest, f, cipher)
-      await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream').catch(error => {
+      await target.storage.upload(target.keyOf(f.key), body, f.contentType ?? 'application/octet-stream', { replace: true }).catch(error => {
         throw new BackupError(`Restoring ${f.bucket}/${f.key} to ${where(f)} failed: ${errorMessage(error)}`, { cause: error })
       })
     }

@@ -107,11 +107,11 @@ export class S3Storage implements Storage {
     }
   }
 
-  async upload(key: string, body: Readable, contentType = 'application/octet-stream'): Promise<void> {
+  async upload(key: string, body: Readable, contentType = 'application/octet-stream', options: { replace?: boolean } = {}): Promise<void> {
     this.lastRequestError = undefined
     const upload = new Upload({
       client: this.client,
-      params: { ...(await this.objectParams(key, contentType, true)), Body: body },
+      params: { ...(await this.objectParams(key, contentType, !options.replace)), Body: body },
       partSize: this.partSize,
       // lib-storage buffers queueSize parts (and copies while assembling them): keep ~16 MiB in flight.
       queueSize: Math.max(1, Math.floor((16 * MiB) / this.partSize)),

@@ -16,7 +16,8 @@ export interface Storage {
   readonly type: StorageKind
   /** Where an object is, as the user would write it (s3://bucket/key or a path). */
   locate(key: string): string
-  upload(key: string, body: Readable, contentType?: string): Promise<void>
+  /** Backups never replace an object (S3: If-None-Match, where supported); `replace` is for restores into a target. */
+  upload(key: string, body: Readable, contentType?: string, options?: { replace?: boolean }): Promise<void>
   /** `createOnly`: never replace an existing object (S3: If-None-Match, where the store supports it). */
   put(key: string, body: string | Buffer, contentType?: string, options?: { createOnly?: boolean }): Promise<void>
   get(key: string): Promise<Readable>
