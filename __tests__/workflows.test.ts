@@ -36,7 +36,9 @@ const actionInputs = Object.keys(obj(obj(parse(readFileSync(join(root, 'action.y
 
 test('there are reusable workflows and examples to check', () => {
   expect(reusableFiles.map(rel).sort()).toEqual(
-    ['backup.yml', 'monitor.yml', 'pitr-restore.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml'].map(f => `.github/workflows/${f}`)
+    ['backup.yml', 'monitor.yml', 'pitr-restore.yml', 'pre-deploy-snapshot.yml', 'restore-drill.yml', 'restore.yml', 'schema-snapshot.yml'].map(
+      f => `.github/workflows/${f}`
+    )
   )
   expect(exampleFiles.length).toBeGreaterThanOrEqual(7)
 })
@@ -115,12 +117,17 @@ describe.each(reusableFiles.map(f => [rel(f), f]))('reusable %s', (_name, file) 
     }
   })
 
-  test('least privilege: nothing at workflow level, id-token only where OIDC to AWS is configured, issues only for the issue mode', () => {
+  test('least privilege: nothing at workflow level, id-token only where OIDC to AWS is configured, issues only for the issue mode, contents and pull-requests only to commit the schema', () => {
     expect(wf.permissions).toEqual({})
     for (const [jobId, job] of jobsOf(wf)) {
       const oidc = stepsOf(job).some(s => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'))
       const issues = stepsOf(job).some(s => isActionRef(s.uses) && obj(s.with).issue !== undefined)
-      const expected = { ...(oidc ? { 'id-token': 'write' } : {}), ...(issues ? { issues: 'write' } : {}) }
+      const schema = stepsOf(job).some(s => isActionRef(s.uses) && obj(s.with).command === 'schema')
+      const expected = {
+        ...(oidc ? { 'id-token': 'write' } : {}),
+        ...(issues ? { issues: 'write' } : {}),
+        ...(schema ? { contents: 'write', 'pull-requests': 'write' } : {})
+      }
       expect({ jobId, permissions: job.permissions }).toEqual({ jobId, permissions: expected })
     }
   })

@@ -3,7 +3,7 @@ import type { Host } from './host.js'
 
 export const USAGE = `Usage: pg-backup <command> [--<input-name> <value> ...]
 
-Commands: backup (default), verify, drill, restore, prune, monitor;
+Commands: backup (default), verify, drill, restore, prune, monitor, schema;
 keygen [--output key.txt] makes an age key pair for encryption-public-keys / encryption-private-key.
 Flags are the action's inputs: --database-url, --storage, --path, --s3-bucket, ...
 Keep secrets out of argv: every input can also come from PG_BACKUP_<INPUT_NAME>

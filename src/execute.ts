@@ -23,7 +23,8 @@ export const SECRET_INPUTS = [
   'buckets-access-key-id',
   'buckets-secret-access-key',
   'buckets-restore-access-key-id',
-  'buckets-restore-secret-access-key'
+  'buckets-restore-secret-access-key',
+  'github-token'
 ]
 
 /**

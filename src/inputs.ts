@@ -1,10 +1,13 @@
+import { isAbsolute, normalize } from 'node:path'
 import { InputError } from './errors.js'
+import { queryTextProblem } from './postgres/query-text.js'
 import type { Host } from './host.js'
 import {
   BACKUP_KINDS,
   COMMANDS,
   COMPRESSIONS,
   FORMATS,
+  SCHEMA_COMMIT_MODES,
   TARGET_PLATFORMS,
   SCOPES,
   STORAGE_KINDS,
@@ -12,9 +15,11 @@ import {
   type BucketsEndpoint,
   type Command,
   type Compression,
+  type ExportQuery,
   type Format,
   type TargetPlatform,
   type S3Settings,
+  type SchemaCommitMode,
   type Scope,
   type StorageKind
 } from './model/vocabulary.js'
@@ -76,6 +81,15 @@ export interface Settings {
   safetySnapshot: boolean
   clean: boolean
   notify: NotifySettings
+  /** command: schema — the file (relative to the workspace), and how a change is committed. */
+  schemaFile: string
+  schemaCommit: SchemaCommitMode
+  schemaBranch?: string
+  githubToken: string
+  /** backup: named queries stored as CSV, and where (default: with the dump). */
+  exports: ExportQuery[]
+  exportsName?: string
+  exportsStorage?: StorageKind[]
   targetPlatform: TargetPlatform
   supabase: SupabaseSettings
   files: FilesSettings
@@ -145,7 +159,9 @@ export function readSettings(host: Host): Settings {
   const command = oneOf(get, 'command', COMMANDS, 'backup')
   const compression = oneOf(get, 'compression', COMPRESSIONS, 'zstd')
   const storage = readStorage(get)
-  const s3 = storage.includes('s3') ? readS3(get) : undefined
+  const exports = readExports(host.input('exports'))
+  const exportsStorage = get('exports-storage') ? readStorage(get, 'exports-storage') : undefined
+  const s3 = [...storage, ...(exportsStorage ?? [])].includes('s3') ? readS3(get) : undefined
 
   const settings: Settings = {
     command,
@@ -195,7 +211,23 @@ export function readSettings(host: Host): Settings {
     notify: readNotifySettings(host),
     targetPlatform: oneOf(get, 'target-platform', TARGET_PLATFORMS, 'auto'),
     supabase: readSupabase(get, host.input('supabase-access-token').trim(), command),
-    files: readFiles(get)
+    files: readFiles(get),
+    schemaFile: readSchemaFile(get),
+    schemaCommit: oneOf(get, 'schema-commit', SCHEMA_COMMIT_MODES, 'none'),
+    schemaBranch: readBranch(get),
+    githubToken: host.input('github-token').trim(),
+    exports,
+    exportsName: readName(get, 'exports-name'),
+    exportsStorage
+  }
+  if (settings.schemaCommit === 'pull-request' && !settings.githubToken) {
+    throw new InputError(
+      'github-token',
+      'is required with schema-commit: pull-request; pass ${{ github.token }} (with permissions contents: write and pull-requests: write)'
+    )
+  }
+  for (const input of ['exports-name', 'exports-storage']) {
+    if (get(input) && exports.length === 0) throw new InputError(input, 'has no meaning without exports')
   }
   if (settings.encryptionPassphrase && /[\r\n]/.test(settings.encryptionPassphrase)) {
     throw new InputError('encryption-passphrase', 'must be a single line (gpg reads the passphrase up to the first newline)')
@@ -422,23 +454,23 @@ function readTimeZone(get: (n: string) => string): string {
   }
 }
 
-function readName(get: (n: string) => string): string | undefined {
-  const name = get('name')
+function readName(get: (n: string) => string, input = 'name'): string | undefined {
+  const name = get(input)
   if (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
-    throw new InputError('name', `"${name}" may hold only letters, digits, ".", "_" and "-" (starting with a letter or digit)`)
+    throw new InputError(input, `"${name}" may hold only letters, digits, ".", "_" and "-" (starting with a letter or digit)`)
   }
   return name || undefined
 }
 
-function readStorage(get: (n: string) => string): StorageKind[] {
-  const given = list(get('storage').toLowerCase())
+function readStorage(get: (n: string) => string, input = 'storage'): StorageKind[] {
+  const given = list(get(input).toLowerCase())
   if (given.length === 0) {
     if (get('s3-bucket')) return ['s3']
     return ['local']
   }
   for (const kind of given) {
     if (!(STORAGE_KINDS as readonly string[]).includes(kind)) {
-      throw new InputError('storage', `"${kind}" is not supported; use one or more of: ${STORAGE_KINDS.join(', ')} (comma-separated)`)
+      throw new InputError(input, `"${kind}" is not supported; use one or more of: ${STORAGE_KINDS.join(', ')} (comma-separated)`)
     }
   }
   return [...new Set(given)] as StorageKind[]
@@ -512,6 +544,57 @@ function readRetention(get: (n: string) => string): RetentionPolicy {
     withinYearly: within('keep-within-yearly'),
     tags: readKeepTags(get)
   }
+}
+
+/** The default is db/schema.sql: any Postgres, not only Supabase, and outside supabase/, whose files the Supabase CLI reads. */
+function readSchemaFile(get: (n: string) => string): string {
+  const file = get('schema-file') || 'db/schema.sql'
+  if (isAbsolute(file) || normalize(file).split(/[\\/]/)[0] === '..') {
+    throw new InputError('schema-file', `"${file}" must be a path inside the repository, relative to the workspace (e.g. db/schema.sql)`)
+  }
+  return file
+}
+
+function readBranch(get: (n: string) => string): string | undefined {
+  const branch = get('schema-branch')
+  if (branch && (!/^[A-Za-z0-9._/-]+$/.test(branch) || /(^[/.-])|\.\.|\/\/|[/.]$|\.lock$/.test(branch))) {
+    throw new InputError('schema-branch', `"${branch}" is not a valid branch name`)
+  }
+  return branch || undefined
+}
+
+const EXPORTS_SYNTAX =
+  'each export starts a line with its name and a colon, e.g. "customers: SELECT id, email FROM public.customers"; a longer query goes on the lines below, indented'
+
+/**
+ * The exports input: one `name: query` per export; a query may continue on indented lines
+ * below its name, so that a YAML block (`exports: |`) reads like a list of named queries.
+ */
+export function readExports(text: string): ExportQuery[] {
+  const exports: ExportQuery[] = []
+  text.split(/\r?\n/).forEach((line, index) => {
+    if (line.trim() === '' || line.startsWith('#')) {
+      if (exports.length > 0) exports[exports.length - 1].sql += '\n'
+      return
+    }
+    if (/^\s/.test(line)) {
+      if (exports.length === 0) throw new InputError('exports', `line ${index + 1} is indented but no export was named above it; ${EXPORTS_SYNTAX}`)
+      exports[exports.length - 1].sql += `\n${line}`
+      return
+    }
+    const match = /^([A-Za-z0-9][A-Za-z0-9_-]{0,62}):(.*)$/.exec(line)
+    if (!match)
+      throw new InputError('exports', `line ${index + 1} does not start with a name and a colon; ${EXPORTS_SYNTAX} (names: letters, digits, "_" and "-")`)
+    if (exports.some(e => e.name === match[1])) throw new InputError('exports', `"${match[1]}" is named twice; each export needs its own name`)
+    exports.push({ name: match[1], sql: match[2] })
+  })
+  for (const e of exports) {
+    e.sql = e.sql.trim().replace(/;\s*$/, '').trim()
+    if (!e.sql) throw new InputError('exports', `"${e.name}" has no query; ${EXPORTS_SYNTAX}`)
+    const problem = queryTextProblem(e.sql)
+    if (problem) throw new InputError('exports', `the query of "${e.name}" ${problem}`)
+  }
+  return exports
 }
 
 function readSupabase(get: (n: string) => string, accessToken: string, command: Command): SupabaseSettings {

@@ -197,6 +197,13 @@ export async function databaseFingerprint(cluster: TestCluster, database: string
   }
 }
 
+/** A migration of the kind a schema history and a drift report must show: a column, a policy, a grant (anon's SELECT on orders), an index. */
+export const SAMPLE_MIGRATION = `
+ALTER TABLE public.customers ADD COLUMN phone text;
+DROP POLICY orders_insert_positive ON public.orders;
+REVOKE SELECT ON public.orders FROM anon;
+CREATE INDEX orders_amount_idx ON public.orders (amount)`
+
 /** A fresh cluster holding the sample data in database "shop". */
 export async function startShop(): Promise<TestCluster> {
   const cluster = await startCluster()

@@ -101,7 +101,14 @@ describe('bad inputs fail before any work, naming the input', () => {
       { 'encryption-public-keys': 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p', 'encryption-passphrase': 'pw-secret' },
       /Input "encryption-public-keys": cannot be combined with encryption-passphrase/
     ],
-    [{ 'encryption-private-key': 'AGE-SECRET-KEY-1hunter2' }, /Input "encryption-private-key": entry 1 is not an age X25519 private key/]
+    [{ 'encryption-private-key': 'AGE-SECRET-KEY-1hunter2' }, /Input "encryption-private-key": entry 1 is not an age X25519 private key/],
+    [{ command: 'schema', 'schema-file': '/etc/schema.sql' }, /Input "schema-file": "\/etc\/schema.sql" must be a path inside the repository/],
+    [{ command: 'schema', 'schema-commit': 'merge' }, /Input "schema-commit": "merge" is not supported; use one of: none, pull-request, push/],
+    [{ command: 'schema', 'schema-branch': 'a..b' }, /Input "schema-branch": "a..b" is not a valid branch name/],
+    [{ command: 'schema', 'schema-commit': 'pull-request' }, /Input "github-token": is required with schema-commit: pull-request/],
+    [{ exports: 'SELECT * FROM public.customers' }, /Input "exports": line 1 does not start with a name and a colon/],
+    [{ 'exports-name': 'csv' }, /Input "exports-name": has no meaning without exports/],
+    [{ exports: 'a: SELECT 1', 'exports-storage': 'ftp' }, /Input "exports-storage": "ftp" is not supported/]
   ])('%j', async (inputs, message) => {
     const run = await runAction({ ...base, ...inputs })
     expect(run.failure).toMatch(message)

@@ -1,3 +1,4 @@
+import { BackupError } from '../errors.js'
 import type { Manifest, ManifestObject } from '../model/manifest.js'
 import { BACKUP_KINDS, type BackupKind, type Format } from '../model/vocabulary.js'
 
@@ -57,6 +58,11 @@ export const layout = {
 /** The dump itself; the manifest always lists it first. */
 export function dataObject(manifest: Manifest): ManifestObject {
   const data = manifest.objects.find(o => o.role === 'data')
+  if (!data && manifest.objects.some(o => o.role === 'export')) {
+    throw new BackupError(
+      `backup ${manifest.id} of "${manifest.name}" holds only CSV exports (a set named by exports-name); restore and drill read the dump's set`
+    )
+  }
   if (!data) throw new Error(`the manifest of ${manifest.id} lists no data object`)
   return data
 }
@@ -68,6 +74,10 @@ export function dataFileName(id: string, format: Format, compressionExt: string,
 
 export function rolesFileName(id: string, compressionExt: string, encryptedExt: string): string {
   return `${id}.roles.sql${compressionExt}${encryptedExt}`
+}
+
+export function exportFileName(id: string, name: string, compressionExt: string, encryptedExt: string): string {
+  return `${id}.export.${name}.csv${compressionExt}${encryptedExt}`
 }
 
 /** The body of a `sha256sum -c` file: one line per object, two spaces, the file name. */

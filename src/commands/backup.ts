@@ -1,25 +1,31 @@
 import { execFile } from 'node:child_process'
+import { pipeline } from 'node:stream/promises'
 import { promisify } from 'node:util'
-import { deleteBackupFiles, listBackups } from '../catalog/catalog.js'
-import { checksumFile, dataFileName, dataObject, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
+import pg from 'pg'
+import { deleteBackupFiles, listBackups, readManifest } from '../catalog/catalog.js'
+import { driftBaseline, driftBetween, driftMarkdown, type Drift } from '../catalog/drift.js'
+import { checksumFile, dataFileName, dataObject, exportFileName, layout, newBackupId, rolesFileName } from '../catalog/manifest.js'
 import { MANIFEST_VERSION, type Manifest, type ManifestObject } from '../model/manifest.js'
-import { BackupError, errorMessage } from '../errors.js'
+import { BackupError, errorMessage, InputError } from '../errors.js'
 import type { BackupKind } from '../model/vocabulary.js'
 import { startChain, type Stage } from '../pipeline/chain.js'
 import { withGpgHome } from '../pipeline/gpg-home.js'
-import { publish } from '../pipeline/publish.js'
-import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL } from '../pipeline/stages.js'
+import { publish, type Published } from '../pipeline/publish.js'
+import { COMPRESSION_EXT, compressStage, DEFAULT_LEVEL, PASS_THROUGH } from '../pipeline/stages.js'
 import { encryptedExtension, encryptionMode, encryptionRecord, encryptStep } from '../pipeline/encryption.js'
-import type { Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { close, connect, quoteIdentIfNeeded, serverVersion, type SqlClient } from '../postgres/client.js'
 import { childEnv, libpqConninfo, libpqEnv, type Connection } from '../postgres/connection.js'
 import { safeRolesSql } from '../postgres/roles.js'
 import { pgDumpallRolesArgs, pgDumpArgs } from '../postgres/dump.js'
+import { copyCsv, snapshotSession } from '../postgres/exports.js'
 import { collectFacts } from '../postgres/facts.js'
 import { countLargeObjects, countRows, listTables, lockHolders, schemaFacts, type LockHolder } from '../postgres/inventory.js'
 import { findClientTools } from '../postgres/tools.js'
 import { backupSummary } from '../report/summary.js'
+import { openStorages } from '../storage/index.js'
 import { S3Storage } from '../storage/s3.js'
+import type { Storage } from '../storage/storage.js'
 import { ACTION_VERSION } from '../version.js'
 import { snapshotWithBackup } from '../files/commands.js'
 import { filesSummary } from '../report/files-summary.js'
@@ -35,6 +41,17 @@ export interface BackupResult {
   location: string
   durationSeconds: number
   files?: Snapshot
+  /** The CSV exports, where they were stored. */
+  exports: Array<{ name: string; rows: number; location: string }>
+  /** What changed in the schema since the earlier backup it was compared with. */
+  drift?: Drift
+}
+
+/** Where the exports go: with the dump (same set and storages), or a set and storages of their own. */
+interface ExportsTarget {
+  name: string
+  storages: Storage[]
+  separate: boolean
 }
 
 /**
@@ -48,6 +65,7 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
   const name = deriveSetName(ctx, conn)
   const startedAt = ctx.now()
   const id = newBackupId(startedAt, kind)
+  const exportsTo = exportsTarget(ctx, name)
   if (conn.port === 6543 && /pooler\.supabase\.com$/i.test(conn.host ?? '')) {
     ctx.host.warning(
       "database-url points at Supabase's transaction pooler (port 6543); use the session pooler (port 5432): pg_dump and the snapshot it shares with the row counts need a real session"
@@ -107,6 +125,19 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
         if (options.input !== undefined) chain.input?.end(options.input)
         return publish(chain, ctx.storages, key, { transform: step.transform, tap: options.tap })
       }
+      // A stream from Node (an export's CSV) → compress → encrypt → `storages`, the same steps as the dump.
+      const publishStream = async (source: Readable, key: string, storages: Storage[]) => {
+        const step = await encryptStep(encryption, gpgHome)
+        const compress = compressStage(settings.compression, settings.compressionLevel)
+        const stages = [...(compress ? [compress] : []), ...(step.stage ? [step.stage] : [])]
+        const chain = startChain(stages.length > 0 ? stages : [PASS_THROUGH], ctx.secrets, { input: 'pipe' })
+        const feeding = pipeline(source, chain.input!).catch((error: unknown) => {
+          chain.kill()
+          throw error
+        })
+        const [fed, stored] = await Promise.allSettled([feeding, publish(chain, storages, key, { transform: step.transform })])
+        return { fed, stored }
+      }
       const env = { ...tools.env, ...libpqEnv(conn) }
       const dump: Stage = {
         name: 'pg_dump',
@@ -149,7 +180,12 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
           ...(await publishObject(cat, layout.object(name, rolesFile), { input: safeRolesSql(rolesDump.stdout) }))
         })
       }
-      return { objects: result, ...(await inventory) }
+      const exported =
+        settings.exports.length > 0
+          ? await publishExports(ctx, conn, snapshot, publishStream, (n: string) => exportFileName(id, n, ext, encryptedExt), exportsTo)
+          : []
+      if (!exportsTo.separate) result.push(...exported)
+      return { objects: result, exported, ...(await inventory) }
     })
     await client.query('COMMIT')
     // Right after the dump, so the files and the storage.objects rows describe nearly the same moment.
@@ -179,22 +215,34 @@ export async function backup(ctx: Context, options: { kind?: BackupKind; conn?: 
       github: githubContext(host.env),
       ...(settings.tags.length > 0 ? { tags: settings.tags } : {})
     }
+    // Exports stored apart are a backup of their own in their set: same id, only the CSV objects.
+    const exportsManifest: Manifest | undefined = exportsTo.separate
+      ? { ...manifest, name: exportsTo.name, objects: dumped.exported, tables: [], schemaFacts: undefined, files: undefined }
+      : undefined
+    const exportsCtx = { ...ctx, storages: exportsTo.storages }
     // Verified before the manifest makes it exist: a backup that does not read back is never published.
     // A size far from the set's history is only a flag: that backup is published, then the step fails.
     const checks = options.verify ? await checkBackup(ctx, manifest, listing?.listing) : []
+    if (exportsManifest && options.verify && readableStorages(exportsCtx).length > 0) checks.push(...(await checkBackup(exportsCtx, exportsManifest)))
     const broken = checks.filter(c => !c.ok && c.name !== 'size')
     if (broken.length > 0) throw new BackupError(`Verify failed for backup ${id}, so it was not published: ${describeChecks(broken)}`)
+    if (exportsManifest) await finish(exportsCtx, exportsManifest)
     await finish(ctx, manifest)
     published = true
     const flagged = checks.filter(c => !c.ok)
     if (flagged.length > 0) throw new BackupError(`Backup ${id} was published, but verify flagged it: ${describeChecks(flagged)}`)
     const durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000
     const locations = ctx.storages.map(s => s.locate(layout.object(name, dataObject(manifest).file)))
-    await host.summary(backupSummary(manifest, locations, durationSeconds))
+    const exports = dumped.exported.map(o => ({ ...o.export!, location: exportsTo.storages[0].locate(layout.object(exportsTo.name, o.file)) }))
+    const drift = await driftReport(ctx, manifest)
+    await host.summary(backupSummary(manifest, locations, durationSeconds, exports) + (drift ? `\n${driftMarkdown(drift)}` : ''))
     if (files) await host.summary(filesSummary(files.manifest, files.seconds))
-    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files }
+    return { manifest, location: locations[0], durationSeconds, verified: options.verify === true, files, exports, drift }
   } catch (error) {
-    if (!published) await discardPartial(ctx, name, id)
+    if (!published) {
+      if (exportsTo.separate) await discardPartial({ ...ctx, storages: exportsTo.storages }, exportsTo.name, id)
+      await discardPartial(ctx, name, id)
+    }
     throw await explainLockWait(error, conn, ctx.settings.lockTimeoutMs)
   } finally {
     listing?.stop()
@@ -232,6 +280,74 @@ async function explainLockWait(error: unknown, conn: Connection, lockTimeoutMs: 
     }. Run the backup when that session is done, or raise lock-timeout.`,
     { cause: error }
   )
+}
+
+function exportsTarget(ctx: Context, name: string): ExportsTarget {
+  const { settings } = ctx
+  const exportsName = settings.exportsName ?? name
+  if (!settings.exportsStorage) return { name: exportsName, storages: ctx.storages, separate: exportsName !== name }
+  // Two manifests under one key would overwrite each other.
+  if (exportsName === name && settings.exportsStorage.some(kind => settings.storage.includes(kind))) {
+    throw new InputError(
+      'exports-storage',
+      `shares ${settings.exportsStorage.join(', ')} with storage: set exports-name to another set, or leave exports-storage empty to store the exports with the dump`
+    )
+  }
+  return { name: exportsName, storages: openStorages({ ...settings, storage: settings.exportsStorage }, ctx.host.env), separate: true }
+}
+
+/**
+ * Each named query, in a session that imported the dump's snapshot, streamed as CSV through
+ * the same compression and encryption as the dump (publishStream) into the exports' storages.
+ * The first query that fails stops the backup, naming the query and the server's error.
+ */
+async function publishExports(
+  ctx: Context,
+  conn: Connection,
+  snapshot: string,
+  publishStream: (source: Readable, key: string, storages: Storage[]) => Promise<{ fed: PromiseSettledResult<void>; stored: PromiseSettledResult<Published> }>,
+  fileName: (exportName: string) => string,
+  to: ExportsTarget
+): Promise<ManifestObject[]> {
+  const session = await snapshotSession(conn, snapshot)
+  try {
+    const objects: ManifestObject[] = []
+    for (const query of ctx.settings.exports) {
+      const file = fileName(query.name)
+      const csv = copyCsv(session, query)
+      const { fed, stored } = await publishStream(csv.output, layout.object(to.name, file), to.storages)
+      // The server's error is the root cause of everything after it (a stopped chain, an aborted upload).
+      if (fed.status === 'rejected' && (fed.reason instanceof pg.DatabaseError || stored.status === 'fulfilled')) {
+        const readOnly = (fed.reason as { code?: string }).code === '25006' ? ' (exports run in a read-only transaction: give a query that only reads)' : ''
+        throw new BackupError(`Export "${query.name}" failed: ${errorMessage(fed.reason)}${readOnly}`)
+      }
+      if (stored.status === 'rejected') throw stored.reason
+      objects.push({ role: 'export', file, ...stored.value, export: { name: query.name, rows: csv.rows() } })
+    }
+    return objects
+  } finally {
+    await session.end().catch(() => undefined)
+  }
+}
+
+/**
+ * The schema drift since the baseline backup (see driftBaseline), with a warning annotation
+ * when protection or API access was lost. A report that cannot be made is a warning: the
+ * backup is published and stays a success.
+ */
+async function driftReport(ctx: Context, manifest: Manifest): Promise<Drift | undefined> {
+  const storage = readableStorages(ctx)[0]
+  if (!storage || !manifest.schemaFacts?.catalog) return undefined
+  try {
+    const baseline = driftBaseline(manifest.id, await listBackups(storage, manifest.name))
+    if (!baseline) return undefined
+    const drift = driftBetween(await readManifest(storage, manifest.name, baseline.id), manifest)
+    if (drift && drift.alerts.length > 0) ctx.host.warning(`Backup ${manifest.id}, compared with ${drift.since.id}: ${drift.alerts.join('; ')}`)
+    return drift
+  } catch (error) {
+    ctx.host.warning(`no schema drift report for ${manifest.id}: ${errorMessage(error)}`)
+    return undefined
+  }
 }
 
 /** Removes whatever this failed run stored, before its manifest was written. */

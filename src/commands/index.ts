@@ -9,6 +9,7 @@ import { backupBucketsOnly, drillFilesOnly, filesOnlyBackup, filesOutputs, resto
 import { monitor, monitorOutputs } from './monitor.js'
 import { pitrRestore } from './pitr-restore.js'
 import { restore } from './restore.js'
+import { schema } from './schema.js'
 import { verify } from './verify.js'
 
 export type Outputs = Record<string, string | number | boolean>
@@ -30,6 +31,8 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
       verified: result.verified,
       ...(result.files ? filesOutputs(result.files.manifest) : {})
     }
+    if (result.exports.length > 0) outputs.exports = JSON.stringify(result.exports)
+    if (result.drift) outputs.drift = JSON.stringify(result.drift)
     // Prune only follows a backup that was published and verified; a throw above skips it.
     if (ctx.settings.prune) {
       try {
@@ -74,5 +77,12 @@ export const COMMAND_RUNNERS: Record<Command, (ctx: Context) => Promise<Outputs>
     if (result.safetyBackupId) outputs['safety-backup-id'] = result.safetyBackupId
     return outputs
   },
-  monitor: async ctx => monitorOutputs(await monitor(ctx))
+  monitor: async ctx => monitorOutputs(await monitor(ctx)),
+  schema: async ctx => {
+    const result = await schema(ctx)
+    const outputs: Outputs = { changed: result.changed, 'schema-file': result.file }
+    if (result.committed?.commit) outputs.commit = result.committed.commit
+    if (result.committed?.pullRequest) outputs['pull-request-url'] = result.committed.pullRequest.url
+    return outputs
+  }
 }

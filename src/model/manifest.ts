@@ -19,12 +19,14 @@ import { FormatError, arrayOf, bool, num, oneOf, optional, parseChecked, shape, 
 export const MANIFEST_VERSION = 1
 
 export interface ManifestObject {
-  /** data: the dump; roles: pg_dumpall --roles-only. */
-  role: 'data' | 'roles'
+  /** data: the dump; roles: pg_dumpall --roles-only; export: one named query as CSV with a header. */
+  role: 'data' | 'roles' | 'export'
   /** File name inside the set's folder. */
   file: string
   size: number
   sha256: string
+  /** export only: the query's name (from the exports input) and the rows it gave. */
+  export?: { name: string; rows: number }
 }
 
 export interface TableCount {
@@ -140,7 +142,7 @@ const MANIFEST_SHAPE = shape({
   filters: shape({ schemas: strings, excludeSchemas: strings, tables: strings, excludeTables: strings }),
   compression: shape({ algorithm: oneOf(COMPRESSIONS), level: optional(num) }),
   encryption: optional(shape({ algorithm: oneOf(['openpgp-aes256', 'age-x25519']), recipients: optional(strings) })),
-  objects: arrayOf(shape({ role: oneOf(['data', 'roles']), file: str, size: num, sha256: str })),
+  objects: arrayOf(shape({ role: oneOf(['data', 'roles', 'export']), file: str, size: num, sha256: str, export: optional(shape({ name: str, rows: num })) })),
   tables: arrayOf(shape({ schema: str, table: str, rows: num })),
   largeObjects: optional(num),
   schemaFacts: optional(shape({ rlsTables: strings, policies: num, indexes: num, constraints: num, catalog: optional(CATALOG_FACTS_SHAPE) })),

@@ -3,7 +3,7 @@
  * rest of src/, so storage, postgres, pipeline and catalog can depend on it without circles.
  */
 
-export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'pitr-restore'] as const
+export const COMMANDS = ['backup', 'verify', 'drill', 'restore', 'prune', 'monitor', 'pitr-restore', 'schema'] as const
 export type Command = (typeof COMMANDS)[number]
 export const STORAGE_KINDS = ['local', 's3', 'artifact'] as const
 export type StorageKind = (typeof STORAGE_KINDS)[number]
@@ -22,6 +22,10 @@ export type BackupKind = (typeof BACKUP_KINDS)[number]
 /** Where the PostgreSQL client came from: on the machine, an earlier install (tool dir or actions cache), or installed by this run. */
 export const CLIENT_SOURCES = ['found', 'cached', 'installed'] as const
 export type ClientSource = (typeof CLIENT_SOURCES)[number]
+
+/** How `command: schema` hands a changed file over: neither, one pull request, or a commit on a branch. */
+export const SCHEMA_COMMIT_MODES = ['none', 'pull-request', 'push'] as const
+export type SchemaCommitMode = (typeof SCHEMA_COMMIT_MODES)[number]
 
 /** Where an S3 storage writes: the parsed s3-* inputs. */
 export interface S3Settings {
@@ -43,4 +47,10 @@ export interface BucketsEndpoint {
   region?: string
   forcePathStyle: boolean
   credentials?: { accessKeyId: string; secretAccessKey: string }
+}
+
+/** One named query of the exports input: run in the dump's snapshot, stored as CSV with a header. */
+export interface ExportQuery {
+  name: string
+  sql: string
 }

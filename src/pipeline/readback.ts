@@ -13,7 +13,7 @@ import { withGpgHome } from './gpg-home.js'
 import { Checksum } from './checksum.js'
 import { describeHeader, payloadSizeProblem } from './age.js'
 import { decryptStep, type DecryptionKeys } from './encryption.js'
-import { decompressStage } from './stages.js'
+import { decompressStage, PASS_THROUGH } from './stages.js'
 
 /** A read-back failure that happened before decoding: the object could not be read, or its bytes are not the manifest's. */
 export class StoredObjectError extends BackupError {
@@ -48,7 +48,7 @@ export async function readBack(
   const stages: Stage[] = decrypt.stage ? [decrypt.stage] : []
   const decompress = decompressStage(manifest.compression.algorithm)
   if (decompress) stages.push(decompress)
-  if (stages.length === 0) stages.push({ name: 'cat', command: 'cat', args: [] })
+  if (stages.length === 0) stages.push(PASS_THROUGH)
 
   const where = storage.locate(layout.object(manifest.name, object.file))
   const source = await storage.get(layout.object(manifest.name, object.file))

@@ -15,6 +15,9 @@ export function compressStage(compression: Compression, level = DEFAULT_LEVEL[co
   return undefined
 }
 
+/** For a chain that has nothing else to do (no compression, no encryption): bytes in, bytes out. */
+export const PASS_THROUGH: Stage = { name: 'cat', command: 'cat', args: [] }
+
 export function decompressStage(compression: Compression): Stage | undefined {
   if (compression === 'zstd') return { name: 'zstd', command: 'zstd', args: ['-q', '-d', '-c'], install: 'install zstd (apt-get install zstd)' }
   if (compression === 'gzip') return { name: 'gzip', command: 'gzip', args: ['-d', '-c'], install: 'install gzip' }

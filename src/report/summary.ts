@@ -7,7 +7,12 @@ import { formatBytes, formatSeconds, table } from './format.js'
 
 const TOP_TABLES = 10
 
-export function backupSummary(manifest: Manifest, locations: string[], durationSeconds: number): string {
+export function backupSummary(
+  manifest: Manifest,
+  locations: string[],
+  durationSeconds: number,
+  exports: Array<{ name: string; rows: number; location: string }> = []
+): string {
   const data = dataObject(manifest)
   const largest = [...manifest.tables].sort((a, b) => b.rows - a.rows).slice(0, TOP_TABLES)
   const totalRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0)
@@ -45,6 +50,12 @@ export function backupSummary(manifest: Manifest, locations: string[], durationS
       ? `### Largest tables\n\n${table(
           ['Table', 'Rows'],
           largest.map(t => [`${t.schema}.${t.table}`, t.rows.toLocaleString('en-US')])
+        )}`
+      : '',
+    exports.length > 0
+      ? `\n### CSV exports (same snapshot as the dump)\n\n${table(
+          ['Export', 'Rows', 'Stored at'],
+          exports.map(e => [e.name, e.rows.toLocaleString('en-US'), `\`${e.location}\``])
         )}`
       : '',
     ''
