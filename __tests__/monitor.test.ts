@@ -123,7 +123,12 @@ test('max-drill-age: a passing drill older than the limit fails; a recent one pa
 describe('drift guard: the newest backup lost 60% of one table', () => {
   let driftDir: string
   const set = () => ({ storage: 'local', path: driftDir, name: 'drift' })
-  const backup = (extra: Record<string, string> = {}) => runAction({ ...set(), 'database-url': pg.url('drift'), ...extra })
+  // A minute apart: backups of one second are ordered by write time, and "the newest" must be the one just made.
+  let clock = Date.now() - 3600_000
+  const backup = (extra: Record<string, string> = {}) => {
+    const at = new Date((clock += 60_000))
+    return runAction({ ...set(), 'database-url': pg.url('drift'), ...extra }, {}, () => at)
+  }
   const manifests = () =>
     readdirSync(join(driftDir, 'drift'))
       .filter(f => f.endsWith('.manifest.json'))

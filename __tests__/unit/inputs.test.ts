@@ -20,7 +20,12 @@ function settingsFrom(inputs: Record<string, string>) {
 
 describe("action.yml's defaults are the code's", () => {
   // The CLI passes no input it was not given, so the code's defaults must say what action.yml says.
-  const stated = Object.fromEntries(Object.entries(action.inputs).map(([name, spec]) => [name, String(spec.default ?? '')]))
+  // An expression default (`${{ github.token }}`) is filled in by the runner, not by the code.
+  const stated = Object.fromEntries(
+    Object.entries(action.inputs)
+      .map(([name, spec]) => [name, String(spec.default ?? '')])
+      .filter(([, value]) => !value.includes('${{'))
+  )
 
   test.each(['backup', 'prune', 'monitor', 'drill', 'restore', 'verify'])('command %s', command => {
     // prune needs a keep rule either way; give one to both sides.
