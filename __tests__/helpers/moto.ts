@@ -4,9 +4,9 @@
  * WRITE_ONLY_KEY may not delete or list versions (403 AccessDenied), everything else passes through.
  * (moto's own IAM mode would do it, but rejects valid signatures on listings whose prefix holds a "/".)
  */
-import { spawn } from 'node:child_process'
 import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { startMotoServer } from './front.js'
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3'
 
 export const WRITE_ONLY_KEY = 'WRITEONLYKEY'
@@ -27,28 +27,9 @@ export interface TestMoto {
 }
 
 export async function startMoto(): Promise<TestMoto> {
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const port = await new Promise<number>((resolve, reject) => {
-    let err = ''
-    const timer = setTimeout(() => reject(new Error(`moto did not start within 30 s:\n${err}`)), 30_000)
-    const seen = (d: Buffer): void => {
-      err += d
-      const match = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(err)
-      if (match) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
-      }
-    }
-    child.stderr.on('data', seen)
-    child.stdout.on('data', seen)
-    child.on('exit', code => {
-      clearTimeout(timer)
-      reject(new Error(`moto exited with ${code} during startup:\n${err}`))
-    })
-  })
-  child.stderr.resume()
-  child.stdout.resume()
-  const endpoint = `http://127.0.0.1:${port}`
+  const server = await startMotoServer()
+  const { endpoint } = server
+  const port = Number(new URL(endpoint).port)
   const front = await startFront(port)
   const client = new S3Client({
     endpoint,
@@ -86,10 +67,7 @@ export async function startMoto(): Promise<TestMoto> {
     async stop() {
       client.destroy()
       await new Promise(resolve => front.close(resolve))
-      if (child.exitCode === null) {
-        child.kill('SIGKILL')
-        await new Promise(resolve => child.once('exit', resolve))
-      }
+      await server.stop()
     }
   }
 }
