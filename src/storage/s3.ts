@@ -148,7 +148,13 @@ export class S3Storage implements Storage {
 
   async put(key: string, body: string | Buffer, contentType = 'application/json', options: { createOnly?: boolean } = {}): Promise<void> {
     throwIfCancelled()
-    const send = async () => this.client.send(new PutObjectCommand({ ...(await this.objectParams(key, contentType, options.createOnly === true)), Body: body }))
+    // The length stated, so that the SDK does not take an empty marker for a stream of unknown length.
+    const params = async () => ({
+      ...(await this.objectParams(key, contentType, options.createOnly === true)),
+      Body: body,
+      ContentLength: Buffer.byteLength(body)
+    })
+    const send = async () => this.client.send(new PutObjectCommand(await params()))
     await send().catch(async error => {
       if (httpStatus(error) !== 501 || !options.createOnly || !this.conditionalWrites) throw error
       this.conditionalWrites = false
