@@ -137,6 +137,8 @@ function expectFolderHolds(dir: string, expected: Record<string, Record<string, 
 }
 
 const ids: string[] = []
+/** Ids start with their second: backups of one second would be ordered by write time, which S3 keeps only to the second. */
+const nextSecond = () => new Promise(resolve => setTimeout(resolve, 1010 - (Date.now() % 1000)))
 
 describe('Storage buckets beside the database backup', () => {
   test('a full backup stores every file once, encrypted so that gpg opens it, and lists it in the files manifest', async () => {
@@ -241,6 +243,7 @@ describe('Storage buckets beside the database backup', () => {
   test('a second backup of unchanged buckets downloads no file and stores only a new manifest', async () => {
     const before = await destKeys('prod/shop/files/')
     const getsBefore = gets().length
+    await nextSecond()
     const run = await runAction(inputs())
     expect(run.failure).toBeUndefined()
     ids.push(run.outputs['backup-id'])
@@ -253,6 +256,7 @@ describe('Storage buckets beside the database backup', () => {
     await source.client.send(new PutObjectCommand({ Bucket: 'avatars', Key: 'a/b/c/deep.txt', Body: 'version two\n' }))
     await source.client.send(new DeleteObjectCommand({ Bucket: 'documents', Key: 'reports/2026 Q1.pdf' }))
     // A files-only backup this time.
+    await nextSecond()
     const run = await runAction(inputs({ 'database-url': '', name: 'shop', 'buckets-only': 'true' }))
     expect(run.failure).toBeUndefined()
     expect(run.outputs).toMatchObject({ 'files-count': '6', 'files-new': '1', 'files-reused': '5' })
