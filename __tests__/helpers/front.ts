@@ -12,16 +12,23 @@ export interface Front {
   requests: string[]
   /** Requests for which this returns true get a 500 InternalError. */
   fail?: (req: IncomingMessage) => boolean
+  /** Requests for which this returns true get a 403 AccessDenied (a key that may not do this). */
+  deny?: (req: IncomingMessage) => boolean
   stop(): Promise<void>
 }
 
 export async function startFront(targetPort: number): Promise<Front> {
   const front: Front = { endpoint: '', requests: [], stop: async () => undefined }
   const server: Server = createServer((req, res) => {
-    if (front.fail?.(req)) {
+    const refusal = front.deny?.(req)
+      ? ([403, 'AccessDenied', 'Access Denied'] as const)
+      : front.fail?.(req)
+        ? ([500, 'InternalError', 'injected failure'] as const)
+        : undefined
+    if (refusal) {
       req.resume()
-      res.writeHead(500, { 'content-type': 'application/xml' })
-      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>')
+      res.writeHead(refusal[0], { 'content-type': 'application/xml' })
+      res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${refusal[1]}</Code><Message>${refusal[2]}</Message></Error>`)
       return
     }
     front.requests.push(`${req.method} ${req.url}`)

@@ -4,9 +4,8 @@
  * WRITE_ONLY_KEY may not delete or list versions (403 AccessDenied), everything else passes through.
  * (moto's own IAM mode would do it, but rejects valid signatures on listings whose prefix holds a "/".)
  */
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { startMotoServer } from './front.js'
+import type { IncomingMessage } from 'node:http'
+import { startFront, startMotoServer } from './front.js'
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectLockConfigurationCommand, S3Client } from '@aws-sdk/client-s3'
 
 export const WRITE_ONLY_KEY = 'WRITEONLYKEY'
@@ -31,6 +30,7 @@ export async function startMoto(): Promise<TestMoto> {
   const { endpoint } = server
   const port = Number(new URL(endpoint).port)
   const front = await startFront(port)
+  front.deny = writeOnlyForbids
   const client = new S3Client({
     endpoint,
     region: 'us-east-1',
@@ -41,7 +41,7 @@ export async function startMoto(): Promise<TestMoto> {
   })
   return {
     endpoint,
-    frontEndpoint: `http://127.0.0.1:${(front.address() as AddressInfo).port}`,
+    frontEndpoint: front.endpoint,
     client,
     env: { AWS_ACCESS_KEY_ID: 'ADMIN', AWS_SECRET_ACCESS_KEY: 'ADMIN', AWS_REGION: 'us-east-1' },
     writeOnlyEnv: { AWS_ACCESS_KEY_ID: WRITE_ONLY_KEY, AWS_SECRET_ACCESS_KEY: 'WRITEONLYSECRET', AWS_REGION: 'us-east-1' },
@@ -66,32 +66,15 @@ export async function startMoto(): Promise<TestMoto> {
     },
     async stop() {
       client.destroy()
-      await new Promise(resolve => front.close(resolve))
+      await front.stop()
       await server.stop()
     }
   }
 }
 
-/** Forwards every request to moto, except deletions and version listings signed with WRITE_ONLY_KEY. */
-async function startFront(target: number): Promise<Server> {
-  const server = createServer((req, res) => {
-    const writeOnly = (req.headers.authorization ?? '').includes(`Credential=${WRITE_ONLY_KEY}/`)
-    const query = new URL(req.url ?? '/', 'http://x').searchParams
-    const forbidden = req.method === 'DELETE' || (req.method === 'POST' && query.has('delete')) || (req.method === 'GET' && query.has('versions'))
-    if (writeOnly && forbidden) {
-      req.resume()
-      res.writeHead(403, { 'content-type': 'application/xml' })
-      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>')
-      return
-    }
-    const upstream = request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, response => {
-      res.writeHead(response.statusCode ?? 502, response.headers)
-      response.pipe(res)
-    })
-    upstream.on('error', () => res.destroy())
-    req.pipe(upstream)
-  })
-  server.keepAliveTimeout = 1000
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return server
+/** Deletions and version listings signed with WRITE_ONLY_KEY: what the write-only key may not do. */
+function writeOnlyForbids(req: IncomingMessage): boolean {
+  const query = new URL(req.url ?? '/', 'http://x').searchParams
+  const forbidden = req.method === 'DELETE' || (req.method === 'POST' && query.has('delete')) || (req.method === 'GET' && query.has('versions'))
+  return forbidden && (req.headers.authorization ?? '').includes(`Credential=${WRITE_ONLY_KEY}/`)
 }
