@@ -20,16 +20,21 @@ const files = () => readdirSync(join(dir, 'shop'))
 const preRestoreManifests = () => files().filter(f => /-pre-restore-.*\.manifest\.json$/.test(f))
 const posts = () => api.requests.filter(r => r.method === 'POST')
 
+/** The set and the Management API stand-in, as every command here reaches them. */
+const setAndApi = () => ({
+  storage: 'local',
+  path: dir,
+  name: 'shop',
+  'supabase-access-token': api.token,
+  'supabase-project-ref': REF,
+  'supabase-api-url': api.url
+})
+
 function pitrInputs(extra: Record<string, string> = {}): Record<string, string> {
   return {
     command: 'pitr-restore',
     'database-url': pg.url('shop'),
-    storage: 'local',
-    path: dir,
-    name: 'shop',
-    'supabase-access-token': api.token,
-    'supabase-project-ref': REF,
-    'supabase-api-url': api.url,
+    ...setAndApi(),
     'restore-time': target.toISOString(),
     confirm: REF,
     ...extra
@@ -159,17 +164,7 @@ describe('pitr-restore', () => {
 })
 
 describe('monitor watches the platform', () => {
-  const monitor = (extra: Record<string, string> = {}) =>
-    run({
-      command: 'monitor',
-      storage: 'local',
-      path: dir,
-      name: 'shop',
-      'supabase-access-token': api.token,
-      'supabase-project-ref': REF,
-      'supabase-api-url': api.url,
-      ...extra
-    })
+  const monitor = (extra: Record<string, string> = {}) => run({ command: 'monitor', ...setAndApi(), ...extra })
 
   test('PITR on with a recent recovery point passes and shows the window', async () => {
     const result = await monitor({ 'require-pitr': 'true' })
