@@ -35,7 +35,7 @@ export const SECRET_INPUTS = [
 export async function execute(
   host: Host,
   now: () => Date = () => new Date(),
-  sleep: (ms: number) => Promise<void> = realSleep,
+  sleep: (ms: number) => Promise<void> = ms => delay(ms),
   limits: DeliveryLimits = DEFAULT_LIMITS
 ): Promise<string | undefined> {
   const secrets = new Secrets()
@@ -120,8 +120,6 @@ function setNameOf(ctx: Context): string | undefined {
     return undefined
   }
 }
-
-const realSleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /** Every byte a host prints passes through the redactor (the CLI has no runner to mask it). */
 export function redactingHost(host: Host, secrets: Secrets): Host {

@@ -46,11 +46,16 @@ export function driftChecks(history: SetHistory, settings: Pick<Settings, 'maxSi
  * deleted (a broken run must never rotate the good backups away). Returns the result to report
  * instead of pruning, or undefined when prune may go on.
  */
-export async function pruneHold(ctx: Context, storages: Storage[], name: string, kind: BackupKind): Promise<PruneResult | undefined> {
-  for (const storage of storages) {
+export async function pruneHold(
+  ctx: Context,
+  listings: Array<{ storage: Storage; listed: BackupEntry[] }>,
+  name: string,
+  kind: BackupKind
+): Promise<PruneResult | undefined> {
+  for (const { storage, listed } of listings) {
     let history: SetHistory
     try {
-      history = await readHistory(storage, name)
+      history = await readHistory(storage, name, listed)
     } catch (error) {
       // Prune itself never reads manifests: one it cannot read is verify's and monitor's to report.
       ctx.host.info(`Drift guard skipped in ${storage.locate(layout.setPrefix(name))}: ${errorMessage(error)}`)

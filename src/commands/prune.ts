@@ -31,13 +31,14 @@ export async function prune(ctx: Context, options: PruneOptions = {}): Promise<P
   const name = options.name ?? configuredSetName(ctx)
   const storages = readableStorages(ctx)
   if (storages.length === 0) throw new InputError('storage', 'prune reads backups back; include s3 or local')
-  const held = await pruneHold(ctx, storages, name, kind)
+  // Every storage listed once, before anything is deleted: a listing that fails leaves all of them untouched.
+  const listings = []
+  for (const storage of storages) listings.push({ storage, listed: await listBackups(storage, name) })
+  const held = await pruneHold(ctx, listings, name, kind)
   if (held) return held
 
-  // Plan every storage before deleting anything: a listing that fails leaves all of them untouched.
   const plans = []
-  for (const storage of storages) {
-    const listed = await listBackups(storage, name)
+  for (const { storage, listed } of listings) {
     // Tags live in the manifests: read only when keep-tag asks for them.
     const backups = settings.retention.tags?.length ? await withTags(storage, name, listed) : listed
     plans.push({
