@@ -62,14 +62,25 @@ export async function withTags(storage: Storage, name: string, backups: BackupEn
 }
 
 export async function readManifest(storage: Storage, name: string, id: string): Promise<Manifest> {
-  const key = layout.manifest(name, id)
+  return readStored(storage, name, id, layout.manifest(name, id), 'manifest', parseManifest)
+}
+
+/** A stored format of a backup, read and parsed; one that cannot be read fails naming the backup and where it looked. */
+export async function readStored<T>(
+  storage: Storage,
+  name: string,
+  id: string,
+  key: string,
+  what: string,
+  parse: (text: string, source: string) => T
+): Promise<T> {
   let text: string
   try {
     text = (await readAll(await storage.get(key))).toString('utf8')
   } catch (error) {
-    throw new BackupError(`Backup ${id} of "${name}" has no readable manifest at ${storage.locate(key)}: ${(error as Error).message}`)
+    throw new BackupError(`Backup ${id} of "${name}" has no readable ${what} at ${storage.locate(key)}: ${(error as Error).message}`)
   }
-  return parseManifest(text, storage.locate(key))
+  return parse(text, storage.locate(key))
 }
 
 /**

@@ -1,8 +1,8 @@
 import { layout } from '../catalog/manifest.js'
 import { BackupError } from '../errors.js'
 import { parseFilesManifest, type FilesManifest, type SnapshotFile } from '../model/files-manifest.js'
-import { readAll, type Storage, type StoredObject } from '../storage/storage.js'
-import { listBackups, type BackupEntry } from '../catalog/catalog.js'
+import type { Storage, StoredObject } from '../storage/storage.js'
+import { listBackups, readStored, type BackupEntry } from '../catalog/catalog.js'
 import { storedSuffix } from './cipher.js'
 
 /** Every stored content of the set by key (one listing, no download). */
@@ -19,14 +19,7 @@ export function hasFiles(entry: BackupEntry, name: string): boolean {
 }
 
 export async function readFilesManifest(storage: Storage, name: string, id: string): Promise<FilesManifest> {
-  const key = layout.filesManifest(name, id)
-  let text: string
-  try {
-    text = (await readAll(await storage.get(key))).toString('utf8')
-  } catch (error) {
-    throw new BackupError(`Backup ${id} of "${name}" has no readable files manifest at ${storage.locate(key)}: ${(error as Error).message}`)
-  }
-  return parseFilesManifest(text, storage.locate(key))
+  return readStored(storage, name, id, layout.filesManifest(name, id), 'files manifest', parseFilesManifest)
 }
 
 /** Files whose content is missing from the listing or has another size than the manifest says. */
